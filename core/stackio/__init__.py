@@ -1,0 +1,86 @@
+"""stackio: load any microscopy format as lazy, patch-addressable image stacks.
+
+    stacks = stackio.load("cells.czi", "SCZYX")
+    patch = stacks[0].extract_patch(sample_idx=0, channels=None, coords=(0, 0, 0), patch_size=(8, 64, 64))
+
+Format plugins are separate distributions found through the "stackio" entry
+point group; none is imported until a source needs it.
+"""
+
+from .api import Diagnosis, detect, diagnose, load, load_pairs, natural_key, require_axes
+from .axes import KNOWN_AXES, Layout, normalize_axes
+from .dispatch import Decision, Verdict
+from .errors import (
+    AxesError,
+    PatchBoundsError,
+    PluginError,
+    ReadError,
+    SourceNotFoundError,
+    StackioError,
+    UnsupportedFormatError,
+    ValidationError,
+)
+from .formats import FormatSpec
+from .hookspecs import Detection, Sample, hookimpl
+from .metadata import Metadata
+from .registry import get_registry, register_plugin, unregister_plugin
+from .source import Source
+from .stack import ArrayStack, FileBackedStack, ImageStack, LazyStack, check_patch_request, read_patch
+
+__version__ = "0.1.0"
+
+
+def formats() -> list:
+    """The installed formats, highest priority first (see `stackio formats`)."""
+    return get_registry().formats()
+
+
+def plugins() -> list:
+    """The registered plugins (built-ins first)."""
+    return get_registry().plugins()
+
+
+def broken_plugins() -> list:
+    """Plugins that failed to import or register, with their reasons."""
+    return get_registry().broken()
+
+
+__all__ = [
+    "KNOWN_AXES",
+    "ArrayStack",
+    "AxesError",
+    "Decision",
+    "Detection",
+    "Diagnosis",
+    "FileBackedStack",
+    "FormatSpec",
+    "ImageStack",
+    "Layout",
+    "LazyStack",
+    "Metadata",
+    "PatchBoundsError",
+    "PluginError",
+    "ReadError",
+    "Sample",
+    "Source",
+    "SourceNotFoundError",
+    "StackioError",
+    "UnsupportedFormatError",
+    "ValidationError",
+    "Verdict",
+    "broken_plugins",
+    "check_patch_request",
+    "detect",
+    "diagnose",
+    "formats",
+    "hookimpl",
+    "load",
+    "load_pairs",
+    "natural_key",
+    "normalize_axes",
+    "plugins",
+    "read_patch",
+    "register_plugin",
+    "require_axes",
+    "unregister_plugin",
+]

@@ -1,0 +1,186 @@
+"""The `stackio` command: formats, info, diagnose, demo.
+
+Exit codes: 0 ok, 1 error (one line, no traceback unless --debug), 2 usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from .errors import StackioError
+
+
+def _parse_option(text: str) -> tuple[str, Any]:
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE")
+    key, value = text.split("=", 1)
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="stackio", description="Load microscopy images as image stacks.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    fmt = sub.add_parser("formats", help="list installed formats, plugins and broken plugins")
+    fmt.add_argument("--json", action="store_true", help="print JSON")
+
+    info = sub.add_parser("info", help="load a source and describe its stacks")
+    info.add_argument("source")
+    info.add_argument("--axes", default=None, help="axes of the data, e.g. ZYX")
+    info.add_argument("--format", default=None, help="skip detection and use this format")
+    info.add_argument("-o", "--option", action="append", type=_parse_option, default=[],
+                      metavar="KEY=VALUE", help="an option for the format's plugin (JSON value or text)")
+    info.add_argument("--json", action="store_true", help="print JSON")
+
+    diag = sub.add_parser("diagnose", help="show every installed plugin's verdict on a source")
+    diag.add_argument("source")
+    diag.add_argument("--json", action="store_true", help="print JSON")
+
+    demo = sub.add_parser("demo", help="write sample files with each plugin's own library and load them")
+    demo.add_argument("directory", nargs="?", default=None, help="where to write (default: a temporary folder)")
+    return parser
+
+
+def _cmd_formats(args: argparse.Namespace) -> int:
+    from .registry import get_registry
+
+    registry = get_registry()
+    plugins = {p.name: p for p in registry.plugins()}
+    rows = []
+    for entry in registry.formats():
+        plugin = plugins.get(entry.plugin)
+        rows.append({
+            "format": entry.name,
+            "plugin": entry.plugin,
+            "distribution": entry.distribution,
+            "version": plugin.version if plugin else None,
+            "priority": entry.spec.priority,
+            "suffixes": list(entry.spec.suffixes),
+            "schemes": list(entry.spec.schemes),
+            "directories": entry.spec.directories,
+            "options": list(entry.spec.options),
+        })
+    broken = [
+        {"plugin": b.name, "distribution": b.distribution, "stage": b.stage, "reason": b.reason}
+        for b in registry.broken()
+    ]
+    if args.json:
+        print(json.dumps({"formats": rows, "broken": broken}, indent=2))
+        return 0
+    for row in rows:
+        dist = f"{row['distribution']} {row['version'] or ''}".strip()
+        claims = " ".join(row["suffixes"] + [f"{s}://" for s in row["schemes"]])
+        if row["directories"]:
+            claims += " (directories)"
+        print(f"{row['format']:<10} {dist:<24} priority {row['priority']:<3} {claims}")
+    for b in broken:
+        print(f"BROKEN {b['plugin']} ({b['distribution'] or 'unknown distribution'}) at {b['stage']}: {b['reason']}")
+    return 0
+
+
+def _describe(stack: Any) -> dict[str, Any]:
+    out = {
+        "source": stack.source,
+        "axes": stack.axes,
+        "data_shape": list(stack.data_shape),
+        "dtype": str(stack.data_dtype),
+        "original_axes": stack.original_axes,
+        "original_data_shape": list(stack.original_data_shape),
+        "metadata": stack.metadata.to_dict(),
+    }
+    return out
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from . import api
+
+    options = dict(args.option)
+    decision = api.detect(args.source, format=args.format, **options)
+    stacks = api.load(args.source, args.axes, format=args.format, **options)
+    described = [_describe(s) for s in stacks]
+    for s in stacks:
+        close = getattr(s, "close", None)
+        if callable(close):
+            close()
+    if args.json:
+        print(json.dumps({
+            "source": args.source, "format": decision.format, "plugin": decision.plugin,
+            "distribution": decision.distribution, "reason": decision.reason, "stacks": described,
+        }, indent=2, default=str))
+        return 0
+    print(f"{args.source}: format {decision.format} (plugin {decision.plugin}, {decision.reason})")
+    for i, d in enumerate(described):
+        print(f"  [{i}] {d['source']}")
+        print(f"      {d['axes']} {tuple(d['data_shape'])} {d['dtype']}  "
+              f"(file: {d['original_axes']} {tuple(d['original_data_shape'])})")
+        meta = {k: v for k, v in d["metadata"].items() if v is not None}
+        if meta:
+            print(f"      metadata: {meta}")
+    return 0
+
+
+def _cmd_diagnose(args: argparse.Namespace) -> int:
+    from . import api
+
+    diagnosis = api.diagnose(args.source)
+    if args.json:
+        print(json.dumps({
+            "source": diagnosis.source,
+            "chosen": diagnosis.chosen.format if diagnosis.chosen else None,
+            "reason": diagnosis.chosen.reason if diagnosis.chosen else diagnosis.error,
+            "verdicts": [
+                {"format": v.format, "plugin": v.plugin, "status": v.status, "reason": v.reason}
+                for v in diagnosis.verdicts
+            ],
+            "broken": [{"plugin": b.name, "reason": b.reason} for b in diagnosis.broken],
+        }, indent=2))
+        return 0
+    print(f"{diagnosis.source}")
+    for v in diagnosis.verdicts:
+        print(f"  {v.format:<10} {v.status:<9} {v.reason}")
+    for b in diagnosis.broken:
+        print(f"  {b.name:<10} broken    {b.reason}")
+    if diagnosis.chosen:
+        print(f"would load with: {diagnosis.chosen.format} ({diagnosis.chosen.reason})")
+    else:
+        print(f"would not load: {diagnosis.error}")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    return run_demo(args.directory)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    commands = {"formats": _cmd_formats, "info": _cmd_info, "diagnose": _cmd_diagnose, "demo": _cmd_demo}
+    try:
+        return commands[args.command](args)
+    except StackioError as exc:
+        if args.debug:
+            raise
+        print(f"stackio: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        if args.debug:
+            raise
+        print(f"stackio: internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback, "
+              "and please report it)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""The hooks a stackio plugin implements (pluggy project name "stackio").
+
+The core calls each hook on the one plugin that declared the format in
+question, never on all of them at once, so precedence is the core's decision.
+A plugin module stays tiny: format libraries are imported inside the
+implementations of `stackio_load`, never at module level.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import pluggy
+
+if TYPE_CHECKING:
+    from .formats import FormatSpec
+    from .source import Source
+    from .stack import ImageStack
+
+hookspec = pluggy.HookspecMarker("stackio")
+hookimpl = pluggy.HookimplMarker("stackio")
+
+
+@attrs.frozen
+class Detection:
+    """A plugin's verdict on a source's content, with the reason shown to users."""
+
+    accepted: bool
+    reason: str
+
+    @classmethod
+    def accept(cls, reason: str) -> Detection:
+        return cls(True, reason)
+
+    @classmethod
+    def refuse(cls, reason: str) -> Detection:
+        return cls(False, reason)
+
+
+@attrs.frozen
+class Sample:
+    """A small sample a plugin wrote for the demo and the conformance suite."""
+
+    source: str
+    axes: str | None
+    description: str
+    options: dict[str, Any] = attrs.field(factory=dict)
+
+
+@hookspec
+def stackio_register_formats(register: Callable[[FormatSpec], None]) -> None:
+    """Declare formats by calling `register(FormatSpec(...))` once per format.
+
+    Called once at discovery. Must be cheap: no format library imports.
+    """
+
+
+@hookspec
+def stackio_detect(format: str, source: Source) -> Detection | bool | None:
+    """Check whether `source` holds `format`, from `source.header` or `source.names`.
+
+    Called when a suffix is claimed by several formats, is absent or unknown,
+    or the source is a directory. Return a `Detection` (or a bool); never read
+    more than a header, and never raise for content that is simply not yours.
+    """
+
+
+@hookspec
+def stackio_validate(format: str, source: Source, axes: str | None, options: dict[str, Any]) -> None:
+    """Reject bad axes or options before anything heavy is opened.
+
+    Raise `AxesError` or `ValidationError` with a message that names the source
+    and shows what would work. Unknown option names are already rejected by the
+    core from `FormatSpec.options`.
+    """
+
+
+@hookspec
+def stackio_load(
+    format: str, source: Source, axes: str | None, options: dict[str, Any], in_memory: bool
+) -> Sequence[ImageStack]:
+    """Open `source` and return its stacks (at least one).
+
+    `axes` is upper-case or None. With `in_memory=False` return lazy stacks
+    (the core's `LazyStack` or `FileBackedStack`); the core turns `LazyStack`s
+    into memory when `in_memory=True` unless the plugin already did. Raise a
+    `StackioError` subclass for bad input; any other exception is reported as
+    a read failure of this plugin.
+    """
+
+
+@hookspec
+def stackio_write_samples(directory: Path) -> Sequence[Sample] | None:
+    """Write a few small sample files with the format's own library into `directory`.
+
+    Used by `stackio demo` and the conformance suite in `stackio.testing`.
+    """

@@ -1,0 +1,70 @@
+"""User preferences for which format reads a suffix, e.g. '.tif' -> 'tiff'.
+
+Looked up, first match wins: the `prefer=` argument, then `STACKIO_PREFER`
+(".tif=tiff,.czi=czi"), then the `[prefer]` table of the config file named by
+`STACKIO_CONFIG` (default `~/.config/stackio/config.toml`).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+
+from .errors import ValidationError
+
+
+def config_path() -> Path:
+    if os.environ.get("STACKIO_CONFIG"):
+        return Path(os.environ["STACKIO_CONFIG"]).expanduser()
+    base = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
+    return Path(base) / "stackio" / "config.toml"
+
+
+def _normalise(mapping: Mapping[str, str], where: str) -> dict[str, str]:
+    out = {}
+    for suffix, fmt in mapping.items():
+        if not isinstance(suffix, str) or not isinstance(fmt, str) or not suffix.startswith("."):
+            raise ValidationError(
+                f"{where}: a preference maps a suffix to a format name, like '.tif' = 'tiff'; "
+                f"got {suffix!r} = {fmt!r}"
+            )
+        out[suffix.lower()] = fmt
+    return out
+
+
+def _from_env() -> dict[str, str]:
+    text = os.environ.get("STACKIO_PREFER", "")
+    pairs = {}
+    for item in filter(None, (p.strip() for p in text.split(","))):
+        if "=" not in item:
+            raise ValidationError(
+                f"STACKIO_PREFER: {item!r} is not of the form .suffix=format, e.g. '.tif=tiff'"
+            )
+        suffix, fmt = item.split("=", 1)
+        pairs[suffix.strip()] = fmt.strip()
+    return _normalise(pairs, "STACKIO_PREFER")
+
+
+def _from_config() -> dict[str, str]:
+    path = config_path()
+    if not path.is_file():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ValidationError(f"{path}: the stackio config file cannot be read: {exc}") from exc
+    table = data.get("prefer", {})
+    if not isinstance(table, dict):
+        raise ValidationError(f"{path}: [prefer] must be a table of '.suffix' = 'format'")
+    return _normalise(table, str(path))
+
+
+def preferences(prefer: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Merged preferences, suffix -> format name; the argument overrides the environment and config."""
+    merged = _from_config()
+    merged.update(_from_env())
+    if prefer:
+        merged.update(_normalise(prefer, "prefer="))
+    return merged

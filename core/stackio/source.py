@@ -1,0 +1,144 @@
+"""What a user passed as a source, parsed once and shared by every plugin."""
+
+from __future__ import annotations
+
+import os
+import re
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import unquote, urlparse
+
+import numpy as np
+
+HEADER_BYTES = 1024
+_INDEXED = re.compile(r"^(?P<base>.+)@(?P<index>\d+)$")
+_URI = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://")
+
+
+class Source:
+    """One source: a path, a URI or an in-memory array.
+
+    `header` (the first bytes of a file) and `names` (a directory's entries)
+    are read at most once, on first use, whichever plugin asks.
+    """
+
+    def __init__(
+        self,
+        given: Any,
+        *,
+        kind: Literal["path", "uri", "array"],
+        scheme: str,
+        path: Path | None = None,
+        uri: str | None = None,
+        index: int | None = None,
+    ) -> None:
+        #: The object the user passed.
+        self.given = given
+        self.kind = kind
+        #: 'file' for paths and file:// URIs, 'array' for arrays, else the URI's scheme.
+        self.scheme = scheme
+        self.path = path
+        self.uri = uri
+        #: N from a trailing '@N' (a scene or series), if the source had one.
+        self.index = index
+
+    @classmethod
+    def parse(cls, given: Any) -> Source:
+        if isinstance(given, Source):
+            return given
+        if isinstance(given, np.ndarray) or (
+            hasattr(given, "__array__") and hasattr(given, "shape") and not isinstance(given, (str, os.PathLike))
+        ):
+            return cls(given, kind="array", scheme="array")
+        if not isinstance(given, (str, os.PathLike)):
+            from .errors import ValidationError
+
+            raise ValidationError(
+                f"{given!r}: a source must be a path, a URI, a numpy array, or a list of them, "
+                f"not {type(given).__name__}",
+                source=given,
+            )
+        text = os.fspath(given)
+        match = _URI.match(text)
+        if match:
+            scheme = match["scheme"].lower()
+            if scheme != "file":
+                return cls(given, kind="uri", scheme=scheme, uri=text)
+            parsed = urlparse(text)
+            if parsed.netloc not in ("", "localhost"):
+                from .errors import ValidationError
+
+                raise ValidationError(
+                    f"{text}: file URIs must name a local path (file:///abs/path), "
+                    f"not the host {parsed.netloc!r}",
+                    source=text,
+                )
+            path, index = cls._split_index(Path(unquote(parsed.path)))
+            return cls(given, kind="uri", scheme="file", path=path, uri=text, index=index)
+        path, index = cls._split_index(Path(text).expanduser())
+        return cls(given, kind="path", scheme="file", path=path, index=index)
+
+    @staticmethod
+    def _split_index(path: Path) -> tuple[Path, int | None]:
+        if path.exists():
+            return path, None
+        match = _INDEXED.match(str(path))
+        if match and Path(match["base"]).exists():
+            return Path(match["base"]), int(match["index"])
+        return path, None
+
+    def __str__(self) -> str:
+        if self.kind == "array":
+            arr = self.given
+            return f"<array {tuple(arr.shape)} {getattr(arr, 'dtype', '')}>"
+        text = self.uri if self.kind == "uri" else str(self.path)
+        return f"{text}@{self.index}" if self.index is not None and self.kind == "path" else str(text)
+
+    def __repr__(self) -> str:
+        return f"Source({str(self)!r})"
+
+    @property
+    def array(self) -> Any:
+        """The array, for array sources."""
+        return self.given if self.kind == "array" else None
+
+    @cached_property
+    def exists(self) -> bool:
+        return self.path is not None and self.path.exists()
+
+    @cached_property
+    def is_dir(self) -> bool:
+        return self.path is not None and self.path.is_dir()
+
+    @cached_property
+    def suffixes(self) -> list[str]:
+        """Candidate suffixes, longest first: 'a.ome.tif' gives ['.ome.tif', '.tif']."""
+        if self.path is None:
+            return []
+        name = self.path.name.lower()
+        parts = name.split(".")[1:]
+        return ["." + ".".join(parts[i:]) for i in range(len(parts)) if all(parts[i:])]
+
+    @cached_property
+    def header(self) -> bytes:
+        """The first bytes of a file (empty for directories, URIs and arrays)."""
+        if self.path is None or not self.path.is_file():
+            return b""
+        with open(self.path, "rb") as f:
+            return f.read(HEADER_BYTES)
+
+    @cached_property
+    def names(self) -> frozenset[str]:
+        """A directory's entry names (empty for anything else)."""
+        if not self.is_dir:
+            return frozenset()
+        return frozenset(os.listdir(self.path))  # type: ignore[arg-type]
+
+    def has(self, relative: str) -> bool:
+        """Whether a directory source contains `relative` (a glob pattern allowed)."""
+        if not self.is_dir:
+            return False
+        if "/" not in relative and not any(c in relative for c in "*?["):
+            return relative in self.names
+        return any(True for _ in self.path.glob(relative))  # type: ignore[union-attr]
