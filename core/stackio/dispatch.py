@@ -207,7 +207,8 @@ def choose_format(
                 registry, source, f"the formats claiming {suffix} all refused its content", result
             )
 
-    result = _by_content(registry, formats, source, "no format claims its suffix")
+    checkable = [e for e in formats if registry.has_hook(e.plugin, "stackio_detect")]
+    result = _by_content(registry, checkable, source, "no format claims its suffix")
     if isinstance(result, Decision):
         return result
     suffix = source.suffixes[-1] if source.suffixes else "(none)"
