@@ -85,7 +85,8 @@ def _by_content(registry: Registry, entries: list[FormatEntry], source: Source, 
 def _installed_summary(registry: Registry) -> str:
     parts = []
     for entry in registry.formats():
-        claims = ", ".join(entry.spec.suffixes + tuple(f"{s}://" for s in entry.spec.schemes))
+        schemes = tuple("in-memory arrays" if s == "array" else f"{s}://" for s in entry.spec.schemes)
+        claims = ", ".join(entry.spec.suffixes + schemes)
         parts.append(f"{entry.name} ({claims or 'content check'})")
     return "; ".join(parts) or "none"
 

@@ -1,0 +1,162 @@
+"""The stacks the core provides: patch semantics, errors, pickling, memory and file handling."""
+
+from __future__ import annotations
+
+import functools
+import multiprocessing
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import stackio
+from stackio import ArrayStack, FileBackedStack, Layout, LazyStack, PatchBoundsError
+from stackio import stack as stack_module
+
+from .conftest import open_npy
+
+
+@pytest.fixture
+def lazy(npy_file: tuple[Path, np.ndarray]) -> tuple[LazyStack, np.ndarray]:
+    path, data = npy_file  # axes TCYX
+    layout = Layout.from_axes("TCYX", data.shape)
+    return LazyStack(str(path), layout, data.dtype, functools.partial(open_npy, str(path))), data
+
+
+def test_lazy_patch_equals_numpy(lazy: tuple[LazyStack, np.ndarray]) -> None:
+    stack, data = lazy
+    assert stack.data_shape == (3, 2, 20, 30) and stack.axes == "SCYX"
+    np.testing.assert_array_equal(stack.extract_patch(2, None, (5, 7), (8, 9)), data[2, :, 5:13, 7:16])
+    np.testing.assert_array_equal(stack.extract_patch(1, [1], (0, 0), (20, 30)), data[1, [1]])
+    np.testing.assert_array_equal(stack.extract_patch(0, [1, 0], (3, 3), (2, 2)), data[0, [1, 0], 3:5, 3:5])
+
+
+def test_patch_is_a_private_copy(lazy: tuple[LazyStack, np.ndarray]) -> None:
+    stack, _ = lazy
+    patch = stack.extract_patch(0, None, (0, 0), (4, 4))
+    assert isinstance(patch, np.ndarray) and not isinstance(patch, np.memmap)
+    assert patch.flags.writeable and patch.flags.owndata
+
+
+def test_patch_partly_outside_is_zero_filled(lazy: tuple[LazyStack, np.ndarray]) -> None:
+    stack, data = lazy
+    patch = stack.extract_patch(0, None, (-2, 25), (4, 10))
+    assert patch.shape == (2, 4, 10)
+    np.testing.assert_array_equal(patch[:, 2:, :5], data[0, :, 0:2, 25:30])
+    assert not patch[:, :2].any() and not patch[:, :, 5:].any()
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        ((3, None, (0, 0), (2, 2)), "sample 3 does not exist; the stack has 3 sample(s)"),
+        ((-1, None, (0, 0), (2, 2)), "sample -1 does not exist"),
+        ((0, [2], (0, 0), (2, 2)), "channel(s) [2] do not exist; the stack has 2 channel(s)"),
+        ((0, [], (0, 0), (2, 2)), "channels is empty"),
+        ((0, None, (0, 0, 0), (2, 2, 2)), "must each have 2 values (YX)"),
+        ((0, None, (0, 0), (2,)), "must each have 2 values"),
+        ((0, None, (20, 0), (2, 2)), "wholly outside the image along Y (extent 20)"),
+        ((0, None, (0, -5), (2, 5)), "wholly outside the image along X"),
+        ((0, None, (0, 0), (0, 2)), "patch_size must be positive"),
+        ((1.5, None, (0, 0), (2, 2)), "sample_idx must be an int"),
+    ],
+)
+def test_bad_patch_requests(lazy: tuple[LazyStack, np.ndarray], args: tuple, fragment: str) -> None:
+    stack, _ = lazy
+    with pytest.raises(PatchBoundsError) as info:
+        stack.extract_patch(*args)
+    assert fragment in str(info.value)
+    assert stack.source in str(info.value)
+
+
+def test_lazy_stack_pickles_and_reopens(lazy: tuple[LazyStack, np.ndarray]) -> None:
+    stack, data = lazy
+    stack.extract_patch(0, None, (0, 0), (2, 2))  # opens the memory map
+    clone = pickle.loads(pickle.dumps(stack))
+    assert clone._reader is None
+    np.testing.assert_array_equal(clone.extract_patch(2, None, (0, 0), (20, 30)), data[2])
+
+
+def _read_in_worker(stack: stackio.ImageStack) -> np.ndarray:
+    return stack.extract_patch(1, None, (1, 2), (5, 6))
+
+
+def test_lazy_stack_reads_in_a_spawned_process(lazy: tuple[LazyStack, np.ndarray]) -> None:
+    stack, data = lazy
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        patch = pool.apply(_read_in_worker, (stack,))
+    np.testing.assert_array_equal(patch, data[1, :, 1:6, 2:8])
+
+
+def test_close_releases_and_next_read_reopens(lazy: tuple[LazyStack, np.ndarray]) -> None:
+    stack, data = lazy
+    with stack:
+        stack.extract_patch(0, None, (0, 0), (2, 2))
+        assert stack._reader is not None
+    assert stack._reader is None
+    np.testing.assert_array_equal(stack.extract_patch(0, None, (0, 0), (2, 2)), data[0, :, :2, :2])
+
+
+def test_to_memory_keeps_the_files_axes(lazy: tuple[LazyStack, np.ndarray]) -> None:
+    stack, data = lazy
+    memory = stack.to_memory()
+    assert isinstance(memory, ArrayStack)
+    assert memory.original_axes == "TCYX" and memory.original_data_shape == data.shape
+    np.testing.assert_array_equal(memory.data, data)
+
+
+def test_in_memory_refuses_more_than_available(lazy: tuple[LazyStack, np.ndarray],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    stack, _ = lazy
+    monkeypatch.setattr(stack_module, "available_memory", lambda: 100)
+    with pytest.raises(stackio.ValidationError, match="only 0.0 GiB is available; load it lazily"):
+        stack.to_memory()
+
+
+def test_opener_failure_is_a_read_error(tmp_path: Path) -> None:
+    layout = Layout.from_axes("YX", (4, 4))
+    stack = LazyStack(str(tmp_path / "gone.npy"), layout, "uint8", functools.partial(open_npy, str(tmp_path / "gone.npy")))
+    with pytest.raises(stackio.ReadError, match="gone.npy: could not be opened"):
+        stack.extract_patch(0, None, (0, 0), (2, 2))
+
+
+def test_file_backed_stack_loads_and_drops(npy_file: tuple[Path, np.ndarray]) -> None:
+    path, data = npy_file
+    stack = FileBackedStack(str(path), np.load, "TCYX")
+    assert not stack.is_loaded
+    assert stack.data_shape == (3, 2, 20, 30)  # needs the data once
+    stack.close()
+    assert not stack.is_loaded and stack.data_shape == (3, 2, 20, 30)  # shape stays known
+    np.testing.assert_array_equal(stack.extract_patch(1, None, (0, 0), (20, 30)), data[1])
+    assert stack.is_loaded
+    clone = pickle.loads(pickle.dumps(stack))
+    assert not clone.is_loaded
+    np.testing.assert_array_equal(clone.extract_patch(2, [0], (0, 0), (3, 3)), data[2, [0], :3, :3])
+
+
+def test_file_backed_stack_reports_a_failing_read_function(tmp_path: Path) -> None:
+    def broken(path: str) -> np.ndarray:
+        raise OSError("disk on fire")
+
+    stack = FileBackedStack(str(tmp_path / "x.raw"), broken, "YX")
+    with pytest.raises(stackio.ReadError, match=r"x.raw: .*broken failed to read it \(OSError: disk on fire\)"):
+        stack.load()
+
+
+def test_file_backed_stack_refuses_non_arrays(tmp_path: Path) -> None:
+    stack = FileBackedStack(str(tmp_path / "x.raw"), lambda p: [[1, 2]], "YX")
+    with pytest.raises(stackio.ValidationError, match="returned list, not a numpy array"):
+        stack.load()
+
+
+def test_protocol_problems_name_the_member() -> None:
+    class Half:
+        source = "x"
+        data_shape = (1, 1, 2, 2)
+        axes = "SCYX"
+
+    problems = stack_module.protocol_problems(Half())
+    assert any(p.startswith("data_dtype is missing") for p in problems)
+    assert any(p.startswith("extract_patch is missing") for p in problems)
+    assert stack_module.protocol_problems(ArrayStack.from_axes(np.zeros((2, 2)), "YX")) == []
