@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-
 import stackio
 from stackio import Detection, FormatSpec, Layout, LazyStack, hookimpl
 
@@ -23,8 +22,9 @@ def open_npy(path: str) -> np.ndarray:
 class NpyPlugin:
     """Reads .npy files lazily through a memory map; `name`/`suffixes`/`priority` vary per test."""
 
-    def __init__(self, name: str = "npytest", suffixes: tuple[str, ...] = (".npy",), priority: int = 0,
-                 accept: bool = True) -> None:
+    def __init__(
+        self, name: str = "npytest", suffixes: tuple[str, ...] = (".npy",), priority: int = 0, accept: bool = True
+    ) -> None:
         self.name = name
         self.suffixes = suffixes
         self.priority = priority

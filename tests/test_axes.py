@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from stackio import ArrayStack, AxesError, Layout, normalize_axes
 
 
@@ -73,9 +72,7 @@ def test_layout_rejects_axes_it_cannot_place() -> None:
 
 
 axes_strategy = st.permutations(list("STCZYX")).flatmap(
-    lambda perm: st.sets(st.sampled_from("STCZ")).map(
-        lambda keep: "".join(a for a in perm if a in keep or a in "YX")
-    )
+    lambda perm: st.sets(st.sampled_from("STCZ")).map(lambda keep: "".join(a for a in perm if a in keep or a in "YX"))
 )
 
 

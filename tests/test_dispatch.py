@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-
 import stackio
 from stackio import FormatSpec, hookimpl
 from stackio.registry import Registry
@@ -113,7 +112,9 @@ def test_explicit_format_wins(fresh_registry: Registry, tif_like: Path) -> None:
     fresh_registry.register(NpyPlugin("tif-a", (".tif",)), name="a")
     fresh_registry.register(NpyPlugin("other", (".xyz",)), name="b")
     assert stackio.detect(tif_like, format="other").format == "other"
-    with pytest.raises(stackio.UnsupportedFormatError, match="format 'czi' is not installed. Install it with `pip install stackio-czi`"):
+    with pytest.raises(
+        stackio.UnsupportedFormatError, match="format 'czi' is not installed. Install it with `pip install stackio-czi`"
+    ):
         stackio.load(tif_like, "YX", format="czi")
 
 
@@ -205,11 +206,17 @@ def test_crashing_detection_is_reported_and_others_still_work(fresh_registry: Re
         (v.format, v.status, v.reason) for v in decision.verdicts
     ]
     diagnosis = stackio.diagnose(tif_like)
-    assert {v.format: v.status for v in diagnosis.verdicts} == {"tif-a": "crashed", "tif-b": "accepted", "array": "refused"}
+    assert {v.format: v.status for v in diagnosis.verdicts} == {
+        "tif-a": "crashed",
+        "tif-b": "accepted",
+        "array": "refused",
+    }
     assert diagnosis.chosen is not None and diagnosis.chosen.format == "tif-b"
 
 
-def test_crash_in_load_is_a_read_error_naming_the_plugin(fresh_registry: Registry, npy_file: tuple[Path, np.ndarray]) -> None:
+def test_crash_in_load_is_a_read_error_naming_the_plugin(
+    fresh_registry: Registry, npy_file: tuple[Path, np.ndarray]
+) -> None:
     class Failing(NpyPlugin):
         @hookimpl
         def stackio_load(self, source: stackio.Source) -> Any:
@@ -221,7 +228,9 @@ def test_crash_in_load_is_a_read_error_naming_the_plugin(fresh_registry: Registr
     assert isinstance(info.value.__cause__, KeyError)
 
 
-def test_plugin_returning_non_stacks_is_a_plugin_error(fresh_registry: Registry, npy_file: tuple[Path, np.ndarray]) -> None:
+def test_plugin_returning_non_stacks_is_a_plugin_error(
+    fresh_registry: Registry, npy_file: tuple[Path, np.ndarray]
+) -> None:
     class Lying(NpyPlugin):
         @hookimpl
         def stackio_load(self, source: stackio.Source) -> Any:

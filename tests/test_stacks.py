@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 import stackio
 from stackio import ArrayStack, FileBackedStack, Layout, LazyStack, PatchBoundsError
 from stackio import stack as stack_module
@@ -106,8 +105,9 @@ def test_to_memory_keeps_the_files_axes(lazy: tuple[LazyStack, np.ndarray]) -> N
     np.testing.assert_array_equal(memory.data, data)
 
 
-def test_in_memory_refuses_more_than_available(lazy: tuple[LazyStack, np.ndarray],
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_in_memory_refuses_more_than_available(
+    lazy: tuple[LazyStack, np.ndarray], monkeypatch: pytest.MonkeyPatch
+) -> None:
     stack, _ = lazy
     monkeypatch.setattr(stack_module, "available_memory", lambda: 100)
     with pytest.raises(stackio.ValidationError, match="only 0.0 GiB is available; load it lazily"):
@@ -116,7 +116,9 @@ def test_in_memory_refuses_more_than_available(lazy: tuple[LazyStack, np.ndarray
 
 def test_opener_failure_is_a_read_error(tmp_path: Path) -> None:
     layout = Layout.from_axes("YX", (4, 4))
-    stack = LazyStack(str(tmp_path / "gone.npy"), layout, "uint8", functools.partial(open_npy, str(tmp_path / "gone.npy")))
+    stack = LazyStack(
+        str(tmp_path / "gone.npy"), layout, "uint8", functools.partial(open_npy, str(tmp_path / "gone.npy"))
+    )
     with pytest.raises(stackio.ReadError, match="gone.npy: could not be opened"):
         stack.extract_patch(0, None, (0, 0), (2, 2))
 

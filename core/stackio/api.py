@@ -100,14 +100,20 @@ def _load_one(
         ) from exc
     try:
         stacks = registry.call(
-            entry.plugin, "stackio_load",
-            format=entry.name, source=source, axes=axes, options=options, in_memory=in_memory,
+            entry.plugin,
+            "stackio_load",
+            format=entry.name,
+            source=source,
+            axes=axes,
+            options=options,
+            in_memory=in_memory,
         )
     except StackioError:
         raise
     except MemoryError as exc:
-        raise ReadError(f"{source}: not enough memory to load it; load it lazily (in_memory=False)",
-                        source=str(source)) from exc
+        raise ReadError(
+            f"{source}: not enough memory to load it; load it lazily (in_memory=False)", source=str(source)
+        ) from exc
     except Exception as exc:
         raise ReadError(
             f"{source}: {where} could not read it ({type(exc).__name__}: {exc}). The file may be "
@@ -254,4 +260,3 @@ def as_path(source: Source) -> Path:
     if source.path is None:
         raise ValidationError(f"{source}: a local path is needed", source=str(source))
     return source.path
-

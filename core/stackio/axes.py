@@ -46,15 +46,13 @@ def normalize_axes(axes: str, shape: Sequence[int] | None = None, *, source: obj
     repeated = sorted({a for a in upper if upper.count(a) > 1})
     if repeated:
         raise AxesError(
-            f"{where}axes {axes!r} repeats {''.join(repeated)!r}{shape_note}; "
-            f"name each axis once, e.g. {example!r}",
+            f"{where}axes {axes!r} repeats {''.join(repeated)!r}{shape_note}; name each axis once, e.g. {example!r}",
             source=source,
         )
     missing = [a for a in "YX" if a not in upper]
     if missing:
         raise AxesError(
-            f"{where}axes {axes!r} lacks {''.join(missing)!r}{shape_note}; "
-            f"every image needs Y and X, e.g. {example!r}",
+            f"{where}axes {axes!r} lacks {''.join(missing)!r}{shape_note}; every image needs Y and X, e.g. {example!r}",
             source=source,
         )
     if shape is not None and len(upper) != len(shape):
@@ -103,9 +101,7 @@ class Layout:
 
     def __attrs_post_init__(self) -> None:
         if len(self.original_axes) != len(self.original_shape):
-            raise AxesError(
-                f"layout axes {self.original_axes!r} do not match shape {self.original_shape}"
-            )
+            raise AxesError(f"layout axes {self.original_axes!r} do not match shape {self.original_shape}")
         for a in (*self.sample_axes, "Y", "X", *(self.depth_axis or "")):
             if a not in self.original_axes:
                 raise AxesError(f"layout axes {self.original_axes!r} lack {a!r}")

@@ -36,8 +36,15 @@ def _parser() -> argparse.ArgumentParser:
     info.add_argument("source")
     info.add_argument("--axes", default=None, help="axes of the data, e.g. ZYX")
     info.add_argument("--format", default=None, help="skip detection and use this format")
-    info.add_argument("-o", "--option", action="append", type=_parse_option, default=[],
-                      metavar="KEY=VALUE", help="an option for the format's plugin (JSON value or text)")
+    info.add_argument(
+        "-o",
+        "--option",
+        action="append",
+        type=_parse_option,
+        default=[],
+        metavar="KEY=VALUE",
+        help="an option for the format's plugin (JSON value or text)",
+    )
     info.add_argument("--json", action="store_true", help="print JSON")
 
     diag = sub.add_parser("diagnose", help="show every installed plugin's verdict on a source")
@@ -57,17 +64,19 @@ def _cmd_formats(args: argparse.Namespace) -> int:
     rows = []
     for entry in registry.formats():
         plugin = plugins.get(entry.plugin)
-        rows.append({
-            "format": entry.name,
-            "plugin": entry.plugin,
-            "distribution": entry.distribution,
-            "version": plugin.version if plugin else None,
-            "priority": entry.spec.priority,
-            "suffixes": list(entry.spec.suffixes),
-            "schemes": list(entry.spec.schemes),
-            "directories": entry.spec.directories,
-            "options": list(entry.spec.options),
-        })
+        rows.append(
+            {
+                "format": entry.name,
+                "plugin": entry.plugin,
+                "distribution": entry.distribution,
+                "version": plugin.version if plugin else None,
+                "priority": entry.spec.priority,
+                "suffixes": list(entry.spec.suffixes),
+                "schemes": list(entry.spec.schemes),
+                "directories": entry.spec.directories,
+                "options": list(entry.spec.options),
+            }
+        )
     broken = [
         {"plugin": b.name, "distribution": b.distribution, "stage": b.stage, "reason": b.reason}
         for b in registry.broken()
@@ -111,16 +120,28 @@ def _cmd_info(args: argparse.Namespace) -> int:
         if callable(close):
             close()
     if args.json:
-        print(json.dumps({
-            "source": args.source, "format": decision.format, "plugin": decision.plugin,
-            "distribution": decision.distribution, "reason": decision.reason, "stacks": described,
-        }, indent=2, default=str))
+        print(
+            json.dumps(
+                {
+                    "source": args.source,
+                    "format": decision.format,
+                    "plugin": decision.plugin,
+                    "distribution": decision.distribution,
+                    "reason": decision.reason,
+                    "stacks": described,
+                },
+                indent=2,
+                default=str,
+            )
+        )
         return 0
     print(f"{args.source}: format {decision.format} (plugin {decision.plugin}, {decision.reason})")
     for i, d in enumerate(described):
         print(f"  [{i}] {d['source']}")
-        print(f"      {d['axes']} {tuple(d['data_shape'])} {d['dtype']}  "
-              f"(file: {d['original_axes']} {tuple(d['original_data_shape'])})")
+        print(
+            f"      {d['axes']} {tuple(d['data_shape'])} {d['dtype']}  "
+            f"(file: {d['original_axes']} {tuple(d['original_data_shape'])})"
+        )
         meta = {k: v for k, v in d["metadata"].items() if v is not None}
         if meta:
             print(f"      metadata: {meta}")
@@ -132,16 +153,21 @@ def _cmd_diagnose(args: argparse.Namespace) -> int:
 
     diagnosis = api.diagnose(args.source)
     if args.json:
-        print(json.dumps({
-            "source": diagnosis.source,
-            "chosen": diagnosis.chosen.format if diagnosis.chosen else None,
-            "reason": diagnosis.chosen.reason if diagnosis.chosen else diagnosis.error,
-            "verdicts": [
-                {"format": v.format, "plugin": v.plugin, "status": v.status, "reason": v.reason}
-                for v in diagnosis.verdicts
-            ],
-            "broken": [{"plugin": b.name, "reason": b.reason} for b in diagnosis.broken],
-        }, indent=2))
+        print(
+            json.dumps(
+                {
+                    "source": diagnosis.source,
+                    "chosen": diagnosis.chosen.format if diagnosis.chosen else None,
+                    "reason": diagnosis.chosen.reason if diagnosis.chosen else diagnosis.error,
+                    "verdicts": [
+                        {"format": v.format, "plugin": v.plugin, "status": v.status, "reason": v.reason}
+                        for v in diagnosis.verdicts
+                    ],
+                    "broken": [{"plugin": b.name, "reason": b.reason} for b in diagnosis.broken],
+                },
+                indent=2,
+            )
+        )
         return 0
     print(f"{diagnosis.source}")
     for v in diagnosis.verdicts:
@@ -177,8 +203,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if args.debug:
             raise
-        print(f"stackio: internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback, "
-              "and please report it)", file=sys.stderr)
+        print(
+            f"stackio: internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback, "
+            "and please report it)",
+            file=sys.stderr,
+        )
         return 1
 
 

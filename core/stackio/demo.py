@@ -42,8 +42,10 @@ def run_demo(directory: str | None = None) -> int:
                 spatial = stack.data_shape[2:]
                 patch = stack.extract_patch(0, None, (0,) * len(spatial), tuple(min(n, 16) for n in spatial))
                 loaded += 1
-                print(f"    -> {stack.axes} {stack.data_shape} {stack.data_dtype}; "
-                      f"patch {patch.shape} mean {float(np.mean(patch)):.1f}")
+                print(
+                    f"    -> {stack.axes} {stack.data_shape} {stack.data_dtype}; "
+                    f"patch {patch.shape} mean {float(np.mean(patch)):.1f}"
+                )
                 close = getattr(stack, "close", None)
                 if callable(close):
                     close()

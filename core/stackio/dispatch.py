@@ -148,9 +148,9 @@ def choose_format(
         if not claiming:
             schemes = sorted({s for e in formats for s in e.spec.schemes} | {"file"})
             raise _unsupported(
-                registry, source,
-                f"no installed plugin reads the URI scheme {source.scheme!r} "
-                f"(schemes installed: {', '.join(schemes)})",
+                registry,
+                source,
+                f"no installed plugin reads the URI scheme {source.scheme!r} (schemes installed: {', '.join(schemes)})",
             )
         return _decide(claiming[0], f"URI scheme {source.scheme!r}")
 
@@ -164,7 +164,8 @@ def choose_format(
 
     if source.is_dir:
         claiming = [
-            e for e in formats
+            e
+            for e in formats
             if e.spec.directories
             and (any(source.has(m) for m in e.spec.markers) or any(s in e.spec.suffixes for s in source.suffixes))
         ]
@@ -204,9 +205,7 @@ def choose_format(
             result = _by_content(registry, claiming, source, f"suffix {suffix} is claimed by several formats")
             if isinstance(result, Decision):
                 return result
-            raise _unsupported(
-                registry, source, f"the formats claiming {suffix} all refused its content", result
-            )
+            raise _unsupported(registry, source, f"the formats claiming {suffix} all refused its content", result)
 
     checkable = [e for e in formats if registry.has_hook(e.plugin, "stackio_detect")]
     result = _by_content(registry, checkable, source, "no format claims its suffix")
@@ -246,8 +245,15 @@ def diagnose_source(registry: Registry, source: Source) -> list[Verdict]:
         if source.kind != "path" and source.scheme != "file":
             claims = source.scheme in entry.spec.schemes
             status = "accepted" if claims else "refused"
-            out.append(Verdict(entry.name, entry.plugin, entry.distribution, status,
-                               f"{'declares' if claims else 'does not declare'} scheme {source.scheme!r}"))
+            out.append(
+                Verdict(
+                    entry.name,
+                    entry.plugin,
+                    entry.distribution,
+                    status,
+                    f"{'declares' if claims else 'does not declare'} scheme {source.scheme!r}",
+                )
+            )
             continue
         out.append(run_detection(registry, entry, source))
     return out

@@ -67,8 +67,21 @@ KNOWN_FORMATS: tuple[KnownFormat, ...] = (
     KnownFormat(
         "tiff",
         "stackio-tiff",
-        (".tif", ".tiff", ".ome.tif", ".ome.tiff", ".btf", ".tf8", ".tf2", ".lsm", ".stk",
-         ".svs", ".qptiff", ".ndpi", ".scn"),
+        (
+            ".tif",
+            ".tiff",
+            ".ome.tif",
+            ".ome.tiff",
+            ".btf",
+            ".tf8",
+            ".tf2",
+            ".lsm",
+            ".stk",
+            ".svs",
+            ".qptiff",
+            ".ndpi",
+            ".scn",
+        ),
         magic=(b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"),
     ),
     KnownFormat("czi", "stackio-czi", (".czi",), magic=(b"ZISRAWFILE",)),
@@ -78,7 +91,9 @@ KNOWN_FORMATS: tuple[KnownFormat, ...] = (
 )
 
 
-def known_format_for(suffixes: list[str], header: bytes = b"", names: frozenset[str] = frozenset()) -> KnownFormat | None:
+def known_format_for(
+    suffixes: list[str], header: bytes = b"", names: frozenset[str] = frozenset()
+) -> KnownFormat | None:
     """The known format a source looks like, by suffix, header magic or directory markers."""
     for known in KNOWN_FORMATS:
         if any(s in known.suffixes for s in suffixes):

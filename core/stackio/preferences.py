@@ -27,8 +27,7 @@ def _normalise(mapping: Mapping[str, str], where: str) -> dict[str, str]:
     for suffix, fmt in mapping.items():
         if not isinstance(suffix, str) or not isinstance(fmt, str) or not suffix.startswith("."):
             raise ValidationError(
-                f"{where}: a preference maps a suffix to a format name, like '.tif' = 'tiff'; "
-                f"got {suffix!r} = {fmt!r}"
+                f"{where}: a preference maps a suffix to a format name, like '.tif' = 'tiff'; got {suffix!r} = {fmt!r}"
             )
         out[suffix.lower()] = fmt
     return out
@@ -39,9 +38,7 @@ def _from_env() -> dict[str, str]:
     pairs = {}
     for item in filter(None, (p.strip() for p in text.split(","))):
         if "=" not in item:
-            raise ValidationError(
-                f"STACKIO_PREFER: {item!r} is not of the form .suffix=format, e.g. '.tif=tiff'"
-            )
+            raise ValidationError(f"STACKIO_PREFER: {item!r} is not of the form .suffix=format, e.g. '.tif=tiff'")
         suffix, fmt = item.split("=", 1)
         pairs[suffix.strip()] = fmt.strip()
     return _normalise(pairs, "STACKIO_PREFER")

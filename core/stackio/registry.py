@@ -10,6 +10,7 @@ its reason and skipped. Environment switches:
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import threading
@@ -113,17 +114,17 @@ class Registry:
             if ep.name in self._plugins or ep.name in self._broken:
                 owner = self._plugins.get(ep.name) or self._broken[ep.name]
                 self._broken[f"{ep.name} ({dist})"] = BrokenPlugin(
-                    ep.name, dist, version, "discovery",
-                    f"the plugin name {ep.name!r} is already used by {owner.distribution}; "
-                    "uninstall one of them",
+                    ep.name,
+                    dist,
+                    version,
+                    "discovery",
+                    f"the plugin name {ep.name!r} is already used by {owner.distribution}; uninstall one of them",
                 )
                 continue
             try:
                 obj = ep.load()
             except Exception as exc:  # any import failure must leave other plugins working
-                self._broken[ep.name] = BrokenPlugin(
-                    ep.name, dist, version, "import", f"{type(exc).__name__}: {exc}"
-                )
+                self._broken[ep.name] = BrokenPlugin(ep.name, dist, version, "import", f"{type(exc).__name__}: {exc}")
                 continue
             try:
                 self.register(obj, name=ep.name, distribution=dist, version=version)
@@ -154,14 +155,10 @@ class Registry:
             except (pluggy.PluginValidationError, ValueError) as exc:
                 raise PluginError(f"plugin {name!r} is invalid: {exc}") from exc
             try:
-                unknown = [
-                    caller.name for caller in self._pm.get_hookcallers(plugin) or [] if caller.spec is None
-                ]
+                unknown = [caller.name for caller in self._pm.get_hookcallers(plugin) or [] if caller.spec is None]
                 if unknown:
                     known = sorted(n for n in dir(hookspecs) if n.startswith("stackio_"))
-                    raise PluginError(
-                        f"plugin {name!r} implements unknown hook(s) {unknown}; known hooks: {known}"
-                    )
+                    raise PluginError(f"plugin {name!r} implements unknown hook(s) {unknown}; known hooks: {known}")
                 specs = self._collect_formats(plugin, name, distribution)
             except PluginError:
                 self._pm.unregister(name=name)
@@ -239,13 +236,7 @@ class Registry:
     def _impl(self, plugin: str, hook: str) -> Callable[..., Any] | None:
         for impl in getattr(self._pm.hook, hook).get_hookimpls():
             if impl.plugin_name == plugin:
-                argnames = impl.argnames
-                function = impl.function
-
-                def call(**kwargs: Any) -> Any:
-                    return function(*(kwargs[a] for a in argnames))
-
-                return call
+                return functools.partial(_call_impl, impl.function, impl.argnames)
         return None
 
     def has_hook(self, plugin: str, hook: str) -> bool:
@@ -269,6 +260,11 @@ class Registry:
         ms = (time.perf_counter() - start) * 1000
         print(f"stackio: {plugin}.{hook}({args}) -> {result!r} [{ms:.2f} ms]", file=sys.stderr)
         return result
+
+
+def _call_impl(function: Callable[..., Any], argnames: tuple[str, ...], **kwargs: Any) -> Any:
+    """Call a hook implementation with just the arguments it declares (pluggy's convention)."""
+    return function(*(kwargs[a] for a in argnames))
 
 
 _registry: Registry | None = None

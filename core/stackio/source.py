@@ -70,8 +70,7 @@ class Source:
                 from .errors import ValidationError
 
                 raise ValidationError(
-                    f"{text}: file URIs must name a local path (file:///abs/path), "
-                    f"not the host {parsed.netloc!r}",
+                    f"{text}: file URIs must name a local path (file:///abs/path), not the host {parsed.netloc!r}",
                     source=text,
                 )
             path, index = cls._split_index(Path(unquote(parsed.path)))

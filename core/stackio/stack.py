@@ -291,9 +291,7 @@ class _StackBase:
         return self._layout
 
     def __repr__(self) -> str:
-        return (
-            f"<{type(self).__name__} {self._source!r} {self.axes}{self.data_shape} {self._dtype}>"
-        )
+        return f"<{type(self).__name__} {self._source!r} {self.axes}{self.data_shape} {self._dtype}>"
 
 
 class ArrayStack(_StackBase):
@@ -353,8 +351,14 @@ class ArrayStack(_StackBase):
         patch_size: Sequence[int],
     ) -> np.ndarray:
         return read_patch(
-            self._stack_layout, self._data, self._dtype, self._source,
-            sample_idx, channels, coords, patch_size,
+            self._stack_layout,
+            self._data,
+            self._dtype,
+            self._source,
+            sample_idx,
+            channels,
+            coords,
+            patch_size,
         )
 
     def close(self) -> None:
@@ -430,8 +434,14 @@ class LazyStack(_StackBase):
         reader = self._open()
         try:
             return read_patch(
-                self._layout, reader, self._dtype, self._source,
-                sample_idx, channels, coords, patch_size,
+                self._layout,
+                reader,
+                self._dtype,
+                self._source,
+                sample_idx,
+                channels,
+                coords,
+                patch_size,
             )
         except StackioError:
             raise
@@ -460,9 +470,7 @@ class LazyStack(_StackBase):
 
     def to_memory(self) -> ArrayStack:
         """An in-memory copy of this stack, with the same source and metadata."""
-        return ArrayStack(
-            self.read_all(), self._layout, source=self._source, metadata=self._metadata, arranged=True
-        )
+        return ArrayStack(self.read_all(), self._layout, source=self._source, metadata=self._metadata, arranged=True)
 
     def close(self) -> None:
         """Release open files; the next read reopens them."""
@@ -550,7 +558,10 @@ class FileBackedStack(_StackBase):
                     source=self._source,
                 )
             stack = ArrayStack.from_axes(
-                array, self._given_axes, source=self._source, metadata=self._metadata,
+                array,
+                self._given_axes,
+                source=self._source,
+                metadata=self._metadata,
                 depth_axis=self._depth_axis,
             )
             if self._layout is not None and stack.layout.original_shape != self._layout.original_shape:
