@@ -162,3 +162,13 @@ def test_protocol_problems_name_the_member() -> None:
     assert any(p.startswith("data_dtype is missing") for p in problems)
     assert any(p.startswith("extract_patch is missing") for p in problems)
     assert stack_module.protocol_problems(ArrayStack.from_axes(np.zeros((2, 2)), "YX")) == []
+
+
+def test_to_dask_matches_and_follows_native_chunks(lazy: tuple[LazyStack, np.ndarray]) -> None:
+    pytest.importorskip("dask")
+    stack, data = lazy
+    stack.chunks = (1, 2, 8, 16)  # T C Y X, as a chunked format would declare
+    array = stack.to_dask()
+    assert array.shape == stack.data_shape and array.chunksize == (1, 2, 8, 16)
+    np.testing.assert_array_equal(array.compute(), data)
+    np.testing.assert_array_equal(array[1, 1:, 3:11, 5:9].compute(), data[1, 1:, 3:11, 5:9])
