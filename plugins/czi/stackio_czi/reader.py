@@ -1,0 +1,454 @@
+"""Reading CZI files through pylibCZIrw: one lazy stack per scene, each patch an ROI read per plane.
+
+Dimension letters are CZI's own (T, Z, C, R, I, H, V, B); the file's S (scene) is not an axis of a
+stack, since each scene is its own stack, and M (mosaic tile) is composed by pylibCZIrw.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import math
+import threading
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+import numpy as np
+from stackio import (
+    AxesError,
+    ImageStack,
+    Layout,
+    LazyStack,
+    Metadata,
+    ReadError,
+    Source,
+    ValidationError,
+)
+
+#: Dimensions merged into S, outermost first (CAREamics' order); the depth axis is left out.
+SAMPLE_ORDER = "TZRIHVB"
+#: The dimensions pylibCZIrw can select a plane by.
+PLANE_DIMS = frozenset("TZCRIHVB")
+MAGIC = b"ZISRAWFILE"
+
+#: Gray pixel types and the dtype they read as.
+GRAY = {"Gray8": "uint8", "Gray16": "uint16", "Gray32Float": "float32"}
+#: Colour pixel types (stored B, G, R) and the dtype of each of their 3 channels.
+RGB = {"Bgr24": "uint8", "Bgr48": "uint16", "Bgr96Float": "float32"}
+#: Pixel types pylibCZIrw cannot return as themselves, and what libCZI converts them to.
+CONVERTED = {"Bgra32": "Bgr24"}
+_BITS = {"uint8": 0, "uint16": 1, "float32": 2}
+_GRAY_BY_BITS = {v: k for k, v in GRAY.items()}
+_RGB_BY_BITS = {v: k for k, v in RGB.items()}
+
+Rect = tuple[int, int, int, int]  # x, y, w, h in the file's pixel coordinates
+
+
+def _pyczi() -> Any:
+    from pylibCZIrw import czi as pyczi
+
+    return pyczi
+
+
+# -- what one look at a file says ---------------------------------------------------
+
+
+@attrs.frozen
+class FileInfo:
+    """A CZI file's dimensions, scenes and pixel types, read once at load."""
+
+    path: str
+    #: (start, size) per dimension letter the subblocks carry (S and M excluded).
+    dims: dict[str, tuple[int, int]]
+    #: Layer-0 bounding rectangle of each scene; empty when the file has no scenes.
+    scenes: dict[int, Rect]
+    #: Layer-0 bounding rectangle of the whole file.
+    whole: Rect
+    #: pylibCZIrw's pixel type name of each channel, in C order.
+    pixel_types: tuple[str, ...]
+    xml: str
+
+
+def _rect(r: Any) -> Rect:
+    return (int(r.x), int(r.y), int(r.w), int(r.h))
+
+
+def _union(a: Rect | None, b: Rect) -> Rect:
+    if a is None:
+        return b
+    x0, y0 = min(a[0], b[0]), min(a[1], b[1])
+    x1, y1 = max(a[0] + a[2], b[0] + b[2]), max(a[1] + a[3], b[1] + b[3])
+    return (x0, y0, x1 - x0, y1 - y0)
+
+
+def _open_reader(path: str) -> Any:
+    """A pylibCZIrw reader, with libCZI's failures turned into a ReadError naming the file."""
+    pyczi = _pyczi()
+    try:
+        return pyczi.CziReader(path)
+    except Exception as exc:
+        raise ReadError(
+            f"{path}: pylibCZIrw cannot open it as CZI ({type(exc).__name__}: {exc}); "
+            "the file may be truncated or corrupt",
+            source=path,
+        ) from exc
+
+
+def inspect(path: str) -> FileInfo:
+    """Read a CZI file's subblock directory and metadata (no pixel data)."""
+    reader = _open_reader(path)
+    try:
+        lo: dict[str, int] = {}
+        hi: dict[str, int] = {}
+        scene_rects: dict[int, Rect] = {}
+
+        def visit(_index: int, info: Any) -> bool:
+            coord = info.coordinate.to_dict()
+            for dim, value in coord.items():
+                lo[dim] = min(lo.get(dim, value), value)
+                hi[dim] = max(hi.get(dim, value), value)
+            rect, size = info.logicalRect, info.physicalSize
+            if "S" in coord and rect.w == size.w and rect.h == size.h:  # layer 0 only
+                scene_rects[coord["S"]] = _union(scene_rects.get(coord["S"]), _rect(rect))
+            return True
+
+        try:
+            reader.enumerate_subblocks(visit)
+            whole = _rect(reader.total_bounding_rectangle_no_pyramid)
+            try:
+                scenes = {int(k): _rect(v) for k, v in reader.scenes_bounding_rectangle_no_pyramid.items()}
+            except ValueError:
+                # pylibCZIrw refuses scene indices with gaps (e.g. 0 and 2); the directory still says.
+                scenes = scene_rects
+            xml = reader.raw_metadata
+            dims = {d: (lo[d], hi[d] - lo[d] + 1) for d in lo if d in PLANE_DIMS}
+            c_start, n_c = dims.get("C", (0, 1))
+            pixel_types = tuple(reader.get_channel_pixel_type(c_start + i) for i in range(n_c))
+        except Exception as exc:
+            raise ReadError(
+                f"{path}: pylibCZIrw cannot read its directory or metadata ({type(exc).__name__}: {exc}); "
+                "the file may be truncated or corrupt",
+                source=path,
+            ) from exc
+    finally:
+        reader.close()
+    if whole[2] <= 0 or whole[3] <= 0:
+        raise ReadError(f"{path}: the CZI holds no image data (no subblocks)", source=path)
+    return FileInfo(path, dims, dict(sorted(scenes.items())), whole, pixel_types, xml)
+
+
+def scene_rectangles(path: str | Path) -> dict[int | None, Rect]:
+    """Each scene's layer-0 bounding rectangle (x, y, w, h) in the file's pixel coordinates.
+
+    A file without scenes gives `{None: <whole-image rectangle>}`.
+    """
+    info = inspect(str(Path(path).expanduser()))
+    if info.scenes:
+        return dict(info.scenes)
+    return {None: info.whole}
+
+
+def read_pixel_type(pixel_types: Sequence[str], path: str) -> tuple[str, bool]:
+    """The one pylibCZIrw pixel type all channels are read as, and whether it is RGB.
+
+    Mixed channels are read as the widest type present (colour if any channel is colour),
+    converted by libCZI.
+    """
+    known = [CONVERTED.get(p, p) for p in pixel_types if p != "Invalid"]
+    unknown = sorted({p for p in known if p not in GRAY and p not in RGB})
+    if unknown:
+        raise ReadError(
+            f"{path}: pixel type {', '.join(unknown)} is not supported; pylibCZIrw reads "
+            f"{', '.join([*GRAY, *RGB, *CONVERTED])}",
+            source=path,
+        )
+    if not known:
+        raise ReadError(f"{path}: no channel has a valid pixel type; the file may be corrupt", source=path)
+    bits = max(_BITS[GRAY.get(p) or RGB[p]] for p in known)
+    if any(p in RGB for p in known):
+        return _RGB_BY_BITS[list(_BITS)[bits]], True
+    return _GRAY_BY_BITS[list(_BITS)[bits]], False
+
+
+# -- the array a LazyStack reads patches from ---------------------------------------------
+
+
+@attrs.frozen
+class CziPlan:
+    """Everything needed to read one scene as an array in `original_axes`; picklable."""
+
+    path: str
+    scene: int | None
+    rect: Rect
+    #: (letter, start, size) of each non-C, non-YX original axis, in original order.
+    plane_dims: tuple[tuple[str, int, int], ...]
+    channel_start: int
+    n_czi_channels: int
+    pixel_type: str
+    rgb: bool
+    background: float
+
+    @property
+    def original_axes(self) -> str:
+        return "".join(d for d, _, _ in self.plane_dims) + "CYX"
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        channels = self.n_czi_channels * (3 if self.rgb else 1)
+        return (*(n for _, _, n in self.plane_dims), channels, self.rect[3], self.rect[2])
+
+    @property
+    def dtype(self) -> np.dtype:
+        return np.dtype((RGB if self.rgb else GRAY)[self.pixel_type])
+
+
+@attrs.frozen
+class CziOpener:
+    """Picklable opener for `LazyStack`: opens the file and gives a `CziArray`."""
+
+    plan: CziPlan
+
+    def __call__(self) -> CziArray:
+        return CziArray(self.plan)
+
+
+def _indices(key: Any, size: int, axis: str) -> tuple[range, bool]:
+    """The indices one key entry selects along an axis, and whether the axis is dropped."""
+    if isinstance(key, slice):
+        return range(*key.indices(size)), False
+    if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
+        index = int(key) + (size if key < 0 else 0)
+        if not 0 <= index < size:
+            raise IndexError(f"index {int(key)} is out of bounds for axis {axis} with size {size}")
+        return range(index, index + 1), True
+    raise TypeError(f"CZI arrays take ints and slices only, not {type(key).__name__} (axis {axis})")
+
+
+class CziArray:
+    """One scene of an open CZI file, indexed like a numpy array in the plan's original axes.
+
+    Each index reads, for every selected plane and channel, the selected Y/X region through
+    pylibCZIrw's ROI read, offset by the scene rectangle. RGB channels come out R, G, B.
+    """
+
+    def __init__(self, plan: CziPlan) -> None:
+        self.plan = plan
+        self.axes = plan.original_axes
+        self.shape = plan.shape
+        self.dtype = plan.dtype
+        self.ndim = len(self.shape)
+        #: Number of pylibCZIrw `read` calls made, for tests of laziness.
+        self.reads = 0
+        self._lock = threading.Lock()
+        self._reader: Any = _open_reader(plan.path)
+        self._background = (plan.background,) * 3
+
+    def close(self) -> None:
+        with self._lock:
+            if self._reader is not None:
+                self._reader.close()
+                self._reader = None
+
+    def _read(self, roi: Rect, plane: dict[str, int]) -> np.ndarray:
+        with self._lock:
+            if self._reader is None:
+                raise ValueError(f"{self.plan.path}: the CZI reader is closed")
+            self.reads += 1
+            return np.asarray(
+                self._reader.read(
+                    roi=roi,
+                    plane=plane,
+                    scene=self.plan.scene,
+                    pixel_type=self.plan.pixel_type,
+                    background_pixel=self._background,
+                )
+            )
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        if not isinstance(key, tuple):
+            key = (key,)
+        if len(key) > self.ndim:
+            raise IndexError(f"too many indices for a {self.ndim}-d CZI array ({self.axes})")
+        key = key + (slice(None),) * (self.ndim - len(key))
+        picks = [_indices(k, n, a) for k, n, a in zip(key, self.shape, self.axes, strict=True)]
+        out = np.zeros(tuple(len(r) for r, _ in picks), dtype=self.dtype)
+        drop = tuple(0 if dropped else slice(None) for _, dropped in picks)
+        if out.size == 0:
+            return out[drop]
+        *plane_picks, (channels, _), (ys, _), (xs, _) = picks
+        x0, y0, _, _ = self.plan.rect
+        ylo, yhi, xlo, xhi = min(ys), max(ys) + 1, min(xs), max(xs) + 1
+        roi = (x0 + xlo, y0 + ylo, xhi - xlo, yhi - ylo)
+        dense = ys.step == 1 and xs.step == 1
+        rows, cols = np.asarray(ys) - ylo, np.asarray(xs) - xlo
+        per = 3 if self.plan.rgb else 1
+        wanted: dict[int, list[tuple[int, int]]] = {}  # CZI channel -> [(output position, component)]
+        for position, channel in enumerate(channels):
+            wanted.setdefault(channel // per, []).append((position, channel % per))
+        dims = self.plan.plane_dims
+        for combo in itertools.product(*(enumerate(r) for r, _ in plane_picks)):
+            plane = {dim: start + index for (dim, start, _), (_, index) in zip(dims, combo, strict=True)}
+            where = tuple(position for position, _ in combo)
+            for czi_channel, targets in wanted.items():
+                plane["C"] = self.plan.channel_start + czi_channel
+                tile = self._read(roi, plane)
+                if not dense:
+                    tile = tile[np.ix_(rows, cols)]
+                for position, component in targets:
+                    # pylibCZIrw returns colour as B, G, R; component 0 is R.
+                    out[(*where, position)] = tile[..., per - 1 - component]
+        return out[drop]
+
+    def __repr__(self) -> str:
+        return f"<CziArray {self.plan.path!r} scene={self.plan.scene} {self.axes}{self.shape} {self.dtype}>"
+
+
+# -- metadata ---------------------------------------------------------------------------
+
+
+def _parse_xml(xml: str) -> ET.Element | None:
+    try:
+        return ET.fromstring(xml)
+    except ET.ParseError:
+        return None
+
+
+def voxel_size_um(root: ET.Element | None) -> dict[str, float]:
+    """Scaling/Items/Distance values in micrometres (values of 0 mean 'not declared')."""
+    out: dict[str, float] = {}
+    if root is None:
+        return out
+    for distance in root.findall("./Metadata/Scaling/Items/Distance"):
+        axis, value = distance.get("Id"), distance.findtext("Value")
+        try:
+            metres = float(value) if value is not None else 0.0
+        except ValueError:
+            continue
+        if axis and metres > 0 and math.isfinite(metres):
+            out[axis.upper()] = metres * 1e6
+    return out
+
+
+def channel_names(root: ET.Element | None, start: int, count: int) -> tuple[str, ...] | None:
+    """Names of channels start..start+count-1: Information's Channel names, else DisplaySetting's."""
+    if root is None:
+        return None
+    for where in ("./Metadata/Information/Image/Dimensions/Channels/Channel",
+                  "./Metadata/DisplaySetting/Channels/Channel"):
+        names = [c.get("Name") for c in root.findall(where)]
+        chosen = names[start : start + count]
+        if len(chosen) == count and all(chosen):
+            return tuple(chosen)  # type: ignore[arg-type]
+    return None
+
+
+def read_raw_metadata(path: str) -> str:
+    """The file's XML metadata, read anew (so `Metadata.raw` stays picklable)."""
+    reader = _open_reader(path)
+    try:
+        return reader.raw_metadata
+    finally:
+        reader.close()
+
+
+def build_metadata(info: FileInfo, plan: CziPlan, layout: Layout) -> Metadata:
+    root = _parse_xml(info.xml)
+    declared = voxel_size_um(root)
+    voxel = {a: declared[a] for a in layout.spatial_axes if a in declared and a in "ZYX"}
+    names = channel_names(root, plan.channel_start, plan.n_czi_channels)
+    if names is not None and plan.rgb:
+        names = tuple(f"{n} {rgb}" for n in names for rgb in "RGB")
+    return Metadata(
+        voxel_size=voxel or None,
+        units={a: "micrometer" for a in voxel} or None,
+        axis_names=tuple(layout.original_axes),
+        channel_names=names,
+        raw=functools.partial(read_raw_metadata, info.path),
+    )
+
+
+# -- load ------------------------------------------------------------------------------
+
+
+def _choose_axes(info: FileInfo, axes: str | None, where: str) -> str:
+    sizes = {d: n for d, (_, n) in info.dims.items()}
+    z, t = sizes.get("Z", 1), sizes.get("T", 1)
+    if axes is None:
+        return "SCZYX" if z > 1 else "SCYX"
+    depth = {"SCZYX": ("Z", z), "SCTYX": ("T", t)}.get(axes)
+    if depth is not None and depth[1] <= 1:
+        have = ", ".join(f"{d}={n}" for d, n in sizes.items() if d != "C") or "no Z or T"
+        other = "SCTYX" if depth[0] == "Z" and t > 1 else "SCZYX" if depth[0] == "T" and z > 1 else None
+        hint = f"use SCYX, or {other}" if other else "use SCYX"
+        raise AxesError(
+            f"{where}: axes {axes!r} need a {depth[0]} dimension of size > 1 as depth, but the file "
+            f"has {have}; {hint}",
+            source=where,
+        )
+    return axes
+
+
+def _check_header(source: Source, where: str) -> None:
+    header = source.header
+    if not header.startswith(MAGIC):
+        what = "is empty" if not header else "does not start with the CZI magic 'ZISRAWFILE'"
+        raise ReadError(f"{where}: not a CZI file: it {what}; check the file or its suffix", source=where)
+
+
+def load(
+    source: Source, axes: str | None, *, scene: int | None = None, background: float | None = None
+) -> list[ImageStack]:
+    """One lazy stack per scene of `source` (or the one scene chosen by '@N' or `scene=`)."""
+    path = source.path
+    if path is None:
+        raise ValidationError(f"{source}: the CZI reader needs a local file path", source=str(source))
+    resolved = str(path.resolve())
+    _check_header(source, str(path))
+    info = inspect(resolved)
+    chosen = source.index if source.index is not None else scene
+    if info.scenes:
+        available = ", ".join(str(s) for s in info.scenes)
+        if chosen is not None and chosen not in info.scenes:
+            raise ValidationError(
+                f"{path}: scene {chosen} does not exist; the file has scene(s) {available}",
+                source=str(source),
+            )
+        selected: list[int | None] = [chosen] if chosen is not None else list(info.scenes)
+    else:
+        if chosen is not None:
+            raise ValidationError(
+                f"{path}: scene {chosen} does not exist; the file has no scenes, so load it without "
+                "'@N' or scene=",
+                source=str(source),
+            )
+        selected = [None]
+    axes = _choose_axes(info, axes, str(path))
+    depth = {"SCZYX": "Z", "SCTYX": "T"}.get(axes)
+    pixel_type, rgb = read_pixel_type(info.pixel_types, str(path))
+    present = [d for d in SAMPLE_ORDER if d in info.dims or d == depth]
+    plane_dims = tuple((d, *info.dims.get(d, (0, 1))) for d in present)
+    sample_axes = "".join(d for d in present if d != depth)
+    c_start, n_c = info.dims.get("C", (0, 1))
+    stacks: list[ImageStack] = []
+    for index in selected:
+        rect = info.scenes[index] if index is not None else info.whole
+        plan = CziPlan(
+            path=resolved,
+            scene=index,
+            rect=rect,
+            plane_dims=plane_dims,
+            channel_start=c_start,
+            n_czi_channels=n_c,
+            pixel_type=pixel_type,
+            rgb=rgb,
+            background=float(background or 0.0),
+        )
+        layout = Layout(plan.original_axes, plan.shape, sample_axes, depth)
+        name = resolved if index is None else f"{resolved}@{index}"
+        stacks.append(
+            LazyStack(name, layout, plan.dtype, CziOpener(plan), metadata=build_metadata(info, plan, layout))
+        )
+    return stacks
