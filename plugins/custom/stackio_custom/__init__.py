@@ -1,0 +1,97 @@
+"""stackio plugin for formats nobody packaged: numpy files, read functions, your own loaders.
+
+Two formats are declared:
+
+- ``numpy``: ``.npy`` (memory-mapped, lazy) and ``.npz`` files.
+- ``custom``: chosen whenever ``load`` is given ``read_func=`` or ``loader=``,
+  whatever the source looks like.
+
+`register_format` names a new format at run time without packaging it.
+This module stays tiny: reading lives in `readers` and `numpy_files`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+from stackio import Detection, FormatSpec, ImageStack, Sample, Source, hookimpl
+
+from .runtime import register_format, registered_formats, unregister_format
+
+__all__ = ["register_format", "registered_formats", "unregister_format"]
+
+NPY_MAGIC = b"\x93NUMPY"
+ZIP_MAGIC = b"PK\x03\x04"
+
+#: Options of the ``custom`` format; any other option goes to the loader when the core allows it.
+CUSTOM_OPTIONS = ("read_func", "read_kwargs", "suffix", "loader", "loader_kwargs")
+
+# When the core lets a format take options it does not list (so that `loader=f, **kwargs` passes
+# kwargs on to f), ask for that; until then `loader_kwargs={...}` carries them.
+_PASS_THROUGH = (
+    {"pass_through_options": True} if "pass_through_options" in attrs.fields_dict(FormatSpec) else {}
+)
+
+
+@hookimpl
+def stackio_register_formats(register: Callable[[FormatSpec], None]) -> None:
+    register(
+        FormatSpec(
+            name="numpy",
+            suffixes=(".npy", ".npz"),
+            description="numpy .npy (memory-mapped) and .npz files",
+        )
+    )
+    register(
+        FormatSpec(
+            name="custom",
+            options=CUSTOM_OPTIONS,
+            selected_by=("read_func", "loader"),
+            description="any format, through read_func= (a function returning an array) or loader= "
+            "(a function returning ImageStacks)",
+            **_PASS_THROUGH,
+        )
+    )
+
+
+@hookimpl
+def stackio_detect(format: str, source: Source) -> Detection:
+    if format != "numpy":
+        return Detection.refuse("the custom format is chosen by the read_func= or loader= option only")
+    header = source.header
+    if header.startswith(NPY_MAGIC):
+        return Detection.accept("numpy .npy magic bytes")
+    if header.startswith(ZIP_MAGIC) and ".npz" in source.suffixes:
+        return Detection.accept("a zip archive named .npz")
+    return Detection.refuse("neither .npy magic bytes nor a .npz zip archive")
+
+
+@hookimpl
+def stackio_validate(format: str, source: Source, axes: str | None, options: dict[str, Any]) -> None:
+    from . import readers
+
+    if format == "custom":
+        readers.validate_custom(source, axes, options)
+
+
+@hookimpl
+def stackio_load(
+    format: str, source: Source, axes: str | None, options: dict[str, Any], in_memory: bool
+) -> Sequence[ImageStack]:
+    if format == "numpy":
+        from . import numpy_files
+
+        return numpy_files.load(source, axes, in_memory=in_memory)
+    from . import readers
+
+    return readers.load_custom(source, axes, options, in_memory=in_memory)
+
+
+@hookimpl
+def stackio_write_samples(directory: Path) -> list[Sample]:
+    from . import samples
+
+    return samples.write(directory)

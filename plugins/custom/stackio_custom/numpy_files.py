@@ -1,0 +1,139 @@
+"""The ``numpy`` format: ``.npy`` files memory-mapped, ``.npz`` archives one stack per array.
+
+A ``.npz`` member is read whole on the first patch (zip members cannot be
+sliced) and kept until the stack is closed; ``name.npz@N`` is its N-th array.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+from stackio import (
+    ArrayStack,
+    AxesError,
+    ImageStack,
+    Layout,
+    LazyStack,
+    Metadata,
+    ReadError,
+    Source,
+    ValidationError,
+    require_axes,
+)
+
+
+def _layout(axes: str | None, shape: tuple[int, ...], where: str) -> Layout:
+    axes = require_axes(axes, shape, where, " for a numpy array (it carries no axes)")
+    return Layout.from_axes(axes, shape, source=where)
+
+
+def open_npy(path: str) -> np.ndarray:
+    """The .npy file as a read-only memory map (no data read yet)."""
+    return np.load(path, mmap_mode="r", allow_pickle=False)
+
+
+class NpzMember:
+    """Opener of one .npz member: reads it whole, once per open."""
+
+    def __init__(self, path: str, key: str) -> None:
+        self.path = path
+        self.key = key
+
+    def __call__(self) -> np.ndarray:
+        with np.load(self.path, allow_pickle=False) as archive:
+            return archive[self.key]
+
+
+def _npy(source: Source, path: Path, axes: str | None, in_memory: bool) -> list[ImageStack]:
+    where = str(path)
+    if source.index is not None:
+        raise ValidationError(
+            f"{source}: a .npy file holds a single array; drop the '@{source.index}'", source=str(source)
+        )
+    try:
+        mapped = open_npy(where)
+    except ValueError as exc:
+        raise ReadError(
+            f"{where}: is not a readable numeric .npy array ({exc}); stackio reads numeric arrays "
+            "written by numpy.save, not pickled Python objects",
+            source=where,
+        ) from exc
+    except OSError as exc:
+        raise ReadError(f"{where}: could not be read as .npy ({exc}); the file may be truncated", source=where) from exc
+    layout = _layout(axes, mapped.shape, where)
+    if in_memory:
+        return [ArrayStack(np.array(mapped), layout, source=where)]
+    return [LazyStack(where, layout, mapped.dtype, partial(open_npy, where), metadata=Metadata())]
+
+
+def _member_header(archive: zipfile.ZipFile, member: str) -> tuple[tuple[int, ...], np.dtype]:
+    with archive.open(member) as fp:
+        version = np.lib.format.read_magic(fp)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(fp)
+        elif version == (2, 0):
+            shape, _, dtype = np.lib.format.read_array_header_2_0(fp)
+        else:  # rare versions: read the member to learn its header
+            fp.close()
+            with archive.open(member) as whole:
+                array = np.lib.format.read_array(whole, allow_pickle=False)
+            return array.shape, array.dtype
+    return tuple(shape), np.dtype(dtype)
+
+
+def _npz(source: Source, path: Path, axes: str | None, in_memory: bool) -> list[ImageStack]:
+    where = str(path)
+    try:
+        with zipfile.ZipFile(where) as archive:
+            members = [m for m in archive.namelist() if m.endswith(".npy")]
+            headers = [_member_header(archive, m) for m in members]
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
+        raise ReadError(
+            f"{where}: is not a readable .npz archive ({type(exc).__name__}: {exc}); it may be truncated",
+            source=where,
+        ) from exc
+    if not members:
+        raise ReadError(f"{where}: the .npz archive holds no array", source=where)
+    names = [m[: -len(".npy")] for m in members]
+    chosen = range(len(members))
+    if source.index is not None:
+        if source.index >= len(members):
+            listing = ", ".join(f"{i} ({n})" for i, n in enumerate(names))
+            raise ValidationError(
+                f"{source}: array {source.index} does not exist; the archive has arrays {listing}",
+                source=str(source),
+            )
+        chosen = range(source.index, source.index + 1)
+    stacks: list[ImageStack] = []
+    for i in chosen:
+        shape, dtype = headers[i]
+        member_source = f"{where}@{i}"
+        if dtype.hasobject:
+            raise ReadError(
+                f"{member_source}: array {names[i]!r} holds Python objects; stackio reads numeric arrays",
+                source=member_source,
+            )
+        try:
+            layout = _layout(axes, shape, f"{member_source} (array {names[i]!r})")
+        except AxesError as exc:
+            raise AxesError(str(exc), source=member_source) from None
+        opener = NpzMember(where, names[i])
+        metadata = Metadata(axis_names=None, raw=None)
+        if in_memory:
+            stacks.append(ArrayStack(opener(), layout, source=member_source, metadata=metadata))
+        else:
+            stacks.append(LazyStack(member_source, layout, dtype, opener, metadata=metadata))
+    return stacks
+
+
+def load(source: Source, axes: str | None, *, in_memory: bool) -> list[ImageStack]:
+    path = source.path
+    if path is None or not path.is_file():
+        raise ValidationError(f"{source}: the numpy format reads .npy and .npz files", source=str(source))
+    path = path.resolve()
+    if source.header.startswith(b"PK"):
+        return _npz(source, path, axes, in_memory)
+    return _npy(source, path, axes, in_memory)
