@@ -239,3 +239,21 @@ def test_plugin_returning_non_stacks_is_a_plugin_error(
     fresh_registry.register(Lying(), name="lying")
     with pytest.raises(stackio.PluginError, match="not an ImageStack: source is missing"):
         stackio.load(npy_file[0], "TCYX")
+
+
+def test_a_format_may_take_extra_options(fresh_registry: Registry, tif_like: Path) -> None:
+    seen: dict[str, Any] = {}
+
+    class PassThrough(NpyPlugin):
+        @hookimpl
+        def stackio_register_formats(self, register: Callable[[FormatSpec], None]) -> None:
+            register(FormatSpec(name="loose", suffixes=(".tif",), options=("known",), extra_options=True))
+
+        @hookimpl
+        def stackio_load(self, source: stackio.Source, axes: str | None, options: dict[str, Any]) -> Any:
+            seen.update(options)
+            return NpyPlugin.stackio_load(self, source, axes)
+
+    fresh_registry.register(PassThrough("loose"), name="loose")
+    stackio.load(tif_like, "YX", known=1, anything="else")
+    assert seen == {"known": 1, "anything": "else"}

@@ -82,7 +82,7 @@ def _load_one(
     entry = registry.format(decision.format)
     assert entry is not None
     unknown = sorted(set(options) - set(entry.spec.options))
-    if unknown:
+    if unknown and not entry.spec.extra_options:
         accepted = ", ".join(entry.spec.options) or "none"
         raise ValidationError(
             f"{source}: the {entry.name} format does not take the option(s) {', '.join(unknown)}; "

@@ -32,6 +32,8 @@ class FormatSpec:
     priority: int = 0
     #: Names of the options `load` accepts for this format; any other is an error.
     options: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    #: Whether options beyond `options` are accepted and passed on (e.g. to a user's loader).
+    extra_options: bool = False
     #: Options that, when passed, select this format whatever the source looks like.
     selected_by: tuple[str, ...] = attrs.field(default=(), converter=tuple)
     description: str = ""
