@@ -1,0 +1,76 @@
+"""stackio plugin for Zarr v2/v3 stores and OME-Zarr: declarations and hooks; reading lives in `reader`.
+
+Also the crop-layout reader for segmentation training sets: `load_crops`, `Crop`, `normalize_raw`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from stackio import Detection, FormatSpec, ImageStack, Sample, Source, ValidationError, hookimpl
+
+from .crops import Crop, load_crops, normalize_raw
+
+MARKERS = ("zarr.json", ".zgroup", ".zarray")
+OPTIONS = ("level",)
+
+
+@hookimpl
+def stackio_register_formats(register: Callable[[FormatSpec], None]) -> None:
+    register(
+        FormatSpec(
+            name="zarr",
+            suffixes=(".zarr", ".ome.zarr"),
+            directories=True,
+            markers=MARKERS,
+            options=OPTIONS,
+            description="Zarr v2/v3 stores, groups and arrays (paths or file:// URIs); OME-Zarr 0.1-0.5",
+        )
+    )
+
+
+def _inside_store(path: Path) -> bool:
+    return any(any((p / m).is_file() for m in MARKERS) for p in path.parents)
+
+
+@hookimpl
+def stackio_detect(source: Source) -> Detection:
+    if source.path is None:
+        return Detection.refuse("not a local path")
+    if not source.is_dir:
+        return Detection.refuse("a file; zarr stores are directories")
+    found = [m for m in MARKERS if m in source.names]
+    if found:
+        return Detection.accept(f"directory with {found[0]}")
+    if _inside_store(source.path):
+        return Detection.accept("a directory inside a zarr store")
+    return Detection.refuse("no zarr.json, .zgroup or .zarray in the directory")
+
+
+@hookimpl
+def stackio_validate(source: Source, options: dict[str, Any]) -> None:
+    level = options.get("level")
+    if level is not None and (not isinstance(level, int) or isinstance(level, bool) or level < 0):
+        raise ValidationError(
+            f"{source}: level must be a non-negative int (0 is full resolution), not {level!r}",
+            source=str(source),
+        )
+
+
+@hookimpl
+def stackio_load(source: Source, axes: str | None, options: dict[str, Any]) -> Sequence[ImageStack]:
+    from . import reader  # zarr is imported only now
+
+    return reader.load(source, axes, level=options.get("level"))
+
+
+@hookimpl
+def stackio_write_samples(directory: Path) -> Sequence[Sample]:
+    from . import samples
+
+    return samples.write_samples(directory)
+
+
+__all__ = ["Crop", "load_crops", "normalize_raw"]
