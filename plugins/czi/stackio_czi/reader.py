@@ -192,8 +192,8 @@ def read_pixel_type(pixel_types: Sequence[str], path: str) -> tuple[str, bool]:
     if lossy:
         raise ReadError(
             f"{path}: its channels have pixel types {', '.join(sorted(set(pixel_types)))}, and libCZI "
-            f"cannot convert {', '.join(lossy)} to {target or 'one colour type'} without changing values; such files are "
-            "not supported (convert the channels to one pixel type in ZEN)",
+            f"cannot convert {', '.join(lossy)} to {target or 'one colour type'} without changing "
+            "values; such files are not supported (convert the channels to one pixel type in ZEN)",
             source=path,
         )
     return target, rgb
