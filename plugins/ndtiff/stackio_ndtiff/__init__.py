@@ -1,0 +1,61 @@
+"""stackio plugin for NDTiff datasets (Micro-Manager 2, pycro-manager): declarations and hooks only.
+
+Reading lives in `reader`; it is imported by `stackio_load` only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from stackio import Detection, FormatSpec, ImageStack, Sample, Source, hookimpl
+
+INDEX = "NDTiff.index"
+MARKERS = (INDEX, "Full resolution/NDTiff.index")
+OPTIONS = ("select", "stitched", "level")
+
+
+@hookimpl
+def stackio_register_formats(register: Callable[[FormatSpec], None]) -> None:
+    register(
+        FormatSpec(
+            name="ndtiff",
+            directories=True,
+            markers=MARKERS,
+            priority=10,
+            options=OPTIONS,
+            description="Micro-Manager / pycro-manager NDTiff dataset folders (NDTiff.index), tiled XY stitched",
+        )
+    )
+
+
+@hookimpl
+def stackio_detect(source: Source) -> Detection:
+    if not source.is_dir:
+        return Detection.refuse("not a folder; an NDTiff dataset is the folder holding NDTiff.index")
+    for marker in MARKERS:
+        if source.has(marker):
+            return Detection.accept(f"folder holds {marker}")
+    return Detection.refuse("folder holds no NDTiff.index (nor 'Full resolution/NDTiff.index')")
+
+
+@hookimpl
+def stackio_validate(source: Source, axes: str | None, options: dict[str, Any]) -> None:
+    from . import reader
+
+    reader.validate(source, axes, options)
+
+
+@hookimpl
+def stackio_load(source: Source, axes: str | None, options: dict[str, Any]) -> Sequence[ImageStack]:
+    from . import reader
+
+    return reader.load(source, axes, options)
+
+
+@hookimpl
+def stackio_write_samples(directory: Path) -> Sequence[Sample]:
+    from . import samples  # imports ndstorage
+
+    return samples.write_samples(directory)

@@ -1,0 +1,199 @@
+"""Reading NDTiff pixels: each image is a memory-mapped slice of its stack file, tiles are laid out on demand.
+
+`Plan` is everything a reader needs (picklable, built once at load); `PlaneReader`
+is the array-like `LazyStack` reads patches from, in the plan's original axes.
+"""
+
+from __future__ import annotations
+
+import itertools
+import mmap
+import threading
+from pathlib import Path
+from typing import Any
+
+import attrs
+import numpy as np
+
+
+@attrs.frozen
+class Mosaic:
+    """Where tiles go in a stitched plane.
+
+    Tile (i, j) of the table's row/column grid covers canvas pixels
+    [i*step_y, (i+1)*step_y) x [j*step_x, (j+1)*step_x) and shows its own pixels from
+    (crop_y, crop_x); the plane is the canvas window starting at (origin_y, origin_x).
+    """
+
+    step_y: int
+    step_x: int
+    crop_y: int
+    crop_x: int
+    origin_y: int
+    origin_x: int
+    height: int
+    width: int
+
+
+@attrs.frozen(eq=False)
+class Plan:
+    """A loaded NDTiff selection, ready to read: the image table and where each image is."""
+
+    folder: str
+    filenames: tuple[str, ...]
+    #: Image number per table cell, -1 where the dataset has no image.
+    table: np.ndarray
+    #: Per image number: index into `filenames`, and byte offset of its pixels.
+    file_of: np.ndarray
+    offset_of: np.ndarray
+    image_height: int
+    image_width: int
+    dtype: str
+    samples_per_pixel: int
+    #: Per original axis before Y, X: the table dimension it indexes (-1: none, a singleton).
+    table_dims: tuple[int, ...]
+    #: Position of C among the original axes, and whether C indexes a table dimension.
+    channel_axis: int
+    shape: tuple[int, ...]
+    mosaic: Mosaic | None = None
+
+    def __call__(self) -> PlaneReader:
+        return PlaneReader(self)
+
+
+def _indices(key: Any, size: int, axis: int) -> tuple[list[int], bool]:
+    """The indices a key element selects along an axis, and whether it drops the axis."""
+    if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
+        k = int(key)
+        if not -size <= k < size:
+            raise IndexError(f"index {k} is out of bounds for axis {axis} with size {size}")
+        return [k % size], True
+    if isinstance(key, slice):
+        return list(range(*key.indices(size))), False
+    raise TypeError(f"only integers and slices index an NDTiff stack, not {type(key).__name__}")
+
+
+class PlaneReader:
+    """Array-like over a `Plan`: `reader[key]` with ints and slices, in the plan's original axes.
+
+    Stack files are memory-mapped once, on first use; a read copies only the
+    images (and, stitched, only the tiles) the requested region touches.
+    """
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        self.shape = plan.shape
+        self.ndim = len(plan.shape)
+        self.dtype = np.dtype(plan.dtype)
+        self._maps: dict[int, mmap.mmap] = {}
+        self._lock = threading.Lock()
+        #: How many image regions were copied, and files mapped (for tests of laziness).
+        self.images_read = 0
+        self.files_opened = 0
+        self._image_size = plan.image_height * plan.image_width * plan.samples_per_pixel
+
+    # -- files ------------------------------------------------------------------------
+
+    def _map(self, file_index: int) -> mmap.mmap:
+        mapped = self._maps.get(file_index)
+        if mapped is not None:
+            return mapped
+        with self._lock:
+            mapped = self._maps.get(file_index)
+            if mapped is None:
+                path = Path(self.plan.folder) / self.plan.filenames[file_index]
+                with open(path, "rb") as f:
+                    mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+                self._maps[file_index] = mapped
+                self.files_opened += 1
+            return mapped
+
+    def image(self, number: int) -> np.ndarray:
+        """One image's pixels as a read-only view into its memory-mapped file: (H, W) or (H, W, 3)."""
+        plan = self.plan
+        mapped = self._map(int(plan.file_of[number]))
+        pixels = np.frombuffer(mapped, dtype=self.dtype, count=self._image_size, offset=int(plan.offset_of[number]))
+        if plan.samples_per_pixel == 1:
+            return pixels.reshape(plan.image_height, plan.image_width)
+        return pixels.reshape(plan.image_height, plan.image_width, plan.samples_per_pixel)
+
+    def close(self) -> None:
+        with self._lock:
+            maps, self._maps = self._maps, {}
+        for mapped in maps.values():
+            try:
+                mapped.close()
+            except BufferError:  # a caller still holds a view; the map closes when it is dropped
+                pass
+
+    # -- reading ----------------------------------------------------------------------
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        if not isinstance(key, tuple):
+            key = (key,)
+        if any(k is Ellipsis for k in key):
+            at = key.index(Ellipsis)
+            key = key[:at] + (slice(None),) * (self.ndim - len(key) + 1) + key[at + 1 :]
+        if len(key) > self.ndim:
+            raise IndexError(f"too many indices: {len(key)} for {self.ndim} axes")
+        key = key + (slice(None),) * (self.ndim - len(key))
+        picks = [_indices(k, n, i) for i, (k, n) in enumerate(zip(key, self.shape, strict=True))]
+        lists = [p[0] for p in picks]
+        out = np.zeros([len(values) for values in lists], dtype=self.dtype)
+        ys, xs = lists[-2], lists[-1]
+        if out.size:
+            y0, y1, x0, x1 = min(ys), max(ys) + 1, min(xs), max(xs) + 1
+            contiguous = ys == list(range(y0, y1)) and xs == list(range(x0, x1))
+            for combo in itertools.product(*(list(enumerate(v)) for v in lists[:-2])):
+                where = tuple(i for i, _ in combo)
+                target = out[where]
+                if contiguous:
+                    self._fill(target, [v for _, v in combo], y0, y1, x0, x1)
+                else:
+                    block = np.zeros((y1 - y0, x1 - x0), dtype=self.dtype)
+                    self._fill(block, [v for _, v in combo], y0, y1, x0, x1)
+                    target[...] = block[np.ix_([y - y0 for y in ys], [x - x0 for x in xs])]
+        drop = tuple(0 if p[1] else slice(None) for p in picks)
+        return out[drop]
+
+    def _fill(self, target: np.ndarray, values: list[int], y0: int, y1: int, x0: int, x1: int) -> None:
+        """Write the plane at `values` (one per non-spatial axis), rows y0:y1, columns x0:x1, into target."""
+        plan = self.plan
+        n_cells = plan.table.ndim - (2 if plan.mosaic is not None else 0)
+        cell: list[int] = [0] * n_cells
+        component = 0
+        for axis, (value, dim) in enumerate(zip(values, plan.table_dims, strict=True)):
+            if axis == plan.channel_axis:
+                component = value % plan.samples_per_pixel
+                value //= plan.samples_per_pixel
+            if dim >= 0:
+                cell[dim] = value
+        found = plan.table[tuple(cell)]
+        if plan.mosaic is None:
+            number = int(found)
+            if number >= 0:
+                self._copy(target, number, component, y0, y1, x0, x1)
+            return
+        mosaic = plan.mosaic
+        cy0, cy1 = y0 + mosaic.origin_y, y1 + mosaic.origin_y
+        cx0, cx1 = x0 + mosaic.origin_x, x1 + mosaic.origin_x
+        rows, columns = found.shape
+        for i in range(max(cy0 // mosaic.step_y, 0), min((cy1 - 1) // mosaic.step_y + 1, rows)):
+            ty0, ty1 = max(cy0, i * mosaic.step_y), min(cy1, (i + 1) * mosaic.step_y)
+            for j in range(max(cx0 // mosaic.step_x, 0), min((cx1 - 1) // mosaic.step_x + 1, columns)):
+                number = int(found[i, j])
+                if number < 0:
+                    continue
+                tx0, tx1 = max(cx0, j * mosaic.step_x), min(cx1, (j + 1) * mosaic.step_x)
+                sub = target[ty0 - cy0 : ty1 - cy0, tx0 - cx0 : tx1 - cx0]
+                iy = ty0 - i * mosaic.step_y + mosaic.crop_y
+                ix = tx0 - j * mosaic.step_x + mosaic.crop_x
+                self._copy(sub, number, component, iy, iy + ty1 - ty0, ix, ix + tx1 - tx0)
+
+    def _copy(self, target: np.ndarray, number: int, component: int, y0: int, y1: int, x0: int, x1: int) -> None:
+        pixels = self.image(number)
+        if self.plan.samples_per_pixel == 1:
+            target[...] = pixels[y0:y1, x0:x1]
+        else:
+            target[...] = pixels[y0:y1, x0:x1, component]
+        self.images_read += 1

@@ -1,0 +1,252 @@
+"""Reading NDTiff datasets written by ndstorage: every pixel as ndstorage reads it."""
+
+from __future__ import annotations
+
+import pickle
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import stackio
+from ndtiff_helpers import TCZ_CHANNELS, arrange, open_reference, quiet, reference_array
+from stackio_ndtiff.samples import scene, write_ndtiff
+
+
+def whole(stack: Any) -> np.ndarray:
+    return stack.read_all()
+
+
+def patches_match(stack: Any, expected: np.ndarray, rng: np.random.Generator, count: int = 12) -> None:
+    """Random patches (some reaching past the edges) equal the same region of `expected` (SC(Z)YX)."""
+    spatial = expected.shape[2:]
+    for _ in range(count):
+        s = int(rng.integers(0, expected.shape[0]))
+        size = [int(rng.integers(1, n + 3)) for n in spatial]
+        start = [int(rng.integers(-sz + 1, n)) for sz, n in zip(size, spatial, strict=True)]
+        channels = None if rng.random() < 0.5 else sorted({int(c) for c in rng.integers(0, expected.shape[1], 2)})
+        patch = stack.extract_patch(s, channels, start, size)
+        want = np.zeros((expected.shape[1] if channels is None else len(channels), *size), expected.dtype)
+        src = tuple(slice(max(a, 0), min(a + b, n)) for a, b, n in zip(start, size, spatial, strict=True))
+        dst = tuple(slice(r.start - a, r.stop - a) for r, a in zip(src, start, strict=True))
+        block = expected[s][(slice(None), *src)]
+        want[(slice(None), *dst)] = block if channels is None else block[channels]
+        assert patch.dtype == expected.dtype
+        np.testing.assert_array_equal(patch, want)
+
+
+@pytest.mark.parametrize("axes", [None, "SCZYX", "SCYX", "SCTYX"])
+def test_tcz_every_pixel_matches_ndstorage(tcz_dataset: Path, axes: str | None) -> None:
+    stack = stackio.load(tcz_dataset, axes)[0]
+    ref, names = reference_array(tcz_dataset, stitched=False)
+    expected = arrange(ref, names, stack)
+    assert stack.axes == (axes or "SCZYX")
+    np.testing.assert_array_equal(whole(stack), expected)
+    patches_match(stack, expected, np.random.default_rng(0))
+
+
+def test_tcz_layout_and_metadata(tcz_dataset: Path) -> None:
+    stack = stackio.load(tcz_dataset)[0]
+    assert stack.data_shape == (3, 2, 4, 24, 20)
+    assert stack.original_axes == "TCZYX"
+    assert stack.data_dtype == np.uint16
+    meta = stack.metadata
+    assert meta.channel_names == TCZ_CHANNELS
+    assert meta.voxel_size == {"Z": 2.0, "Y": 0.5, "X": 0.5}
+    assert meta.units == {"Z": "micrometer", "Y": "micrometer", "X": "micrometer"}
+    assert meta.axis_names == ("time", "channel", "z", "y", "x")
+    assert meta.raw()["PixelSize_um"] == 0.5
+    timed = stackio.load(tcz_dataset, "SCTYX")[0]
+    assert timed.data_shape == (4, 2, 3, 24, 20)  # z merged into S
+    assert timed.metadata.voxel_size == {"T": 250.0, "Y": 0.5, "X": 0.5}
+    flat = stackio.load(tcz_dataset, "SCYX")[0]
+    assert flat.data_shape == (12, 2, 24, 20)
+    assert flat.original_axes == "TZCYX"  # time outer, z inner in S
+
+
+def test_one_image_equals_read_image(tcz_dataset: Path) -> None:
+    stack = stackio.load(tcz_dataset, "SCYX")[0]
+    dataset = open_reference(tcz_dataset)
+    for t in range(3):
+        for z in range(4):
+            sample = t * 4 + z
+            for c, name in enumerate(TCZ_CHANNELS):
+                image = quiet(dataset.read_image, time=t, channel=name, z=z)
+                np.testing.assert_array_equal(stack.extract_patch(sample, [c], (0, 0), (24, 20))[0], image)
+
+
+def test_positions_and_user_axes_merge_into_samples(positions_dataset: Path) -> None:
+    stack = stackio.load(positions_dataset)[0]
+    # S = position (outer), time, then other axes by name ('angle')
+    assert stack.metadata.axis_names == ("position", "time", "angle", "channel", "y", "x")
+    assert stack.original_axes == "PTACYX"
+    assert stack.data_shape == (3 * 2 * 2, 2, 16, 18)
+    assert stack.data_dtype == np.uint8
+    assert stack.metadata.channel_names == ("BF", "GFP")  # integer channels named by ChNames
+    assert stack.metadata.voxel_size == {"Y": 1.25, "X": 1.25}
+    ref, names = reference_array(positions_dataset, stitched=False)
+    expected = arrange(ref, names, stack)
+    np.testing.assert_array_equal(whole(stack), expected)
+    dataset = open_reference(positions_dataset)
+    # sample 7 = position 1, time 1, angle 90
+    image = quiet(dataset.read_image, position=1, time=1, channel=1, angle=90)
+    np.testing.assert_array_equal(stack.extract_patch(7, [1], (0, 0), (16, 18))[0], image)
+
+
+def test_select_like_as_array(tcz_dataset: Path) -> None:
+    stack = stackio.load(tcz_dataset, select={"time": 2, "channel": "GFP"})[0]
+    assert stack.data_shape == (1, 1, 4, 24, 20)
+    assert stack.metadata.channel_names == ("GFP",)
+    ref, names = reference_array(tcz_dataset, stitched=False, time=2, channel="GFP")
+    np.testing.assert_array_equal(whole(stack), arrange(ref, names, stack))
+    some = stackio.load(tcz_dataset, select={"z": [3, 1], "channel": ["GFP", "DAPI"]})[0]
+    assert some.data_shape == (3, 2, 2, 24, 20)
+    assert some.metadata.channel_names == ("GFP", "DAPI")
+    full = whole(stackio.load(tcz_dataset)[0])
+    np.testing.assert_array_equal(whole(some), full[:, ::-1][:, :, [3, 1]])
+
+
+def test_select_integer_channel_by_name(positions_dataset: Path) -> None:
+    by_name = stackio.load(positions_dataset, select={"channel": "GFP", "position": 2})[0]
+    by_value = stackio.load(positions_dataset, select={"channel": 1, "position": 2})[0]
+    assert by_name.data_shape == by_value.data_shape == (4, 1, 16, 18)
+    assert by_name.metadata.channel_names == ("GFP",)
+    np.testing.assert_array_equal(whole(by_name), whole(by_value))
+    ref, names = reference_array(positions_dataset, stitched=False, channel=1, position=2)
+    np.testing.assert_array_equal(whole(by_name), arrange(ref, names, by_name))
+
+
+def test_missing_images_read_as_zeros(sparse_dataset: Path) -> None:
+    stack = stackio.load(sparse_dataset)[0]
+    assert stack.data_shape == (3, 1, 3, 12, 14)
+    data = whole(stack)
+    assert not data[0, 0, 2].any() and not data[2, 0, 0].any()
+    assert data[0, 0, 1].any()
+    ref, names = reference_array(sparse_dataset, stitched=False)
+    np.testing.assert_array_equal(data, arrange(ref, names, stack))
+
+
+def test_rgb_becomes_three_channels(rgb_dataset: Path) -> None:
+    stack = stackio.load(rgb_dataset)[0]
+    assert stack.data_shape == (2, 6, 10, 12)
+    assert stack.data_dtype == np.uint8
+    assert stack.metadata.channel_names == ("left:R", "left:G", "left:B", "right:R", "right:G", "right:B")
+    dataset = open_reference(rgb_dataset)
+    image = quiet(dataset.read_image, time=1, channel="right")
+    assert image.shape == (10, 12, 3)
+    np.testing.assert_array_equal(stack.extract_patch(1, [3, 4, 5], (0, 0), (10, 12)), np.moveaxis(image, -1, 0))
+    ref, names = reference_array(rgb_dataset, stitched=False)
+    np.testing.assert_array_equal(whole(stack), arrange(ref, names, stack))
+    one = stackio.load(rgb_dataset, select={"channel": "left"})[0]
+    assert one.metadata.channel_names == ("left:R", "left:G", "left:B")
+    np.testing.assert_array_equal(whole(one), whole(stack)[:, :3])
+
+
+def test_in_memory_equals_lazy(tcz_dataset: Path) -> None:
+    lazy = stackio.load(tcz_dataset)[0]
+    memory = stackio.load(tcz_dataset, in_memory=True)[0]
+    assert isinstance(memory, stackio.ArrayStack)
+    np.testing.assert_array_equal(memory.data, whole(lazy))
+
+
+def test_source_recreates_the_stack(tcz_dataset: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tcz_dataset.parent)
+    stack = stackio.load(tcz_dataset.name)[0]
+    assert Path(stack.source).is_absolute()
+    again = stackio.load(stack.source)[0]
+    np.testing.assert_array_equal(whole(again), whole(stack))
+
+
+def _patch_in_child(stack: Any) -> np.ndarray:
+    return stack.extract_patch(2, None, (1, 2, 3), (2, 9, 7))
+
+
+def test_pickles_and_reads_in_another_process(tcz_dataset: Path) -> None:
+    stack = stackio.load(tcz_dataset)[0]
+    expected = stack.extract_patch(2, None, (1, 2, 3), (2, 9, 7))
+    clone = pickle.loads(pickle.dumps(stack))
+    np.testing.assert_array_equal(clone.extract_patch(2, None, (1, 2, 3), (2, 9, 7)), expected)
+    with ProcessPoolExecutor(1) as pool:
+        np.testing.assert_array_equal(pool.submit(_patch_in_child, stack).result(), expected)
+
+
+def test_threads_read_the_same_patches(tcz_dataset: Path) -> None:
+    stack = stackio.load(tcz_dataset)[0]
+    requests = [(s, None, (z, y, x), (2, 7, 9)) for s in range(3) for z in (0, 2) for y in (0, 10) for x in (0, 11)]
+    serial = [stackio.load(tcz_dataset)[0].extract_patch(*r) for r in requests]
+    with ThreadPoolExecutor(4) as pool:
+        threaded = list(pool.map(lambda r: stack.extract_patch(*r), requests))
+    for a, b in zip(serial, threaded, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_patch_reads_only_the_images_it_touches(tcz_dataset: Path) -> None:
+    stack = stackio.load(tcz_dataset)[0]
+    reader = stack._open()  # the plugin's array-like; counts image copies and file maps
+    stack.extract_patch(1, [0], (1, 3, 2), (2, 5, 5))
+    assert reader.images_read == 2  # one channel x two z planes
+    stack.extract_patch(2, None, (0, 0, 0), (1, 24, 20))
+    assert reader.images_read == 4
+    for s in range(3):
+        stack.extract_patch(s, None, (0, 0, 0), (4, 8, 8))
+    assert reader.files_opened == 1  # the stack file is mapped once, not per patch
+
+
+def test_load_prints_nothing(tcz_dataset: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    stack = stackio.load(tcz_dataset)[0]
+    stack.extract_patch(0, None, (0, 0, 0), (1, 4, 4))
+    stack.read_all()
+    stack.metadata.raw()
+    stackio.load(tcz_dataset, in_memory=True)
+    assert capsys.readouterr().out == ""
+
+
+def test_live_acquisition_loads_what_is_complete(tmp_path: Path) -> None:
+    from ndstorage import NDTiffDataset
+
+    folder = tmp_path / "live"
+    folder.mkdir()
+    writer = quiet(NDTiffDataset, str(folder), writable=True)
+    writer.initialize({"PixelSize_um": 1.0})
+    images = {t: scene(8, 10, seed=t) for t in range(5)}
+    try:
+        for t in range(3):
+            quiet(writer.put_image, {"time": t}, images[t], {})
+        writer._index_file.flush()  # what Micro-Manager's writer does after every entry
+        early = stackio.load(folder)[0]
+        assert early.data_shape == (3, 1, 8, 10)
+        for t in range(3, 5):
+            quiet(writer.put_image, {"time": t}, images[t], {})
+        writer._index_file.flush()
+        later = stackio.load(folder)[0]
+        assert later.data_shape == (5, 1, 8, 10)
+        np.testing.assert_array_equal(whole(later)[:, 0], np.stack([images[t] for t in range(5)]))
+        np.testing.assert_array_equal(whole(early)[:, 0], np.stack([images[t] for t in range(3)]))
+    finally:
+        quiet(writer.finish)
+
+
+def test_partly_written_last_entry_is_skipped(tmp_path: Path) -> None:
+    folder = write_ndtiff(tmp_path / "cut", [({"time": t}, scene(8, 10, seed=t)) for t in range(4)], {})
+    index = folder / "NDTiff.index"
+    data = index.read_bytes()
+    entry = len(data) // 4
+    for cut in (1, 5, entry - 40, entry - 1):
+        index.write_bytes(data[: 3 * entry + cut])
+        from stackio_ndtiff.dataset import PartialIndexWarning
+
+        with pytest.warns(PartialIndexWarning, match="partly written entry"):
+            stack = stackio.load(folder)[0]
+        assert stack.data_shape == (3, 1, 8, 10)
+        np.testing.assert_array_equal(whole(stack)[:, 0], np.stack([scene(8, 10, seed=t) for t in range(3)]))
+
+
+def test_write_samples_load(tmp_path: Path) -> None:
+    from stackio_ndtiff import stackio_write_samples
+
+    samples = stackio_write_samples(tmp_path)
+    assert len(samples) == 3
+    shapes = [stackio.load(s.source, s.axes, **s.options)[0].data_shape for s in samples]
+    assert shapes == [(3, 2, 4, 48, 40), (1, 1, 112, 112), (4, 1, 64, 64)]
+    assert all(stackio.detect(s.source).format == "ndtiff" for s in samples)
