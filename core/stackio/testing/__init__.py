@@ -1,4 +1,7 @@
-"""Helpers for testing stackio plugins: in-process registration and simulated entry points."""
+"""Helpers for testing stackio plugins: in-process registration, simulated entry points, conformance.
+
+The conformance suite lives in `stackio.testing.conformance` (it needs pytest).
+"""
 
 from .plugins import registered_plugin, simulated_entry_points
 from .realdata import RealFile, find_realdata, manifest

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ..registry import get_registry
+from ..registry import Registry, get_registry
+from .plugins import simulated_entry_points
 
 
 @pytest.fixture
@@ -26,6 +28,28 @@ def stackio_register() -> Iterator[Callable[[object, str], Any]]:
     yield register
     for name in names:
         registry.unregister(name)
+
+
+@pytest.fixture
+def stackio_entry_points() -> Iterator[Callable[..., Registry]]:
+    """Simulate installed plugins: call with {entry-point name: plugin object, or an exception to raise}.
+
+    Returns the fresh registry discovered from them (only them, unless `replace=False`); the real
+    registry is back after the test.
+    """
+    with ExitStack() as stack:
+
+        def simulate(entry_points: dict[str, Any], *, replace: bool = True) -> Registry:
+            return stack.enter_context(simulated_entry_points(entry_points, replace=replace))
+
+        yield simulate
+
+
+@pytest.fixture
+def stackio_isolated() -> Iterator[Registry]:
+    """A registry with the built-in formats only, as if no plugin were installed."""
+    with simulated_entry_points({}) as registry:
+        yield registry
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -205,13 +205,13 @@ def load_with_read_func(
 def check_loader_result(result: object, loader: object, source: object) -> list[ImageStack]:
     """The stacks a loader returned, or an error naming the loader and the wrong member."""
     name = describe(loader)
-    if hasattr(result, "extract_patch") or not hasattr(result, "__iter__") or isinstance(result, (str, bytes)):
+    if not isinstance(result, Sequence) or isinstance(result, (str, bytes)):
         raise ValidationError(
             f"{source}: the loader {name} returned {type(result).__name__}; a loader returns a list of "
             "ImageStacks (return [stack] for one)",
             source=str(source),
         )
-    stacks = list(result)  # type: ignore[call-overload]
+    stacks = list(result)
     for i, stack in enumerate(stacks):
         problems = protocol_problems(stack)
         if problems:
