@@ -88,7 +88,7 @@ def write_samples(directory: Path) -> list[Sample]:
          "Width": 64, "Height": 64},
     )
     return [
-        Sample(str(tcz), None, "time 3 x channel [DAPI, GFP] x z 4, 48x40 uint16 (SCZYX: S=time)"),
-        Sample(str(grid), None, "2x2 tiles of 64x64 with 8 px overlap, stitched into one 112x112 plane"),
+        Sample(str(tcz), "SCZYX", "time 3 x channel [DAPI, GFP] x z 4, 48x40 uint16 (SCZYX: S=time)"),
+        Sample(str(grid), "SCYX", "2x2 tiles of 64x64 with 8 px overlap, stitched into one 112x112 plane"),
         Sample(str(grid), None, "the same tiled dataset read as 4 tiles (samples)", {"stitched": False}),
     ]

@@ -32,6 +32,12 @@ def open_reference(path: Path) -> Any:
     return quiet(ndstorage.Dataset, str(path))
 
 
+def close_reference(dataset: Any) -> None:
+    # NDTiffPyramidDataset.close() iterates the level numbers, not the levels (ndstorage 0.1.18)
+    for level in getattr(dataset, "res_levels", {0: dataset}).values():
+        quiet(level.close)
+
+
 def reference_array(
     path: Path, *, stitched: bool, level: int | None = None, **select: Any
 ) -> tuple[np.ndarray, list[str]]:
@@ -52,7 +58,7 @@ def reference_array(
     if out.ndim == len(names) + 3:  # RGB: the last axis holds R, G, B
         names = [*names, "rgb"]
         out = np.moveaxis(out, -1, len(names) - 1)
-    quiet(dataset.close)
+    close_reference(dataset)
     return out, names
 
 
