@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from stackio import AxesError, Detection, FormatSpec, ImageStack, Sample, Source
 MAGIC = b"ZISRAWFILE"
 #: The stack layouts this plugin produces; `axes` must be one of them (or None).
 AXES = ("SCYX", "SCZYX", "SCTYX")
-OPTIONS = ("scene", "background")
+OPTIONS = ("scene", "background", "cache_mb")
 
 
 @hookimpl
@@ -45,7 +46,7 @@ def stackio_validate(source: Source, axes: str | None, options: dict[str, Any]) 
         )
     scene = options.get("scene")
     if scene is not None:
-        if isinstance(scene, bool) or not isinstance(scene, int) or scene < 0:
+        if isinstance(scene, bool) or not isinstance(scene, numbers.Integral) or scene < 0:
             raise ValidationError(
                 f"{source}: scene must be a non-negative int (a scene index of the file), not {scene!r}",
                 source=str(source),
@@ -57,12 +58,19 @@ def stackio_validate(source: Source, axes: str | None, options: dict[str, Any]) 
                 source=str(source),
             )
     background = options.get("background")
-    if background is not None and (
-        isinstance(background, bool) or not isinstance(background, (int, float))
-    ):
+    if background is not None and (isinstance(background, bool) or not isinstance(background, numbers.Real)):
         raise ValidationError(
             f"{source}: background must be a number (a fraction 0..1 of the integer pixel type's range, "
             f"or the value itself for float pixel types), not {background!r}",
+            source=str(source),
+        )
+    cache_mb = options.get("cache_mb")
+    if cache_mb is not None and (
+        isinstance(cache_mb, bool) or not isinstance(cache_mb, numbers.Real) or not cache_mb >= 0
+    ):
+        raise ValidationError(
+            f"{source}: cache_mb must be a number >= 0 (MiB of decoded compressed subblocks kept per open "
+            f"stack; 0 turns the cache off), not {cache_mb!r}",
             source=str(source),
         )
 

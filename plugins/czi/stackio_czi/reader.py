@@ -93,11 +93,16 @@ def _union(a: Rect | None, b: Rect) -> Rect:
     return (x0, y0, x1 - x0, y1 - y0)
 
 
-def _open_reader(path: str) -> Any:
-    """A pylibCZIrw reader, with libCZI's failures turned into a ReadError naming the file."""
+def _open_reader(path: str, cache_mb: float = 0.0) -> Any:
+    """A pylibCZIrw reader, with libCZI's failures turned into a ReadError naming the file.
+
+    With `cache_mb > 0`, decoded compressed subblocks are kept up to that size (pylibCZIrw
+    caches only compressed subblocks of local files), so neighbouring patches decode a tile once.
+    """
     pyczi = _pyczi()
+    cache = pyczi.CacheOptions(max_memory_usage=int(cache_mb * 2**20)) if cache_mb > 0 else None
     try:
-        return pyczi.CziReader(path)
+        return pyczi.CziReader(path, cache_options=cache)
     except Exception as exc:
         raise ReadError(
             f"{path}: pylibCZIrw cannot open it as CZI ({type(exc).__name__}: {exc}); "
@@ -216,6 +221,7 @@ class CziPlan:
     pixel_type: str
     rgb: bool
     background: float
+    cache_mb: float = 0.0
 
     @property
     def original_axes(self) -> str:
@@ -269,7 +275,7 @@ class CziArray:
         #: Number of pylibCZIrw `read` calls made, for tests of laziness.
         self.reads = 0
         self._lock = threading.Lock()
-        self._reader: Any = _open_reader(plan.path)
+        self._reader: Any = _open_reader(plan.path, plan.cache_mb)
         self._background = (plan.background,) * 3
 
     def close(self) -> None:
@@ -306,10 +312,12 @@ class CziArray:
             return out[drop]
         *plane_picks, (channels, _), (ys, _), (xs, _) = picks
         x0, y0, _, _ = self.plan.rect
-        ylo, yhi, xlo, xhi = min(ys), max(ys) + 1, min(xs), max(xs) + 1
+        ylo, yhi = (ys[0], ys[-1] + 1) if ys.step > 0 else (ys[-1], ys[0] + 1)
+        xlo, xhi = (xs[0], xs[-1] + 1) if xs.step > 0 else (xs[-1], xs[0] + 1)
         roi = (x0 + xlo, y0 + ylo, xhi - xlo, yhi - ylo)
         dense = ys.step == 1 and xs.step == 1
-        rows, cols = np.asarray(ys) - ylo, np.asarray(xs) - xlo
+        if not dense:
+            rows, cols = np.asarray(ys) - ylo, np.asarray(xs) - xlo
         per = 3 if self.plan.rgb else 1
         wanted: dict[int, list[tuple[int, int]]] = {}  # CZI channel -> [(output position, component)]
         for position, channel in enumerate(channels):
@@ -424,8 +432,17 @@ def _check_header(source: Source, where: str) -> None:
         raise ReadError(f"{where}: not a CZI file: it {what}; check the file or its suffix", source=where)
 
 
+#: Default size of each open stack's cache of decoded compressed subblocks.
+DEFAULT_CACHE_MB = 32.0
+
+
 def load(
-    source: Source, axes: str | None, *, scene: int | None = None, background: float | None = None
+    source: Source,
+    axes: str | None,
+    *,
+    scene: int | None = None,
+    background: float | None = None,
+    cache_mb: float | None = None,
 ) -> list[ImageStack]:
     """One lazy stack per scene of `source` (or the one scene chosen by '@N' or `scene=`)."""
     path = source.path
@@ -434,7 +451,7 @@ def load(
     resolved = str(path.resolve())
     _check_header(source, str(path))
     info = inspect(resolved)
-    chosen = source.index if source.index is not None else scene
+    chosen = source.index if source.index is not None else (None if scene is None else int(scene))
     if info.scenes:
         available = ", ".join(str(s) for s in info.scenes)
         if chosen is not None and chosen not in info.scenes:
@@ -471,6 +488,7 @@ def load(
             pixel_type=pixel_type,
             rgb=rgb,
             background=float(background or 0.0),
+            cache_mb=DEFAULT_CACHE_MB if cache_mb is None else float(cache_mb),
         )
         layout = Layout(plan.original_axes, plan.shape, sample_axes, depth)
         name = resolved if index is None else f"{resolved}@{index}"

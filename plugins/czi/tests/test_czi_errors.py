@@ -99,8 +99,15 @@ def test_background_must_be_a_number(good: Path) -> None:
         stackio.load(good, background="white")
 
 
+@pytest.mark.parametrize("cache_mb", [-1, "big", True, float("nan")])
+def test_cache_size_must_be_a_non_negative_number(good: Path, cache_mb: object) -> None:
+    with pytest.raises(ValidationError, match=r"cache_mb must be a number >= 0"):
+        stackio.load(good, cache_mb=cache_mb)
+
+
 def test_unknown_option(good: Path) -> None:
-    with pytest.raises(ValidationError, match=r"does not take the option\(s\) series; it accepts: scene, background"):
+    expected = r"does not take the option\(s\) series; it accepts: scene, background, cache_mb"
+    with pytest.raises(ValidationError, match=expected):
         stackio.load(good, series=1)
 
 

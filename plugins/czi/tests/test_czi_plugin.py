@@ -15,7 +15,7 @@ from pylibCZIrw import czi as pyczi
 def test_declared_format() -> None:
     (entry,) = [f for f in stackio.formats() if f.name == "czi"]
     assert entry.spec.suffixes == (".czi",)
-    assert set(entry.spec.options) == {"scene", "background"}
+    assert set(entry.spec.options) == {"scene", "background", "cache_mb"}
     assert entry.distribution == "stackio-czi"
 
 

@@ -159,6 +159,31 @@ def test_patch_reads_only_its_region_and_planes(tzc: tuple[Path, np.ndarray]) ->
     assert not patch[:, 1].any() and not patch[:, 0, :3].any() and not patch[:, 0, :, 4:].any()
 
 
+@pytest.fixture(scope="module")
+def big_tiles(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarray]:
+    """T=6 planes, each one zstd-compressed 1024x1024 uint16 subblock (2 MiB decoded)."""
+    rng = np.random.default_rng(6)
+    data = rng.integers(0, 4000, (6, 1024, 1024), dtype=np.uint16)
+    path = write_czi(tmp_path_factory.mktemp("czi") / "big_tiles.czi",
+                     [(data[t], {"T": t}, (0, 0), 0) for t in range(6)], compression=ZSTD)
+    return path, data
+
+
+@pytest.mark.parametrize(("cache_mb", "cached"), [(None, 6), (0, 0), (5, 2)])
+def test_decoded_subblock_cache(big_tiles: tuple[Path, np.ndarray], cache_mb: float | None, cached: int) -> None:
+    """Patches within one compressed tile decode it once; the cache stays within cache_mb."""
+    path, data = big_tiles
+    options = {} if cache_mb is None else {"cache_mb": cache_mb}
+    (stack,) = stackio.load(path, "SCTYX", **options)
+    for t in range(6):
+        for y, x in [(0, 0), (100, 200), (900, 960)]:
+            patch = stack.extract_patch(0, None, (t, y, x), (1, 64, 64))
+            np.testing.assert_array_equal(patch[0, 0], data[t, y : y + 64, x : x + 64])
+    info = stack._open()._reader.get_cache_info()
+    assert info.elements_count == cached  # default 32 MiB holds all six 2 MiB tiles
+    assert info.memory_usage <= (cache_mb if cache_mb is not None else 32) * 2**20
+
+
 def test_in_memory_reads_scene_rectangles_only(tzc: tuple[Path, np.ndarray]) -> None:
     path, data = tzc
     lazy = stackio.load(path, "SCZYX")
