@@ -319,10 +319,8 @@ def build(root: Path, name: str, axes: str | None, options: Options) -> Loaded:
     header = load_header(levels[0], full_index.entries[0], name)
     summary = header.summary
     entries = index.entries
-    height, width, dtype, spp = _image_format(entries, name)
-    filenames = _check_files(folder, entries, name, height * width * spp * np.dtype(dtype).itemsize)
     values = axis_values(entries)
-    names_all = list(values)
+    names_all = sorted(values)
 
     grid = ROW in values and COLUMN in values
     overlap = _overlap(summary)
@@ -409,6 +407,9 @@ def build(root: Path, name: str, axes: str | None, options: Options) -> Loaded:
             continue
         table[cell] = len(kept)
         kept.append(entry)
+    # only the images selected need to agree in size and exist on disk
+    height, width, dtype, spp = _image_format(kept or entries, name)
+    filenames = _check_files(folder, kept, name, height * width * spp * np.dtype(dtype).itemsize)
     file_number = {f: i for i, f in enumerate(filenames)}
     file_of = np.array([file_number[e.filename] for e in kept], dtype=np.int32)
     offset_of = np.array([e.pixel_offset for e in kept], dtype=np.int64)
