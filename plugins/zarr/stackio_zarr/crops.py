@@ -156,6 +156,8 @@ def load_crops(
     from .reader import local_path
     from .store import locate
 
+    for role in ROLES:
+        _axes_for(axes, role)  # refuse a bad axes mapping before reading anything
     source = Source.parse(store)
     location = locate(local_path(source), source)
     if location.node.kind != "group":
