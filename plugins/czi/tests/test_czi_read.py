@@ -409,3 +409,16 @@ def test_nothing_is_printed_to_stdout(tzc: tuple[Path, np.ndarray], capfd: pytes
     out, _ = capfd.readouterr()
     assert out == ""
 
+
+
+def test_planes_a_scene_lacks_read_as_background(tmp_path: Path) -> None:
+    """Dimension sizes are the file's; scene 1 has only Z=0 of the file's Z=3."""
+    tiles = [(np.full((5, 6), z + 1, np.uint8), {"Z": z}, (0, 0), 0) for z in range(3)]
+    tiles.append((np.full((5, 6), 9, np.uint8), {"Z": 0}, (50, 0), 1))
+    path = write_czi(tmp_path / "lacking.czi", tiles)
+    stacks = stackio.load(path, background=1.0)
+    assert [s.data_shape for s in stacks] == [(1, 1, 3, 5, 6)] * 2
+    got = stacks[1].extract_patch(0, None, (0, 0, 0), (3, 5, 6))[0]
+    assert (got[0] == 9).all() and (got[1:] == 255).all()
+    ref = pyczi_read(path, {"Z": 2}, (50, 0, 6, 5), 1, background_pixel=(1.0, 1.0, 1.0))[..., 0]
+    np.testing.assert_array_equal(got[2], ref)
