@@ -10,30 +10,8 @@ from typing import Any
 import numpy as np
 import pytest
 import stackio
-from ndtiff_helpers import TCZ_CHANNELS, arrange, open_reference, quiet, reference_array
+from ndtiff_helpers import TCZ_CHANNELS, arrange, open_reference, patches_match, quiet, reference_array, whole
 from stackio_ndtiff.samples import scene, write_ndtiff
-
-
-def whole(stack: Any) -> np.ndarray:
-    return stack.read_all()
-
-
-def patches_match(stack: Any, expected: np.ndarray, rng: np.random.Generator, count: int = 12) -> None:
-    """Random patches (some reaching past the edges) equal the same region of `expected` (SC(Z)YX)."""
-    spatial = expected.shape[2:]
-    for _ in range(count):
-        s = int(rng.integers(0, expected.shape[0]))
-        size = [int(rng.integers(1, n + 3)) for n in spatial]
-        start = [int(rng.integers(-sz + 1, n)) for sz, n in zip(size, spatial, strict=True)]
-        channels = None if rng.random() < 0.5 else sorted({int(c) for c in rng.integers(0, expected.shape[1], 2)})
-        patch = stack.extract_patch(s, channels, start, size)
-        want = np.zeros((expected.shape[1] if channels is None else len(channels), *size), expected.dtype)
-        src = tuple(slice(max(a, 0), min(a + b, n)) for a, b, n in zip(start, size, spatial, strict=True))
-        dst = tuple(slice(r.start - a, r.stop - a) for r, a in zip(src, start, strict=True))
-        block = expected[s][(slice(None), *src)]
-        want[(slice(None), *dst)] = block if channels is None else block[channels]
-        assert patch.dtype == expected.dtype
-        np.testing.assert_array_equal(patch, want)
 
 
 @pytest.mark.parametrize("axes", [None, "SCZYX", "SCYX", "SCTYX"])
