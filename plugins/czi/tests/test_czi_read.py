@@ -422,3 +422,19 @@ def test_planes_a_scene_lacks_read_as_background(tmp_path: Path) -> None:
     assert (got[0] == 9).all() and (got[1:] == 255).all()
     ref = pyczi_read(path, {"Z": 2}, (50, 0, 6, 5), 1, background_pixel=(1.0, 1.0, 1.0))[..., 0]
     np.testing.assert_array_equal(got[2], ref)
+
+
+def test_channels_starting_above_zero(tmp_path: Path) -> None:
+    """C = 1, 2: pylibCZIrw's own `pixel_types` looks at C 0..1 and misses C2; the plugin does not."""
+    tiles = [(np.full((5, 6), 7, np.uint8), {"C": 1}, (0, 0), 0),
+             (np.arange(30, dtype=np.uint16).reshape(5, 6) * 1000, {"C": 2}, (0, 0), 0)]
+    path = write_czi(tmp_path / "c12.czi", tiles)
+    with pyczi.open_czi(str(path)) as reader:
+        assert reader.pixel_types == {0: "Invalid", 1: "Gray8"}
+    (stack,) = stackio.load(path)
+    assert stack.data_shape == (1, 2, 5, 6) and stack.data_dtype == np.uint16
+    got = stack.extract_patch(0, None, (0, 0), (5, 6))
+    for c in (1, 2):
+        ref = pyczi_read(path, {"C": c}, (0, 0, 6, 5), 0, pixel_type="Gray16")[..., 0]
+        np.testing.assert_array_equal(got[c - 1], ref)
+    np.testing.assert_array_equal(got[1], tiles[1][0])
