@@ -372,6 +372,17 @@ def build(root: Path, name: str, axes: str | None, options: Options) -> Loaded:
     if axes is None:
         axes = "SCZYX" if len(values.get(Z, ())) > 1 else "SCYX"
     depth = {"SCYX": None, "SCZYX": Z, "SCTYX": TIME}[axes]
+    if depth is not None and len(values.get(depth, ())) < 2:
+        sizes = ", ".join(f"{a}={len(v)}" for a, v in sorted(values.items()))
+        why = (f"select fixes {depth}" if depth in fixed
+               else f"its {depth} axis has size 1" if depth in values else f"it has no {depth} axis")
+        others = [a for a, d in (("SCZYX", Z), ("SCTYX", TIME)) if len(values.get(d, ())) > 1]
+        hint = ", ".join(["SCYX", *others])
+        raise AxesError(
+            f"{name}: axes {axes!r} makes {depth} the depth axis, but {why} (axes: {sizes or 'none'}); "
+            f"use {hint}",
+            source=name,
+        )
 
     samples = sample_order(list(values), stitched=stitched, depth=depth)
     letters: dict[str, str] = {}
@@ -455,7 +466,7 @@ def build(root: Path, name: str, axes: str | None, options: Options) -> Loaded:
         chunks = (*([1] * (len(shape) - 2)), *tile)
 
     if ch_names is not None and spp == 3:
-        ch_names = [f"{n}:{c}" for n in ch_names for c in "RGB"]
+        ch_names = [f"{n} {c}" for n in ch_names for c in "RGB"]
     elif ch_names is None and spp == 3 and CHANNEL not in values:
         ch_names = ["R", "G", "B"]
     axis_names = [*samples, CHANNEL, *([depth] if depth else []), "y", "x"]

@@ -106,9 +106,15 @@ def test_wrong_axes(small: Path, axes: str) -> None:
         stackio.load(small, axes)
 
 
-def test_depth_axes_absent_give_a_singleton(small: Path) -> None:
-    assert stackio.load(small, "SCZYX")[0].data_shape == (3, 2, 1, 8, 10)
+def test_depth_axis_must_exist(small: Path, tcz_dataset: Path) -> None:
+    with pytest.raises(stackio.AxesError, match=r"small: axes 'SCZYX' makes z the depth axis, but it has no z axis "
+                                                r"\(axes: channel=2, time=3\); use SCYX, SCTYX"):
+        stackio.load(small, "SCZYX")
     assert stackio.load(small, "SCTYX")[0].data_shape == (1, 2, 3, 8, 10)
+    with pytest.raises(stackio.AxesError, match=r"tcz: axes 'SCZYX' makes z the depth axis, but select fixes z"):
+        stackio.load(tcz_dataset, "SCZYX", select={"z": 1})
+    with pytest.raises(stackio.AxesError, match=r"tcz: axes 'SCTYX' makes time the depth axis, but its time axis has"):
+        stackio.load(tcz_dataset, "SCTYX", select={"time": [1]})
 
 
 @pytest.mark.parametrize(

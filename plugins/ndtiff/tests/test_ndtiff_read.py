@@ -109,7 +109,7 @@ def test_rgb_becomes_three_channels(rgb_dataset: Path) -> None:
     stack = stackio.load(rgb_dataset)[0]
     assert stack.data_shape == (2, 6, 10, 12)
     assert stack.data_dtype == np.uint8
-    assert stack.metadata.channel_names == ("left:R", "left:G", "left:B", "right:R", "right:G", "right:B")
+    assert stack.metadata.channel_names == ("left R", "left G", "left B", "right R", "right G", "right B")
     dataset = open_reference(rgb_dataset)
     image = quiet(dataset.read_image, time=1, channel="right")
     assert image.shape == (10, 12, 3)
@@ -117,7 +117,7 @@ def test_rgb_becomes_three_channels(rgb_dataset: Path) -> None:
     ref, names = reference_array(rgb_dataset, stitched=False)
     np.testing.assert_array_equal(whole(stack), arrange(ref, names, stack))
     one = stackio.load(rgb_dataset, select={"channel": "left"})[0]
-    assert one.metadata.channel_names == ("left:R", "left:G", "left:B")
+    assert one.metadata.channel_names == ("left R", "left G", "left B")
     np.testing.assert_array_equal(whole(one), whole(stack)[:, :3])
 
 
