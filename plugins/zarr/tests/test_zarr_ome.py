@@ -219,3 +219,15 @@ def test_level_on_plain_zarr_is_an_error(tmp_path: Path, zw) -> None:
     zw.write_array(tmp_path / "plain.zarr", zw.pattern((8, 8)))
     with pytest.raises(stackio.ValidationError, match="not part of one; drop level="):
         stackio.load(tmp_path / "plain.zarr", "YX", level=0)
+
+
+def test_ome_labels_image_is_read_by_path(ome04, zw, assert_stack_equals) -> None:
+    path, _ = ome04
+    labels = zw.pattern((6, 40, 48), "uint32", seed=9)
+    zarr.open_group(str(path), mode="r+").create_group("labels").attrs.update({"labels": ["cells"]})
+    zw.write_ome(path / "labels" / "cells", [labels], version="0.4", axes="zyx")
+    [stack] = stackio.load(path)  # the image itself is unchanged by its labels group
+    assert stack.source == (path / "0").as_uri()
+    [cells] = stackio.load((path / "labels" / "cells").as_uri())
+    assert cells.data_dtype == np.uint32
+    assert_stack_equals(cells, labels)
