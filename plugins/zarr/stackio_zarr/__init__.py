@@ -40,6 +40,8 @@ def stackio_detect(source: Source) -> Detection:
     if source.path is None:
         return Detection.refuse("not a local path")
     if not source.is_dir:
+        if source.path.name in MARKERS:
+            return Detection.accept(f"a zarr metadata file ({source.path.name}): its directory is read")
         return Detection.refuse("a file; zarr stores are directories")
     found = [m for m in MARKERS if m in source.names]
     if found:

@@ -21,7 +21,7 @@ from stackio import (
 
 from . import ome
 from .funlib import funlib_attrs
-from .store import Location, Node, ancestors, check_internal, child_names, locate, read_node
+from .store import MARKERS, Location, Node, ancestors, check_internal, child_names, locate, read_node
 
 # -- opening arrays -------------------------------------------------------------------
 
@@ -92,7 +92,10 @@ def local_path(source: Source) -> Path:
             "absolute path and may not step out of the store",
             source=str(source),
         )
-    return source.path.resolve()
+    path = source.path.resolve()
+    if path.name in MARKERS and path.is_file():
+        return path.parent  # zarr.json / .zarray / .zgroup given: the node is its directory
+    return path
 
 
 def _join(*parts: str) -> str:

@@ -183,3 +183,22 @@ def test_missing_chunks_read_as_the_fill_value(tmp_path: Path, zw) -> None:
     assert (expected[4:, :4] == 7).all()
     [stack] = stackio.load(tmp_path / "holes.zarr", "YX")
     np.testing.assert_array_equal(stack.extract_patch(0, None, (0, 0), (8, 8))[0], expected)
+
+
+def test_a_metadata_file_names_its_node(tree) -> None:
+    root, arrays = tree
+    [stack] = stackio.load(root / "grp" / "b" / "zarr.json", "YX")
+    assert stack.source == (root / "grp" / "b").as_uri()
+    np.testing.assert_array_equal(stack.extract_patch(0, None, (0, 0), (6, 8))[0], arrays["b"])
+
+
+def test_a_plain_folder_of_stores_loads_each_store(tmp_path: Path, zw) -> None:
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    data = [zw.pattern((5, 6), "uint8", seed=i) for i in range(3)]
+    for i, name in enumerate(["img10.zarr", "img2.zarr", "img1.zarr"]):
+        zw.write_array(folder / name, data[i], zarr_format=2 if i % 2 else 3)
+    (folder / "notes.txt").write_text("not an image")
+    stacks = stackio.load(folder, "YX")
+    assert [s.source.rsplit("/", 1)[1] for s in stacks] == ["img1.zarr", "img2.zarr", "img10.zarr"]
+    np.testing.assert_array_equal(stacks[2].extract_patch(0, None, (0, 0), (5, 6))[0], data[0])
