@@ -304,6 +304,55 @@ def _overlap(summary: Mapping[str, Any]) -> tuple[int, int] | None:
     return None
 
 
+def _apply_select(
+    name: str, select: Mapping[str, Any], values: dict[str, list[Any]], stitched: bool, ch_names: list[str] | None
+) -> tuple[dict[str, Any], list[str] | None]:
+    """Narrow `values` in place: a scalar fixes an axis (returned, and gone from `values`), a list
+    keeps those values in the order given. Returns the fixed axes and the remaining channel names."""
+    fixed: dict[str, Any] = {}
+    names_all = sorted(values)
+    for axis, wanted in select.items():
+        if axis not in values:
+            raise ValidationError(
+                f"{name}: select names the axis {axis!r}, which the dataset does not have; its axes are "
+                f"{', '.join(names_all)}",
+                source=name,
+            )
+        if stitched and axis in (ROW, COLUMN):
+            raise ValidationError(
+                f"{name}: select[{axis!r}] picks tiles, but the tiles are stitched into one plane; pass "
+                "stitched=False to select tiles",
+                source=name,
+            )
+        chosen = _pick(name, axis, wanted, values[axis], ch_names if axis == CHANNEL else None)
+        if axis == CHANNEL and ch_names is not None:
+            ch_names = [ch_names[values[axis].index(v)] for v in chosen]
+        if isinstance(wanted, (list, tuple)):
+            values[axis] = chosen
+        else:
+            fixed[axis] = chosen[0]
+            del values[axis]
+    return fixed, ch_names
+
+
+def _depth_axis(name: str, axes: str | None, values: dict[str, list[Any]], fixed: dict[str, Any]) -> str | None:
+    """The NDTiff axis that is the stack's depth (None for SCYX); it must have size > 1."""
+    if axes is None:
+        axes = "SCZYX" if len(values.get(Z, ())) > 1 else "SCYX"
+    depth = {"SCYX": None, "SCZYX": Z, "SCTYX": TIME}[axes]
+    if depth is not None and len(values.get(depth, ())) < 2:
+        sizes = ", ".join(f"{a}={len(v)}" for a, v in sorted(values.items()))
+        why = (f"select fixes {depth}" if depth in fixed
+               else f"its {depth} axis has size 1" if depth in values else f"it has no {depth} axis")
+        others = [a for a, d in (("SCZYX", Z), ("SCTYX", TIME)) if len(values.get(d, ())) > 1]
+        raise AxesError(
+            f"{name}: axes {axes!r} makes {depth} the depth axis, but {why} (axes: {sizes or 'none'}); "
+            f"use {', '.join(['SCYX', *others])}",
+            source=name,
+        )
+    return depth
+
+
 def build(root: Path, name: str, axes: str | None, options: Options) -> Loaded:
     """Read the index (and headers) of the dataset at `root` and lay out the requested stack."""
     levels = resolution_folders(root, name)
@@ -345,44 +394,8 @@ def build(root: Path, name: str, axes: str | None, options: Options) -> Loaded:
         channel_names(folder, entries, channel_values, summary) if channel_values is not None else None
     )
 
-    # selection: a scalar fixes an axis (it disappears), a list keeps a subset in the given order
-    fixed: dict[str, Any] = {}
-    for axis, wanted in options.select.items():
-        if axis not in values:
-            raise ValidationError(
-                f"{name}: select names the axis {axis!r}, which the dataset does not have; its axes are "
-                f"{', '.join(names_all)}",
-                source=name,
-            )
-        if stitched and axis in (ROW, COLUMN):
-            raise ValidationError(
-                f"{name}: select[{axis!r}] picks tiles, but the tiles are stitched into one plane; pass "
-                "stitched=False to select tiles",
-                source=name,
-            )
-        chosen = _pick(name, axis, wanted, values[axis], ch_names if axis == CHANNEL else None)
-        if axis == CHANNEL and ch_names is not None:
-            ch_names = [ch_names[values[axis].index(v)] for v in chosen]
-        if isinstance(wanted, (list, tuple)):
-            values[axis] = chosen
-        else:
-            fixed[axis] = chosen[0]
-            del values[axis]
-
-    if axes is None:
-        axes = "SCZYX" if len(values.get(Z, ())) > 1 else "SCYX"
-    depth = {"SCYX": None, "SCZYX": Z, "SCTYX": TIME}[axes]
-    if depth is not None and len(values.get(depth, ())) < 2:
-        sizes = ", ".join(f"{a}={len(v)}" for a, v in sorted(values.items()))
-        why = (f"select fixes {depth}" if depth in fixed
-               else f"its {depth} axis has size 1" if depth in values else f"it has no {depth} axis")
-        others = [a for a, d in (("SCZYX", Z), ("SCTYX", TIME)) if len(values.get(d, ())) > 1]
-        hint = ", ".join(["SCYX", *others])
-        raise AxesError(
-            f"{name}: axes {axes!r} makes {depth} the depth axis, but {why} (axes: {sizes or 'none'}); "
-            f"use {hint}",
-            source=name,
-        )
+    fixed, ch_names = _apply_select(name, options.select, values, stitched, ch_names)
+    depth = _depth_axis(name, axes, values, fixed)
 
     samples = sample_order(list(values), stitched=stitched, depth=depth)
     letters: dict[str, str] = {}

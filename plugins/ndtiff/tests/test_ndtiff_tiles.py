@@ -103,13 +103,15 @@ def test_flat_layout_stitches_like_the_pyramid_layout(grid_dataset: Path, flat_g
     np.testing.assert_array_equal(flat.read_all(), pyramid.read_all())
 
 
-@pytest.mark.parametrize("overlap", [(5, 3), (0, 0), (1, 2)])
-def test_odd_and_zero_overlaps_match_ndstorage(tmp_path: Path, overlap: tuple[int, int]) -> None:
+@pytest.mark.parametrize(("overlap", "first"), [((5, 3), (0, 0)), ((0, 0), (-3, 1)), ((1, 2), (-1, -2))])
+def test_odd_overlaps_and_negative_rows_match_ndstorage(
+    tmp_path: Path, overlap: tuple[int, int], first: tuple[int, int]
+) -> None:
     whole = scene(50, 61, seed=4)
     root = tmp_path / "odd"
     summary = {"GridPixelOverlapY": overlap[0], "GridPixelOverlapX": overlap[1]}
-    write_ndtiff(root / "Full resolution", [({**k, "channel": 0}, t) for k, t in tiles(whole, 2, 3, overlap)],
-                 summary)
+    tiled = [({**k, "channel": 0}, t) for k, t in tiles(whole, 2, 3, overlap, first)]
+    write_ndtiff(root / "Full resolution", tiled, summary)
     stack = stackio.load(root)[0]
     ref, names = reference_array(root, stitched=True)
     np.testing.assert_array_equal(stack.read_all(), arrange(ref, names, stack))
