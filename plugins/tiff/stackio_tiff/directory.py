@@ -1,0 +1,63 @@
+"""A folder holding multi-file sets (OME companion, Micro-Manager stacks, split OME-TIFF): each image once.
+
+The core loads a plain folder file by file; the tiff plugin takes a folder
+over only when it holds a multi-file set (see `_detect_directory`), so that a
+set's images are read once each: a companion file gives the images it
+describes, and the files it lists are not read again; any other file gives
+the images whose first plane it holds.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+from stackio import ImageStack, ReadError, Source, ValidationError, natural_key
+
+from .images import COMPANION_SUFFIX
+from .reader import load_file, refuse_ndtiff
+
+TIFF_SUFFIXES = (".tif", ".tiff", ".btf", ".tf8", ".tf2", ".svs", ".qptiff", ".ndpi", ".scn", ".lsm", ".stk")
+
+
+def companion_files(companion: Path) -> set[str]:
+    """The file names a companion OME-XML lists."""
+    try:
+        root = ET.fromstring(companion.read_text(encoding="utf-8", errors="replace"))
+    except ET.ParseError as exc:
+        raise ReadError(f"{companion}: is not valid OME-XML ({exc})", source=str(companion)) from exc
+    return {e.attrib["FileName"] for e in root.iter() if e.tag.endswith("UUID") and "FileName" in e.attrib}
+
+
+def load_directory(
+    source: Source, axes: str | None, options: dict[str, Any], in_memory: bool
+) -> list[ImageStack]:
+    folder = source.path
+    assert folder is not None
+    if options.get("series") is not None:
+        raise ValidationError(
+            f"{folder}: series= selects an image of one file, not of a folder; pass the file "
+            "(folder/file.ome.tif@N) instead",
+            source=str(folder),
+        )
+    entries = sorted((p for p in folder.iterdir() if not p.name.startswith(".") and p.is_file()),
+                     key=lambda p: natural_key(p.name))
+    companions = [p for p in entries if p.name.lower().endswith(COMPANION_SUFFIX)]
+    covered: set[str] = set()
+    for companion in companions:
+        covered |= companion_files(companion)
+    stacks: list[ImageStack] = []
+    for path in entries:
+        name = path.name.lower()
+        if name.endswith(COMPANION_SUFFIX):
+            stacks += load_file(path, axes, options, index=None)
+        elif name.endswith(TIFF_SUFFIXES) and path.name not in covered:
+            refuse_ndtiff(path)
+            if path.stat().st_size == 0:
+                raise ReadError(f"{path}: the file is empty (0 bytes); it may not have been written completely",
+                                source=str(path))
+            stacks += load_file(path, axes, options, index=None, skip_unowned=True)
+    if not stacks:
+        raise ReadError(f"{folder}: the folder holds no TIFF image stackio can read", source=str(folder))
+    return stacks

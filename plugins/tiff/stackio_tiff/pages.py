@@ -1,0 +1,319 @@
+"""Array-likes over TIFF pages that read only what a request touches.
+
+- `MemmapStore`: a series stored uncompressed and contiguously in one file is
+  a view on a memory map; a patch costs a slice.
+- `PlaneStore`: any other series. Uncompressed pages are views on the map;
+  compressed or tiled pages decode only the tiles or strips that intersect
+  the request, and only the pages (planes) it needs.
+
+Neither imports tifffile: the pages were parsed by `images.py`, and each
+`Codec` carries the page's own decode function. Reads go through the shared
+`files.MAPS`, so no file descriptor is held between reads, and both stores
+are safe to use from several threads at once.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import attrs
+import numpy as np
+
+from .files import MAPS, FileKey
+
+#: Above this many segments in one request, decode them on a thread pool.
+PARALLEL_SEGMENTS = 8
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _executor() -> ThreadPoolExecutor:
+    global _pool
+    if _pool is None:
+        with _pool_lock:
+            if _pool is None:
+                _pool = ThreadPoolExecutor(max_workers=max(2, min(8, os.cpu_count() or 2)))
+    return _pool
+
+
+@attrs.frozen(eq=False)
+class Codec:
+    """How the segments (tiles or strips) of pages sharing one keyframe are laid out and decoded."""
+
+    #: The keyframe's decode function: (bytes | None, index, **kw) -> (array, (s, d, y, x, c), shape).
+    decode: Callable[..., Any]
+    #: Normalized page shape: (separate samples, depth, length, width, contiguous samples).
+    shaped: tuple[int, int, int, int, int]
+    tiled: bool
+    #: Depth, length and width of one segment (a strip is 1 x rowsperstrip x width).
+    segment: tuple[int, int, int]
+    #: The page's dtype in the file's byte order when pages are stored raw (memory-mappable), else None.
+    raw_dtype: np.dtype | None
+    nodata: float = 0
+    jpegheader: bytes | None = None
+
+    @property
+    def grid(self) -> tuple[int, int, int, int]:
+        """Number of segments along (separate samples, depth, length, width)."""
+        s, d, y, x, _ = self.shaped
+        sd, sy, sx = self.segment
+        if self.tiled:
+            return (s, math.ceil(d / sd), math.ceil(y / sy), math.ceil(x / sx))
+        return (s, d, math.ceil(y / sy), 1)
+
+    def segment_index(self, s: int, d: int, y: int, x: int) -> int:
+        _, nd, ny, nx = self.grid
+        return ((s * nd + d) * ny + y) * nx + x
+
+
+@attrs.frozen(eq=False)
+class Plane:
+    """One TIFF page of a series: where its bytes are and how to decode them."""
+
+    file: FileKey
+    offsets: tuple[int, ...]
+    counts: tuple[int, ...]
+    codec: Codec
+    jpegtables: bytes | None = None
+
+
+@attrs.define
+class ReadStats:
+    """What reads cost so far (for tests and diagnostics)."""
+
+    segments_decoded: int = 0
+    planes_read: int = 0
+    bytes_read: int = 0
+
+
+Key = tuple[int | slice, ...]
+
+
+def _normalize_key(key: Any, shape: tuple[int, ...]) -> list[tuple[int, int, int, bool]]:
+    """Per dimension (start, stop, step, dropped) for numpy basic indexing."""
+    if not isinstance(key, tuple):
+        key = (key,)
+    if any(k is Ellipsis for k in key):
+        i = next(i for i, k in enumerate(key) if k is Ellipsis)
+        fill = (slice(None),) * (len(shape) - len(key) + 1)
+        key = key[:i] + fill + key[i + 1 :]
+    if len(key) > len(shape):
+        raise IndexError(f"too many indices ({len(key)}) for an array of {len(shape)} dimensions")
+    key = key + (slice(None),) * (len(shape) - len(key))
+    out = []
+    for k, n in zip(key, shape, strict=True):
+        if isinstance(k, slice):
+            start, stop, step = k.indices(n)
+            if step < 1:
+                raise IndexError("only positive slice steps are supported")
+            stop = max(start, stop)
+            out.append((start, stop, step, False))
+        else:
+            i = int(k)  # numpy integers too; other types raise
+            if i < 0:
+                i += n
+            if not 0 <= i < n:
+                raise IndexError(f"index {k} is out of bounds for a dimension of size {n}")
+            out.append((i, i + 1, 1, True))
+    return out
+
+
+def _finish(block: np.ndarray, ranges: list[tuple[int, int, int, bool]]) -> np.ndarray:
+    """Apply slice steps (the block covers start:stop) and drop integer-indexed dimensions."""
+    if any(step != 1 for _, _, step, _ in ranges):
+        block = block[tuple(slice(None, None, step) for _, _, step, _ in ranges)]
+    drop = tuple(i for i, r in enumerate(ranges) if r[3])
+    if drop:
+        block = block.reshape([n for i, n in enumerate(block.shape) if i not in drop])
+    return block
+
+
+class MemmapStore:
+    """A series stored raw and contiguously in one file, as a view on its memory map."""
+
+    def __init__(self, file: FileKey, offset: int, shape: Sequence[int], file_dtype: np.dtype) -> None:
+        self.file = file
+        self.offset = int(offset)
+        self.shape = tuple(int(n) for n in shape)
+        self.file_dtype = np.dtype(file_dtype)
+        self.dtype = self.file_dtype.newbyteorder("=")
+        self.ndim = len(self.shape)
+        self.stats = ReadStats()
+
+    def view(self) -> np.ndarray:
+        """The whole series as a read-only array on the map (no copy)."""
+        return np.ndarray(self.shape, self.file_dtype, buffer=MAPS.get(self.file), offset=self.offset)
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        ranges = _normalize_key(key, self.shape)
+        region = tuple(slice(a, b) for a, b, _, _ in ranges)
+        # one copy, in native byte order: the result never pins the map
+        block = np.array(self.view()[region], dtype=self.dtype, copy=True)
+        self.stats.planes_read += 1
+        self.stats.bytes_read += block.nbytes
+        return _finish(block, ranges)
+
+    def close(self) -> None:
+        MAPS.forget(self.file.path)
+
+
+class PlaneStore:
+    """A series as planes (pages): reads only the planes and segments a request touches.
+
+    `outer_shape` indexes the planes (its product is `len(planes)`); `exposed`
+    lists the array's dimensions, outer ones first: ("outer", k) for outer
+    dimension k, ("page", j) for dimension j of the normalized page shape.
+    Outer dimensions not exposed are fixed at `fixed[k]` (0 by default).
+    """
+
+    def __init__(
+        self,
+        planes: Sequence[Plane | None],
+        outer_shape: Sequence[int],
+        exposed: Sequence[tuple[str, int]],
+        dtype: np.dtype,
+        shaped: tuple[int, int, int, int, int],
+        *,
+        fixed: dict[int, int] | None = None,
+    ) -> None:
+        self.planes = list(planes)
+        self.outer_shape = tuple(int(n) for n in outer_shape)
+        if math.prod(self.outer_shape) != len(self.planes):
+            raise ValueError(f"outer shape {self.outer_shape} does not index {len(self.planes)} planes")
+        self.exposed = tuple(exposed)
+        self.shaped = tuple(int(n) for n in shaped)
+        self.fixed = dict(fixed or {})
+        self.dtype = np.dtype(dtype).newbyteorder("=")
+        self.shape = tuple(
+            self.outer_shape[i] if kind == "outer" else self.shaped[i] for kind, i in self.exposed
+        )
+        self.ndim = len(self.shape)
+        self._outer_dims = [i for kind, i in self.exposed if kind == "outer"]
+        self._page_dims = [i for kind, i in self.exposed if kind == "page"]
+        if [kind for kind, _ in self.exposed] != ["outer"] * len(self._outer_dims) + ["page"] * len(
+            self._page_dims
+        ):
+            raise ValueError("outer dimensions must come before page dimensions")
+        hidden = [j for j in range(5) if j not in self._page_dims and self.shaped[j] != 1]
+        if hidden:
+            raise ValueError(f"page dimensions {hidden} of {self.shaped} are larger than 1 but not exposed")
+        self.stats = ReadStats()
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        ranges = _normalize_key(key, self.shape)
+        n_outer = len(self._outer_dims)
+        outer_ranges = ranges[:n_outer]
+        page_ranges = ranges[n_outer:]
+        region: list[tuple[int, int]] = [(0, 1)] * 5
+        for j, (a, b, _, _) in zip(self._page_dims, page_ranges, strict=True):
+            region[j] = (a, b)
+        page_out_shape = tuple(b - a for a, b, _, _ in page_ranges)
+        out = np.zeros(tuple(b - a for a, b, _, _ in outer_ranges) + page_out_shape, dtype=self.dtype)
+        if out.size == 0:
+            return _finish(out, ranges)
+        positions = itertools.product(*(range(a, b) for a, b, _, _ in outer_ranges))
+        for position in positions:
+            index = [self.fixed.get(k, 0) for k in range(len(self.outer_shape))]
+            for k, i in zip(self._outer_dims, position, strict=True):
+                index[k] = i
+            plane = self.planes[int(np.ravel_multi_index(index, self.outer_shape))] if self.planes else None
+            if plane is None:
+                continue  # missing planes are refused at load; zeros if one slips through
+            block = self._read_plane(plane, region)
+            target = tuple(i - a for i, (a, _, _, _) in zip(position, outer_ranges, strict=True))
+            out[target] = block.reshape(page_out_shape)
+        return _finish(out, ranges)
+
+    # -- one plane ----------------------------------------------------------------------
+
+    def _read_plane(self, plane: Plane, region: list[tuple[int, int]]) -> np.ndarray:
+        codec = plane.codec
+        self.stats.planes_read += 1
+        if codec.raw_dtype is not None:
+            mapped = MAPS.get(plane.file)
+            page = np.ndarray(codec.shaped, codec.raw_dtype, buffer=mapped, offset=plane.offsets[0])
+            block = page[tuple(slice(a, b) for a, b in region)]
+            self.stats.bytes_read += block.nbytes
+            return block
+        out = np.empty(tuple(b - a for a, b in region), dtype=self.dtype)
+        tasks = self._segments(codec, region)
+        if len(tasks) > PARALLEL_SEGMENTS:
+            results = list(_executor().map(lambda t: self._decode(plane, t), tasks))
+        else:
+            results = [self._decode(plane, t) for t in tasks]
+        for data, origin in results:
+            self._place(out, data, origin, region, codec)
+        return out
+
+    @staticmethod
+    def _segments(codec: Codec, region: list[tuple[int, int]]) -> list[int]:
+        (s0, s1), (d0, d1), (y0, y1), (x0, x1), _ = region
+        sd, sy, sx = codec.segment
+        if codec.tiled:
+            ds = range(d0 // sd, (d1 - 1) // sd + 1)
+            xs = range(x0 // sx, (x1 - 1) // sx + 1)
+        else:
+            ds = range(d0, d1)
+            xs = range(1)
+        ys = range(y0 // sy, (y1 - 1) // sy + 1)
+        return [codec.segment_index(s, d, y, x) for s in range(s0, s1) for d in ds for y in ys for x in xs]
+
+    def _decode(self, plane: Plane, index: int) -> tuple[np.ndarray | float, tuple[int, ...]]:
+        codec = plane.codec
+        offset, count = plane.offsets[index], plane.counts[index]
+        kwargs: dict[str, Any] = {}
+        if plane.jpegtables is not None:
+            kwargs["jpegtables"] = plane.jpegtables
+        if codec.jpegheader is not None:
+            kwargs["jpegheader"] = codec.jpegheader
+        if offset == 0 or count == 0:
+            _, origin, _ = codec.decode(None, index, **kwargs)
+            return codec.nodata, origin
+        mapped = MAPS.get(plane.file)
+        data = mapped[offset : offset + count]
+        if len(data) != count:
+            raise EOFError(
+                f"segment {index} needs bytes {offset}..{offset + count} but the file ends at {len(mapped)}"
+            )
+        decoded, origin, _ = codec.decode(data, index, **kwargs)
+        self.stats.segments_decoded += 1
+        self.stats.bytes_read += count
+        return decoded, origin
+
+    @staticmethod
+    def _place(
+        out: np.ndarray,
+        data: np.ndarray | float,
+        origin: tuple[int, ...],
+        region: list[tuple[int, int]],
+        codec: Codec,
+    ) -> None:
+        s, d, y, x, _ = origin
+        if isinstance(data, np.ndarray):
+            extent = (1, *data.shape[:3])
+        else:
+            sd, sy, sx = codec.segment
+            extent = (1, sd, sy, sx if codec.tiled else codec.shaped[3])
+        src, dst = [], []
+        for (a, b), start, size in zip(region[:4], (s, d, y, x), extent, strict=True):
+            lo, hi = max(a, start), min(b, start + size)
+            if lo >= hi:
+                return
+            src.append(slice(lo - start, hi - start))
+            dst.append(slice(lo - a, hi - a))
+        c0, c1 = region[4]
+        if isinstance(data, np.ndarray):
+            out[(*dst, slice(None))] = data[(*src[1:], slice(c0, c1))]
+        else:
+            out[(*dst, slice(None))] = data
+
+    def close(self) -> None:
+        for path in {p.file.path for p in self.planes if p is not None}:
+            MAPS.forget(path)
