@@ -175,8 +175,9 @@ def load_file(
 
 def _label(path: Path, opened: Opened, image: Image, planes: PlaneSet | None = None) -> str:
     """The stack's source: the path, with @N when the file has several images or N starts elsewhere."""
-    single = len(opened.images) == 1 and _same(owner(image, planes, path) or path, path)
-    return str(path) if single else f"{path}@{image.index}"
+    from_companion = opened.companion is not None and _same(opened.companion, path)
+    here = from_companion or _same(owner(image, planes, path) or path, path)
+    return str(path) if len(opened.images) == 1 and here else f"{path}@{image.index}"
 
 
 def _not_an_owner(path: Path, opened: Opened, built: list[tuple[Image, Any, PlaneSet | None]]) -> ValidationError:
