@@ -228,3 +228,24 @@ def test_write_samples_load(tmp_path: Path) -> None:
     shapes = [stackio.load(s.source, s.axes, **s.options)[0].data_shape for s in samples]
     assert shapes == [(3, 2, 4, 48, 40), (1, 1, 112, 112), (4, 1, 64, 64)]
     assert all(stackio.detect(s.source).format == "ndtiff" for s in samples)
+
+
+def test_dataset_spread_over_several_stack_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import ndstorage.ndtiff_file
+
+    # ndstorage starts a new stack file near 4 GB; a small limit makes it start one every few images
+    monkeypatch.setattr(ndstorage.ndtiff_file, "MAX_FILE_SIZE", 5_000_000 + 150_000)
+    images = [({"time": t}, scene(128, 128, seed=t)) for t in range(12)]
+    folder = write_ndtiff(tmp_path / "multi", images, {})
+    files = sorted(p.name for p in folder.glob("*.tif"))
+    assert len(files) >= 2, files
+    stack = stackio.load(folder)[0]
+    ref, names = reference_array(folder, stitched=False)
+    np.testing.assert_array_equal(whole(stack), arrange(ref, names, stack))
+    fresh = stackio.load(folder)[0]
+    reader = fresh._open()
+    fresh.extract_patch(0, None, (0, 0), (4, 4))
+    fresh.extract_patch(1, None, (0, 0), (4, 4))
+    assert reader.files_opened == 1  # only the file holding those images is mapped
+    fresh.extract_patch(11, None, (0, 0), (4, 4))
+    assert reader.files_opened == 2
