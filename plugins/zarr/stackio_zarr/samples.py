@@ -58,16 +58,31 @@ def write_funlib_v3_sharded(path: Path) -> np.ndarray:
     return data
 
 
+def write_plain_v2(path: Path) -> np.ndarray:
+    """A zarr v2 array with no axis metadata (the user names the axes): z,y,x int16, zstd."""
+    import numcodecs
+    import zarr
+
+    data = _pattern((6, 40, 50), "int16")
+    array = zarr.create_array(str(path), shape=data.shape, dtype=data.dtype, chunks=(2, 16, 16),
+                              compressors=numcodecs.Zstd(level=3), zarr_format=2, overwrite=True)
+    array[...] = data
+    return data
+
+
 def write_samples(directory: Path) -> list[Sample]:
     directory = Path(directory)
     ome_path = directory / "ome_v04_multiscale.ome.zarr"
     funlib_path = directory / "funlib_v3_sharded.zarr"
     write_ome_v04(ome_path)
     write_funlib_v3_sharded(funlib_path)
+    plain_path = directory / "plain_v2.zarr"
+    write_plain_v2(plain_path)
     return [
         Sample(str(ome_path), None,
                "OME-Zarr 0.4 (zarr v2) c,z,y,x uint16, 2 levels; axes and voxel size from the metadata"),
         Sample(str(funlib_path), None,
                "zarr v3 sharded array c^,z,y,x uint8 with funlib voxel_size/offset/axis_names/units"),
         Sample(str(ome_path), None, "the same image at level 1", {"level": 1}),
+        Sample(str(plain_path), "ZYX", "zarr v2 array without axis metadata (axes given), int16, zstd"),
     ]
