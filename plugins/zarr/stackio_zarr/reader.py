@@ -212,9 +212,9 @@ def _collection_images(location: Location, where: str, source: object) -> list[s
 def _plain_group(location: Location, source: object) -> list[Target]:
     names = child_names(location.node, "array")
     if names:
-        return [
-            Target(_node_at(location, _join(location.internal, n), "the array", source)) for n in names
-        ]
+        # an array may still be a level of an OME-Zarr image above this group (nested dataset paths)
+        arrays = [_node_at(location, _join(location.internal, n), "the array", source) for n in names]
+        return [Target(a, *find_level(a)) for a in arrays]
     groups = child_names(location.node, "group")
     if not groups:
         raise ReadError(f"{source}: the zarr group holds no arrays and no groups", source=str(source))

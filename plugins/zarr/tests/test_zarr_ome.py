@@ -231,3 +231,12 @@ def test_ome_labels_image_is_read_by_path(ome04, zw, assert_stack_equals) -> Non
     [cells] = stackio.load((path / "labels" / "cells").as_uri())
     assert cells.data_dtype == np.uint32
     assert_stack_equals(cells, labels)
+
+
+def test_a_group_between_image_and_level_keeps_the_image_metadata(ome05) -> None:
+    path, _ = ome05
+    [via_group] = stackio.load(path / "scale1")  # a plain group holding level 1's array
+    [via_array] = stackio.load(via_group.source)
+    assert via_group.source == (path / "scale1" / "image").as_uri()
+    assert via_group.metadata == via_array.metadata
+    assert via_group.metadata.voxel_size == {"T": 30.0, "Z": 3.0, "Y": 0.4, "X": 0.4}
