@@ -219,38 +219,42 @@ class PlaneStore:
         if out.size == 0:
             return _finish(out, ranges)
         positions = itertools.product(*(range(a, b) for a, b, _, _ in outer_ranges))
+        blocks: list[tuple[tuple[int, ...], np.ndarray]] = []
+        tasks: list[tuple[int, Plane, int]] = []
         for position in positions:
             index = [self.fixed.get(k, 0) for k in range(len(self.outer_shape))]
             for k, i in zip(self._outer_dims, position, strict=True):
                 index[k] = i
-            plane = self.planes[int(np.ravel_multi_index(index, self.outer_shape))] if self.planes else None
+            plane = self.planes[int(np.ravel_multi_index(index, self.outer_shape))]
             if plane is None:
                 continue  # missing planes are refused at load; zeros if one slips through
-            block = self._read_plane(plane, region)
             target = tuple(i - a for i, (a, _, _, _) in zip(position, outer_ranges, strict=True))
-            out[target] = block.reshape(page_out_shape)
+            self.stats.planes_read += 1
+            if plane.codec.raw_dtype is not None:
+                out[target] = self._raw_block(plane, region).reshape(page_out_shape)
+                continue
+            # decode straight into the output: out[target] is contiguous, so it can take the region's shape
+            view = out[target]
+            view.shape = tuple(b - a for a, b in region)  # raises rather than copy
+            blocks.append((target, view))
+            tasks += [(len(blocks) - 1, plane, s) for s in self._segments(plane.codec, region)]
+        if len(tasks) > PARALLEL_SEGMENTS:
+            results = list(_executor().map(lambda t: self._decode(t[1], t[2]), tasks))
+        else:
+            results = [self._decode(plane, s) for _, plane, s in tasks]
+        for (block_index, plane, _), (data, origin) in zip(tasks, results, strict=True):
+            self._place(blocks[block_index][1], data, origin, region, plane.codec)
         return _finish(out, ranges)
 
     # -- one plane ----------------------------------------------------------------------
 
-    def _read_plane(self, plane: Plane, region: list[tuple[int, int]]) -> np.ndarray:
+    def _raw_block(self, plane: Plane, region: list[tuple[int, int]]) -> np.ndarray:
+        """The region of an uncompressed page, as a view on the file's map."""
         codec = plane.codec
-        self.stats.planes_read += 1
-        if codec.raw_dtype is not None:
-            mapped = MAPS.get(plane.file)
-            page = np.ndarray(codec.shaped, codec.raw_dtype, buffer=mapped, offset=plane.offsets[0])
-            block = page[tuple(slice(a, b) for a, b in region)]
-            self.stats.bytes_read += block.nbytes
-            return block
-        out = np.empty(tuple(b - a for a, b in region), dtype=self.dtype)
-        tasks = self._segments(codec, region)
-        if len(tasks) > PARALLEL_SEGMENTS:
-            results = list(_executor().map(lambda t: self._decode(plane, t), tasks))
-        else:
-            results = [self._decode(plane, t) for t in tasks]
-        for data, origin in results:
-            self._place(out, data, origin, region, codec)
-        return out
+        page = np.ndarray(codec.shaped, codec.raw_dtype, buffer=MAPS.get(plane.file), offset=plane.offsets[0])
+        block = page[tuple(slice(a, b) for a, b in region)]
+        self.stats.bytes_read += block.nbytes
+        return block
 
     @staticmethod
     def _segments(codec: Codec, region: list[tuple[int, int]]) -> list[int]:
