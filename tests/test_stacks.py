@@ -172,3 +172,13 @@ def test_to_dask_matches_and_follows_native_chunks(lazy: tuple[LazyStack, np.nda
     assert array.shape == stack.data_shape and array.chunksize == (1, 2, 8, 16)
     np.testing.assert_array_equal(array.compute(), data)
     np.testing.assert_array_equal(array[1, 1:, 3:11, 5:9].compute(), data[1, 1:, 3:11, 5:9])
+
+
+def test_load_options_travel_with_the_stack(npy_file: tuple[Path, np.ndarray]) -> None:
+    path, _ = npy_file
+    layout = Layout.from_axes("TCYX", (3, 2, 20, 30))
+    stack = LazyStack(str(path), layout, "uint16", functools.partial(open_npy, str(path)), load_options={"level": 1})
+    assert stack.load_options == {"level": 1}
+    assert stack.to_memory().load_options == {"level": 1}
+    assert pickle.loads(pickle.dumps(stack)).load_options == {"level": 1}
+    assert ArrayStack.from_axes(np.zeros((2, 2)), "YX").load_options == {}

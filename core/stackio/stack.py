@@ -257,6 +257,13 @@ class _StackBase:
     _dtype: np.dtype
     _source: str
     _metadata: Metadata
+    _load_options: dict[str, Any] | None = None
+
+    @property
+    def load_options(self) -> dict[str, Any]:
+        """Options beyond `source` that shaped this stack (e.g. a selection or a level):
+        `stackio.load(stack.source, axes, **stack.load_options)` recreates it."""
+        return dict(self._load_options or {})
 
     @property
     def source(self) -> str:
@@ -317,6 +324,7 @@ class ArrayStack(_StackBase):
         source: str = "<array>",
         metadata: Metadata | None = None,
         arranged: bool = False,
+        load_options: dict[str, Any] | None = None,
     ) -> None:
         expected = layout.shape if arranged else layout.original_shape
         if tuple(array.shape) != expected:
@@ -328,6 +336,7 @@ class ArrayStack(_StackBase):
         self._source = source
         self._metadata = metadata or Metadata()
         self._dtype = np.dtype(array.dtype)
+        self._load_options = load_options
         array = np.asarray(array)
         self._data: np.ndarray = array if arranged else layout.to_stack_order(array)  # type: ignore[assignment]
         spatial = layout.spatial_axes
@@ -398,8 +407,10 @@ class LazyStack(_StackBase):
         metadata: Metadata | None = None,
         chunks: tuple[int, ...] | None = None,
         shards: tuple[int, ...] | None = None,
+        load_options: dict[str, Any] | None = None,
     ) -> None:
         self._source = source
+        self._load_options = load_options
         self._layout = layout
         self._dtype = np.dtype(dtype)
         self._opener = opener

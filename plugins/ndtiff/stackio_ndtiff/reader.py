@@ -44,5 +44,6 @@ def load(source: Source, axes: str | None, options: dict[str, Any]) -> list[Imag
         loaded.plan,
         metadata=loaded.metadata,
         chunks=loaded.chunks,
+        load_options=dict(options),
     )
     return [stack]
