@@ -489,7 +489,14 @@ class LazyStack(_StackBase):
 
     def to_memory(self) -> ArrayStack:
         """An in-memory copy of this stack, with the same source and metadata."""
-        return ArrayStack(self.read_all(), self._layout, source=self._source, metadata=self._metadata, arranged=True)
+        return ArrayStack(
+            self.read_all(),
+            self._layout,
+            source=self._source,
+            metadata=self._metadata,
+            arranged=True,
+            load_options=self._load_options,
+        )
 
     def close(self) -> None:
         """Release open files; the next read reopens them."""
