@@ -103,7 +103,7 @@ def _companion_first_file(companion: Path, xml: str) -> Path:
     )
 
 
-def open_file(path: Path) -> Opened:
+def open_file(path: Path, *, allow_missing: bool = False) -> Opened:
     """Open a TIFF (or an OME companion file) and list its images; errors name the file."""
     import tifffile
 
@@ -146,6 +146,8 @@ def open_file(path: Path) -> Opened:
         with _TiffWarnings() as warnings:
             images = list_images(tif, path)
         _refuse_corrupt(tif, tiff_path, warnings)
+        if not allow_missing:
+            _refuse_partial(tif, tiff_path, warnings)
     except ReadError:
         tif.close()
         raise
@@ -190,6 +192,18 @@ def _refuse_corrupt(tif: Any, path: Path, messages: list[str]) -> None:
         raise ReadError(
             f"{path}: the file is truncated or corrupt: {bad[0].split('> ', 1)[-1]} (the file has "
             f"{os.path.getsize(path)} bytes); it was probably not written completely",
+            source=str(path),
+        )
+
+
+def _refuse_partial(tif: Any, path: Path, messages: list[str]) -> None:
+    if any("MMStack series is missing files" in m for m in messages):
+        tif.close()
+        raise ReadError(
+            f"{path}: this Micro-Manager stack continues in other files ({path.name.split('_MMStack')[0]}"
+            "_MMStack*.tif) that are missing or renamed, so tifffile can read only part of it. Keep the "
+            "dataset's files together with their names, or pass allow_missing=True to read the part "
+            "this file holds",
             source=str(path),
         )
 

@@ -206,6 +206,12 @@ class PlaneStore:
             raise ValueError(f"page dimensions {hidden} of {self.shaped} are larger than 1 but not exposed")
         self.stats = ReadStats()
 
+    def plane_indices(self) -> list[int]:
+        """Indices (into `planes`) of every plane this store exposes."""
+        ranges = [range(self.outer_shape[k]) if k in self._outer_dims else [self.fixed.get(k, 0)]
+                  for k in range(len(self.outer_shape))]
+        return [int(np.ravel_multi_index(index, self.outer_shape)) for index in itertools.product(*ranges)]
+
     def __getitem__(self, key: Any) -> np.ndarray:
         ranges = _normalize_key(key, self.shape)
         n_outer = len(self._outer_dims)

@@ -68,13 +68,13 @@ class ImageOpener:
         store, self._prebuilt = self._prebuilt, None
         if store is not None:
             return store
-        opened = open_file(Path(self.path))
+        opened = open_file(Path(self.path), allow_missing=self.allow_missing)
         try:
             if self.index >= len(opened.images):
                 raise ReadError(f"{self.path}: series {self.index} is gone; was the file changed?",
                                 source=self.path)
-            store, planes = make_store(opened.images[self.index], self.level, Path(self.path))
-            _check_missing(self.path, opened, opened.images[self.index], planes, self.allow_missing)
+            store, _ = make_store(opened.images[self.index], self.level, Path(self.path))
+            _check_missing(self.path, opened, opened.images[self.index], store, self.allow_missing)
             return store
         finally:
             opened.close()
@@ -127,7 +127,7 @@ def load_file(
     """The stacks of one file: the image asked for by index, else every image the file owns."""
     path = path.absolute()
     level = int(options.get("level") or 0)
-    opened = open_file(path)
+    opened = open_file(path, allow_missing=bool(options.get("allow_missing")))
     try:
         images = opened.images
         if index is not None:
@@ -156,17 +156,20 @@ def load_file(
             owned = [b for b in built if _same(owner(b[0], b[2], path), path)]
             if skip_unowned:
                 # images starting in another file of this folder are read from that file
-                for image, _, planes in built:
-                    start = owner(image, planes, path)
-                    if not start or not _same(Path(start).parent, path.parent):
-                        _check_missing(str(path), opened, image, planes, bool(options.get("allow_missing")))
-                        raise _not_an_owner(path, opened, built)
+                for image, store, _ in built:
+                    start = owner(image, _planes(built, image), path)
+                    if start and _same(Path(start).parent, path.parent):
+                        continue
+                    if not start:  # its first plane is missing: say so (or skip it when allowed)
+                        _check_missing(str(path), opened, image, store, bool(options.get("allow_missing")))
+                        continue
+                    raise _not_an_owner(path, opened, built)
             elif not owned:
                 raise _not_an_owner(path, opened, built)
             built = owned
         stacks = []
         for image, store, planes in built:
-            _check_missing(str(path), opened, image, planes, bool(options.get("allow_missing")))
+            _check_missing(str(path), opened, image, store, bool(options.get("allow_missing")))
             stacks.append(_stack(path, opened, image, store, planes, axes, level, options))
         return stacks
     finally:
@@ -191,14 +194,21 @@ def _not_an_owner(path: Path, opened: Opened, built: list[tuple[Image, Any, Plan
     )
 
 
-def _check_missing(path: str, opened: Opened, image: Image, planes: PlaneSet | None,
-                   allow_missing: bool) -> None:
-    if planes is None or not planes.missing or allow_missing:
+def _planes(built: list[tuple[Image, Any, PlaneSet | None]], image: Image) -> PlaneSet | None:
+    return next(planes for im, _, planes in built if im is image)
+
+
+def _check_missing(path: str, opened: Opened, image: Image, store: Any, allow_missing: bool) -> None:
+    if not isinstance(store, PlaneStore) or allow_missing:
+        return
+    used = store.plane_indices()
+    missing = sum(store.planes[i] is None for i in used)
+    if not missing:
         return
     missing_files = _missing_files(opened)
     files = f"; missing file(s): {', '.join(missing_files)}" if missing_files else ""
     raise ReadError(
-        f"{path}: image {image.index} declares {len(planes.planes)} planes but {planes.missing} of them "
+        f"{path}: image {image.index} declares {len(used)} planes but {missing} of them "
         f"are not in the file(s){files}. Keep every file of a multi-file set together, or pass "
         "allow_missing=True to read the missing planes as zeros",
         source=path,

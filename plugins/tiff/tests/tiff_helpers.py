@@ -70,3 +70,58 @@ def write_pages(path: Path, pages: np.ndarray, description: str) -> None:
         for i, page in enumerate(pages):
             tif.write(page, photometric="minisblack", description=description if i == 0 else None,
                       metadata=None)
+
+
+# -- Micro-Manager stacks ---------------------------------------------------------------------
+
+MM_IFD_BYTES = 162  # 13 tags: Micro-Manager's pages start their pixels right after the IFD
+
+
+def _mm_ifd(offset: int, height: int, width: int, page_json: bytes) -> tuple[bytes, bytes]:
+    """One uint16 page in Micro-Manager's layout: IFD at `offset`, pixels at offset + 162, then extras."""
+    import struct
+
+    pixels_at = offset + MM_IFD_BYTES
+    extras_at = pixels_at + height * width * 2
+    rational_at, json_at = extras_at, extras_at + 8
+    tags = [
+        (256, 4, 1, width), (257, 4, 1, height), (258, 3, 1, 16), (259, 3, 1, 1), (262, 3, 1, 1),
+        (273, 4, 1, pixels_at), (277, 3, 1, 1), (278, 4, 1, height), (279, 4, 1, height * width * 2),
+        (282, 5, 1, rational_at), (283, 5, 1, rational_at), (296, 3, 1, 1),
+        (51123, 2, len(page_json), json_at),
+    ]
+    ifd = struct.pack("<H", len(tags)) + b"".join(struct.pack("<HHII", *t) for t in tags)
+    extras = struct.pack("<II", 1, 1) + page_json
+    return ifd, extras
+
+
+def write_mmstack(path: Path, planes: dict[tuple[int, int, int, int], np.ndarray], summary: dict[str, Any]) -> None:
+    """A Micro-Manager multipage TIFF holding `planes` keyed by (channel, slice, frame, position)."""
+    import json
+    import struct
+
+    summary_bytes = json.dumps(summary).encode()
+    out = bytearray(b"II*\x00" + bytes(4) + bytes(32) + summary_bytes)
+    if len(out) % 2:
+        out += b"\x00"
+    first_ifd = len(out)
+    index = []
+    items = list(planes.items())
+    for k, ((c, z, t, p), plane) in enumerate(items):
+        offset = len(out)
+        page_json = json.dumps({"ChannelIndex": c, "SliceIndex": z, "FrameIndex": t, "PositionIndex": p}).encode()
+        ifd, extras = _mm_ifd(offset, plane.shape[0], plane.shape[1], page_json)
+        body = plane.astype("<u2").tobytes()
+        next_ifd = 0 if k == len(items) - 1 else offset + len(ifd) + 4 + len(body) + len(extras)
+        next_ifd += next_ifd % 2
+        out += ifd + struct.pack("<I", next_ifd) + body + extras
+        if len(out) % 2:
+            out += b"\x00"
+        index.append((c, z, t, p, offset))
+    index_at = len(out)
+    out += struct.pack("<II", 3453623, len(index)) + b"".join(struct.pack("<5I", *e) for e in index)
+    display_at = len(out)
+    out += struct.pack("<II", 347834724, 2) + b"{}"
+    struct.pack_into("<I", out, 4, first_ifd)
+    struct.pack_into("<8I", out, 8, 54773648, index_at, 483765892, display_at, 0, 0, 2355492, len(summary_bytes))
+    path.write_bytes(bytes(out))
