@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import stackio
 from stackio import Detection, FormatSpec, Layout, LazyStack, hookimpl
+from stackio.registry import Registry
 
 NPY_MAGIC = b"\x93NUMPY"
 
@@ -57,9 +58,21 @@ class NpyPlugin:
 
 
 @pytest.fixture
-def npy_plugin(stackio_register: Callable[[object, str], Any]) -> NpyPlugin:
+def fresh_registry(monkeypatch: pytest.MonkeyPatch) -> Registry:
+    """A registry with only the built-ins: installed entry points are not consulted."""
+    from stackio import registry as registry_module
+
+    registry = Registry()
+    monkeypatch.setattr(registry, "_load_entry_points", lambda: None)
+    monkeypatch.setattr(registry_module, "_registry", registry)
+    return registry
+
+
+@pytest.fixture
+def npy_plugin(fresh_registry: Registry) -> NpyPlugin:
+    """The .npy test format alone (installed plugins that read .npy are out of the way)."""
     plugin = NpyPlugin()
-    stackio_register(plugin, "npytest")
+    fresh_registry.register(plugin, name="npytest")
     return plugin
 
 

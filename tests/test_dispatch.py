@@ -16,17 +16,6 @@ from .conftest import NpyPlugin
 
 
 @pytest.fixture
-def fresh_registry(monkeypatch: pytest.MonkeyPatch) -> Registry:
-    """A registry with only the built-ins: installed entry points are not consulted."""
-    from stackio import registry as registry_module
-
-    registry = Registry()
-    monkeypatch.setattr(registry, "_load_entry_points", lambda: None)
-    monkeypatch.setattr(registry_module, "_registry", registry)
-    return registry
-
-
-@pytest.fixture
 def tif_like(tmp_path: Path) -> Path:
     """A real .npy file named .tif: both test formats below can read it."""
     path = tmp_path / "x.tif"
@@ -247,7 +236,7 @@ def test_a_format_may_take_extra_options(fresh_registry: Registry, tif_like: Pat
     class PassThrough(NpyPlugin):
         @hookimpl
         def stackio_register_formats(self, register: Callable[[FormatSpec], None]) -> None:
-            register(FormatSpec(name="loose", suffixes=(".tif",), options=("known",), extra_options=True))
+            register(FormatSpec(name="loose", suffixes=(".tif",), options=("known",), pass_through_options=True))
 
         @hookimpl
         def stackio_load(self, source: stackio.Source, axes: str | None, options: dict[str, Any]) -> Any:

@@ -187,8 +187,9 @@ def test_invalid_plugins_are_recorded_with_their_reason() -> None:
 
 def test_register_plugin_at_run_time(npy_file: tuple[Path, np.ndarray]) -> None:
     path, data = npy_file
-    stackio.register_plugin(NpyPlugin("runtime-npy", (".npy",)), "runtime")
+    stackio.register_plugin(NpyPlugin("runtime-npy", (".npy",), priority=1000), "runtime")
     try:
+        assert stackio.detect(path).format == "runtime-npy"
         stacks = stackio.load(path, "TCYX")
         np.testing.assert_array_equal(stacks[0].extract_patch(2, None, (0, 0), (20, 30)), data[2])
         with pytest.raises(stackio.PluginError, match="already registered"):

@@ -76,13 +76,15 @@ def _load_one(
     source: Source,
     decision: Decision,
     axes: str | None,
-    in_memory: bool,
+    in_memory: bool | None,
     options: dict[str, Any],
 ) -> list[ImageStack]:
     entry = registry.format(decision.format)
     assert entry is not None
+    if in_memory is None:
+        in_memory = entry.spec.in_memory_default
     unknown = sorted(set(options) - set(entry.spec.options))
-    if unknown and not entry.spec.extra_options:
+    if unknown and not entry.spec.pass_through_options:
         accepted = ", ".join(entry.spec.options) or "none"
         raise ValidationError(
             f"{source}: the {entry.name} format does not take the option(s) {', '.join(unknown)}; "
@@ -152,7 +154,7 @@ def load(
     axes: str | None = None,
     *,
     format: str | None = None,
-    in_memory: bool = False,
+    in_memory: bool | None = None,
     prefer: Mapping[str, str] | None = None,
     **options: Any,
 ) -> list[ImageStack]:
@@ -161,7 +163,8 @@ def load(
     `axes` describes the data (see each format's rules); None where the format's
     metadata says. `format=` skips detection; `prefer={".tif": "tiff"}` settles
     which format reads a suffix. With `in_memory=False` patches are read from
-    disk on demand. Other keyword options go to the format's plugin.
+    disk on demand; None leaves it to the format (lazy for all but read functions).
+    Other keyword options go to the format's plugin.
     """
     registry = get_registry()
     preferred = preferences(prefer)

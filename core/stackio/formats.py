@@ -33,7 +33,9 @@ class FormatSpec:
     #: Names of the options `load` accepts for this format; any other is an error.
     options: tuple[str, ...] = attrs.field(default=(), converter=tuple)
     #: Whether options beyond `options` are accepted and passed on (e.g. to a user's loader).
-    extra_options: bool = False
+    pass_through_options: bool = False
+    #: What `in_memory` means when the caller leaves it unset (None).
+    in_memory_default: bool = False
     #: Options that, when passed, select this format whatever the source looks like.
     selected_by: tuple[str, ...] = attrs.field(default=(), converter=tuple)
     description: str = ""
@@ -89,7 +91,13 @@ KNOWN_FORMATS: tuple[KnownFormat, ...] = (
     KnownFormat("czi", "stackio-czi", (".czi",), magic=(b"ZISRAWFILE",)),
     KnownFormat("zarr", "stackio-zarr", (".zarr", ".ome.zarr"), markers=("zarr.json", ".zgroup", ".zarray")),
     KnownFormat("ndtiff", "stackio-ndtiff", markers=("NDTiff.index", "Full resolution/NDTiff.index")),
-    KnownFormat("custom", "stackio-custom", (".npy", ".npz")),
+    KnownFormat("numpy", "stackio-custom", (".npy", ".npz"), magic=(b"\x93NUMPY",)),
+    KnownFormat(
+        "png",
+        "stackio-png",
+        (".png", ".apng", ".jpg", ".jpeg"),
+        magic=(b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff"),
+    ),
 )
 
 

@@ -16,7 +16,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import attrs
 from stackio import Detection, FormatSpec, ImageStack, Sample, Source, hookimpl
 
 from .runtime import register_format, registered_formats, unregister_format
@@ -29,11 +28,6 @@ ZIP_MAGIC = b"PK\x03\x04"
 #: Options of the ``custom`` format; any other option goes to the loader when the core allows it.
 CUSTOM_OPTIONS = ("read_func", "read_kwargs", "suffix", "loader", "loader_kwargs")
 
-# When the core lets a format take options it does not list (so that `loader=f, **kwargs` passes
-# kwargs on to f), ask for that; until then `loader_kwargs={...}` carries them.
-_PASS_THROUGH = (
-    {"pass_through_options": True} if "pass_through_options" in attrs.fields_dict(FormatSpec) else {}
-)
 
 
 @hookimpl
@@ -52,7 +46,8 @@ def stackio_register_formats(register: Callable[[FormatSpec], None]) -> None:
             selected_by=("read_func", "loader"),
             description="any format, through read_func= (a function returning an array) or loader= "
             "(a function returning ImageStacks)",
-            **_PASS_THROUGH,
+            pass_through_options=True,
+            in_memory_default=True,
         )
     )
 

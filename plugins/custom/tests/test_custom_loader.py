@@ -109,11 +109,5 @@ def test_loader_options_are_checked(plane: tuple[Path, np.ndarray]) -> None:
         stackio.load(plane[0], "YX", loader=tile_loader, loader_kwargs=("tiles", 2))
 
 
-def test_unlisted_options_are_passed_to_the_loader_when_the_core_allows(plane: tuple[Path, np.ndarray]) -> None:
-    entry = stackio.get_registry().format("custom")
-    assert entry is not None
-    if not getattr(entry.spec, "pass_through_options", False):
-        with pytest.raises(ValidationError, match="does not take the option"):
-            stackio.load(plane[0], "YX", loader=tile_loader, tiles=5)
-        pytest.skip("the core does not yet pass unlisted options through (FormatSpec.pass_through_options)")
+def test_unlisted_options_are_passed_to_the_loader(plane: tuple[Path, np.ndarray]) -> None:
     assert len(stackio.load(plane[0], "YX", loader=tile_loader, tiles=5)) == 5

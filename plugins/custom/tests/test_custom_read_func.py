@@ -66,7 +66,8 @@ def test_lazy_stacks_hold_one_file_at_a_time(raw_dir: tuple[Path, list[np.ndarra
         calls.append(path.name)
         return read_raw(path, **kwargs)  # type: ignore[arg-type]
 
-    stacks = stackio.load(folder, "YX", read_func=counting, read_kwargs={"shape": (6, 7)}, suffix=".raw")
+    stacks = stackio.load(folder, "YX", read_func=counting, read_kwargs={"shape": (6, 7)}, suffix=".raw",
+                          in_memory=False)
     assert all(isinstance(s, FileBackedStack) for s in stacks)
     assert len(calls) == 11  # each file read once at load to learn its shape ...
     assert not any(s.is_loaded for s in stacks)  # ... and none kept
@@ -156,3 +157,17 @@ def test_format_custom_without_a_function_explains(tmp_path: Path) -> None:
     (tmp_path / "a.raw").write_bytes(b"\0" * 8)
     with pytest.raises(ValidationError, match="needs read_func= .* or loader="):
         stackio.load(tmp_path / "a.raw", "YX", format="custom")
+
+
+def test_read_functions_are_in_memory_by_default_and_file_backed_on_request(
+    raw_dir: tuple[Path, list[np.ndarray]],
+) -> None:
+    folder, arrays = raw_dir
+    (default,) = stackio.load(folder / "img2.raw", "YX", read_func=read_raw, read_kwargs={"shape": (6, 7)})
+    assert isinstance(default, stackio.ArrayStack)
+    (lazy,) = stackio.load(
+        folder / "img2.raw", "YX", read_func=read_raw, read_kwargs={"shape": (6, 7)}, in_memory=False
+    )
+    assert isinstance(lazy, stackio.FileBackedStack)
+    np.testing.assert_array_equal(_whole(default), arrays[2])
+    np.testing.assert_array_equal(_whole(lazy), arrays[2])
