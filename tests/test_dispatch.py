@@ -246,3 +246,18 @@ def test_a_format_may_take_extra_options(fresh_registry: Registry, tif_like: Pat
     fresh_registry.register(PassThrough("loose"), name="loose")
     stackio.load(tif_like, "YX", known=1, anything="else")
     assert seen == {"known": 1, "anything": "else"}
+
+
+def test_a_missing_path_inside_a_dataset_goes_to_its_format(fresh_registry: Registry, tmp_path: Path) -> None:
+    class Store(NpyPlugin):
+        @hookimpl
+        def stackio_register_formats(self, register: Callable[[FormatSpec], None]) -> None:
+            register(FormatSpec(name="store", suffixes=(".store",), directories=True, markers=("meta.json",)))
+
+    fresh_registry.register(Store(), name="store")
+    (tmp_path / "x.store" / "grp").mkdir(parents=True)
+    (tmp_path / "x.store" / "grp" / "meta.json").write_text("{}")
+    decision = stackio.detect(tmp_path / "x.store" / "grp" / "missing")
+    assert decision.format == "store" and decision.reason == "inside a store dataset"
+    with pytest.raises(stackio.SourceNotFoundError):
+        stackio.detect(tmp_path / "plain" / "missing.npy")

@@ -155,6 +155,10 @@ def choose_format(
         return _decide(claiming[0], f"URI scheme {source.scheme!r}")
 
     if not source.exists:
+        container = _containing_dataset(formats, source)
+        if container is not None:
+            # A missing group or array inside a store: its plugin can say what the store holds.
+            return _decide(container, f"inside a {container.name} dataset")
         raise SourceNotFoundError(
             f"{source}: no such file or directory; check the path (relative paths are taken from "
             "the current directory)",
@@ -213,6 +217,22 @@ def choose_format(
         return result
     suffix = source.suffixes[-1] if source.suffixes else "(none)"
     raise _unsupported(registry, source, f"no installed plugin reads files with suffix {suffix}", result)
+
+
+def _containing_dataset(formats: list[FormatEntry], source: Source) -> FormatEntry | None:
+    """The directory format claiming the nearest existing ancestor of a missing path, if any."""
+    if source.path is None:
+        return None
+    parent = next((p for p in source.path.parents if p.exists()), None)
+    if parent is None or not parent.is_dir():
+        return None
+    ancestor = Source.parse(parent)
+    for entry in formats:
+        if entry.spec.directories and (
+            any(ancestor.has(m) for m in entry.spec.markers) or any(s in entry.spec.suffixes for s in ancestor.suffixes)
+        ):
+            return entry
+    return None
 
 
 def _preferred(registry: Registry, preferred: Mapping[str, str], suffix: str, source: Source) -> FormatEntry | None:
