@@ -224,3 +224,12 @@ def test_stacks_pickle_with_their_opened_reader(d: Path) -> None:
         copy = pickle.loads(pickle.dumps(stack))
         np.testing.assert_array_equal(whole(copy), before)
         assert copy.metadata.to_dict() == stack.metadata.to_dict()
+
+
+def test_series_whose_pages_do_not_map_onto_its_axes_are_read_whole(d: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from stackio_tiff import images
+
+    monkeypatch.setattr(images, "_split", lambda shape, shaped: None)
+    (stack,) = stackio.load(d / "tiled_zstd.tif")
+    assert isinstance(stack._open(), images.WholeSeriesStore)
+    same_as_tifffile(stack, d / "tiled_zstd.tif", "ZYX")
