@@ -86,5 +86,11 @@ class MapCache:
         return len(self._maps)
 
 
+    def after_fork(self) -> None:
+        """A forked child starts with a free lock (a parent thread may have held it at the fork)."""
+        self._lock = threading.Lock()
+
+
 #: The process-wide cache every reader uses.
 MAPS = MapCache()
+os.register_at_fork(after_in_child=MAPS.after_fork)

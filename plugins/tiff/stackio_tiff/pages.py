@@ -31,16 +31,27 @@ from .files import MAPS, FileKey
 PARALLEL_SEGMENTS = 8
 
 _pool: ThreadPoolExecutor | None = None
+_pool_pid = 0
 _pool_lock = threading.Lock()
 
 
 def _executor() -> ThreadPoolExecutor:
-    global _pool
-    if _pool is None:
+    """The decoding pool; a new one in a forked child (a parent's pool has no threads there)."""
+    global _pool, _pool_pid
+    if _pool is None or _pool_pid != os.getpid():
         with _pool_lock:
-            if _pool is None:
+            if _pool is None or _pool_pid != os.getpid():
                 _pool = ThreadPoolExecutor(max_workers=max(2, min(8, os.cpu_count() or 2)))
+                _pool_pid = os.getpid()
     return _pool
+
+
+def _after_fork() -> None:
+    global _pool_lock
+    _pool_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork)
 
 
 @attrs.frozen(eq=False)

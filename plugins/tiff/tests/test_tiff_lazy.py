@@ -142,3 +142,15 @@ def test_threads_reading_one_stack_agree_with_sequential_reads(big: Path) -> Non
         got = list(pool.map(lambda c: stack.extract_patch(0, None, c, (100, 100)), requests))
     for (y, x), patch in zip(requests, got, strict=True):
         np.testing.assert_array_equal(patch[0], _expected(y, x, 100, 100))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_forked_worker_reads_after_the_parent_used_its_thread_pool(big: Path) -> None:
+    import multiprocessing
+
+    (stack,) = stackio.load(big)
+    stack.extract_patch(0, None, (0, 0), (2000, 2000))  # many tiles: the decoding pool starts
+    context = multiprocessing.get_context("fork")
+    with context.Pool(1) as pool:  # a data-loader worker started by fork
+        patch = pool.apply_async(stack.extract_patch, (0, None, (3000, 3000), (1000, 1000))).get(timeout=60)
+    np.testing.assert_array_equal(patch[0], _expected(3000, 3000, 1000, 1000))
