@@ -295,11 +295,9 @@ def _split(shape: Sequence[int], shaped: Sequence[int]) -> tuple[int, list[int]]
 
 @attrs.frozen
 class PlaneSet:
-    """The planes of one image (possibly across files), before a store is made of them."""
+    """The planes of one series (possibly across files; None where a plane is missing)."""
 
     planes: list[Plane | None]
-    files: tuple[str, ...]
-    missing: int
 
 
 def collect_planes(series: Any, codecs: dict[int, Codec] | None = None) -> PlaneSet:
@@ -320,7 +318,7 @@ def collect_planes(series: Any, codecs: dict[int, Codec] | None = None) -> Plane
             key = keys[path] = FileKey.of(path)
         tables = getattr(page, "jpegtables", None) or getattr(keyframe, "jpegtables", None)
         planes.append(Plane(key, tuple(page.dataoffsets), tuple(page.databytecounts), codec, tables))
-    return PlaneSet(planes, tuple(keys), sum(p is None for p in planes))
+    return PlaneSet(planes)
 
 
 def owner(image: Image, planes: PlaneSet | None, path: Path) -> str:

@@ -74,11 +74,11 @@ def resolve(
         if d != "?" and not _extra(d) and d != g
     ]
     if wrong:
-        shown = "".join(a if a != "?" else "?" for a in declared)
+        named = "" if "?" not in declared else " with each '?' named"
         raise AxesError(
             f"{source}: axes {given!r} contradict the file: its {declared_by(kind)} declares "
-            f"{shown!r} for shape {shape} (tifffile axes {tiff_axes!r}; '?' may be named freely); pass "
-            f"axes={shown!r} with any '?' named, or axes=None",
+            f"{declared!r} for shape {shape} (tifffile axes {tiff_axes!r}); pass axes={declared!r}{named}"
+            + (", or axes=None" if not named else ""),
             source=source,
         )
     return upper
