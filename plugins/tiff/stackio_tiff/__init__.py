@@ -58,7 +58,7 @@ def _detect_directory(source: Source) -> Detection:
         if not n.startswith(".") and not n.lower().endswith(SUFFIXES)
         and claims_by_suffix(others, Source.parse(source.path / n))
     )
-    if foreign:
+    if foreign and not (companions or mmstack):
         return Detection.refuse(f"the folder also holds files of other formats ({', '.join(foreign[:3])})")
     what = "an OME companion file" if companions else "Micro-Manager stacks" if mmstack else "OME-TIFF files"
     return Detection.accept(f"a folder with {what}: multi-file sets are read once, each image from its "

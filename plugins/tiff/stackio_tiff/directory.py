@@ -13,7 +13,9 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
+import stackio
 from stackio import ImageStack, ReadError, Source, ValidationError, natural_key
+from stackio.dispatch import claims_by_suffix
 
 from .images import COMPANION_SUFFIX
 from .reader import load_file, refuse_ndtiff
@@ -30,6 +32,10 @@ def companion_files(companion: Path) -> set[str]:
     return {e.attrib["FileName"] for e in root.iter() if e.tag.endswith("UUID") and "FileName" in e.attrib}
 
 
+def _other_formats() -> list[Any]:
+    return [e for e in stackio.formats() if e.name != "tiff"]
+
+
 def load_directory(
     source: Source, axes: str | None, options: dict[str, Any], in_memory: bool
 ) -> list[ImageStack]:
@@ -41,16 +47,23 @@ def load_directory(
             "(folder/file.ome.tif@N) instead",
             source=str(folder),
         )
-    entries = sorted((p for p in folder.iterdir() if not p.name.startswith(".") and p.is_file()),
-                     key=lambda p: natural_key(p.name))
+    entries = sorted((p for p in folder.iterdir() if not p.name.startswith(".")), key=lambda p: natural_key(p.name))
     companions = [p for p in entries if p.name.lower().endswith(COMPANION_SUFFIX)]
     covered: set[str] = set()
     for companion in companions:
         covered |= companion_files(companion)
+    others = _other_formats()
     stacks: list[ImageStack] = []
     for path in entries:
         name = path.name.lower()
-        if name.endswith(COMPANION_SUFFIX):
+        if (path.is_dir() or not name.endswith((*TIFF_SUFFIXES, COMPANION_SUFFIX))) and claims_by_suffix(
+            others, Source.parse(path)
+        ):
+            # another format's file or dataset beside a multi-file set: stackio loads it as it would
+            stacks += stackio.load(path, axes, in_memory=in_memory)
+        elif path.is_dir():
+            continue
+        elif name.endswith(COMPANION_SUFFIX):
             stacks += load_file(path, axes, options, index=None)
         elif name.endswith(TIFF_SUFFIXES) and path.name not in covered:
             refuse_ndtiff(path)

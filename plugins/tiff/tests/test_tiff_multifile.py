@@ -199,3 +199,16 @@ def test_plain_folders_are_left_to_the_core(tmp_path: Path) -> None:
     stacks = stackio.load(tmp_path)
     assert [int(whole[0, 0, 0]) for whole in (s.extract_patch(0, None, (0, 0), (4, 4)) for s in stacks)] == [
         0, 1, 2, 2]
+
+
+def test_folder_with_a_companion_set_and_other_formats(companion: tuple[Path, np.ndarray]) -> None:
+    folder, data = companion
+    np.save(folder / "extra.npy", np.arange(24, dtype=np.int16).reshape(2, 3, 4))
+    if stackio.get_registry().format("numpy") is None:
+        pytest.skip("no plugin reads .npy here")
+    assert stackio.detect(folder).format == "tiff"
+    with pytest.raises(stackio.AxesError, match=r"extra\.npy"):
+        stackio.load(folder)  # the .npy file needs axes, as when stackio loads it alone
+    stacks = stackio.load(folder, "ZYX")
+    assert [Path(s.source.split("@")[0]).name for s in stacks] == ["extra.npy", "set.companion.ome"]
+    np.testing.assert_array_equal(every_sample(stacks[1])[0, 0], data)
