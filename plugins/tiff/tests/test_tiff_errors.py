@@ -162,3 +162,12 @@ def test_series_option_on_a_directory(tmp_path: Path) -> None:
         tifffile.imwrite(tmp_path / name, np.zeros((4, 4), np.uint8), metadata={"axes": "YX"})
     with pytest.raises(ValidationError, match="series= selects an image of one file, not of a folder"):
         stackio.load(tmp_path, series=0)
+
+
+@pytest.mark.parametrize("keep", [1200, 1950])  # pixels are at 368..1904, later pages' IFDs after them
+def test_truncated_imagej_hyperstack(files: Path, tmp_path: Path, keep: int) -> None:
+    with tifffile.TiffFile(files / "hyper.tif") as tif:
+        assert (tif.series[0].dataoffset, tif.pages[1].offset) == (368, 1904)
+    path = _cut(files / "hyper.tif", tmp_path / "cut_hyper.tif", keep)
+    with pytest.raises(ReadError, match=r"cut_hyper\.tif: .*truncated"):
+        stackio.load(path)
