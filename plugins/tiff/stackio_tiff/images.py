@@ -321,26 +321,20 @@ def collect_planes(series: Any, codecs: dict[int, Codec] | None = None) -> Plane
     return PlaneSet(planes)
 
 
-def owner(image: Image, planes: PlaneSet | None, path: Path) -> str:
-    """The file holding the image's first plane (its owner)."""
-    if planes is None:
-        return str(path)
-    first = first_plane_index(image, planes)
-    plane = planes.planes[first] if first is not None else None
-    return plane.file.path if plane is not None else ""
-
-
-def first_plane_index(image: Image, planes: PlaneSet) -> int | None:
-    if image.position is None:
-        return 0 if planes.planes else None
-    axes, shape = image.series.get_axes(False), image.series.get_shape(False)
-    split = _split(shape, image.series.keyframe.shaped)
-    if split is None:
-        return None
-    outer = shape[: split[0]]
-    index = [0] * len(outer)
-    index[axes.index("R")] = image.position
-    return int(np.ravel_multi_index(index, outer))
+def image_owner(image: Image) -> str:
+    """The file holding the image's first plane (its owner); "" when that plane is missing."""
+    series = image.series
+    index = 0
+    if image.position is not None:
+        axes, shape = series.get_axes(False), series.get_shape(False)
+        split = _split(shape, series.keyframe.shaped)
+        if split is None:
+            return ""
+        outer = [0] * split[0]
+        outer[axes.index("R")] = image.position
+        index = int(np.ravel_multi_index(outer, shape[: split[0]]))
+    page = series[index]
+    return page_file(page) if page is not None else ""
 
 
 def is_contiguous(series: Any, path: Path) -> int | None:
@@ -359,8 +353,14 @@ def is_contiguous(series: Any, path: Path) -> int | None:
     return int(offset)
 
 
-def make_store(image: Image, level: int, path: Path) -> tuple[MemmapStore | PlaneStore, PlaneSet | None]:
-    """The array-like that reads `image` at pyramid `level`, checked against the file sizes."""
+def make_store(
+    image: Image, level: int, path: Path, cache: dict[int, PlaneSet] | None = None
+) -> MemmapStore | PlaneStore | WholeSeriesStore:
+    """The array-like that reads `image` at pyramid `level`, checked against the file sizes.
+
+    `cache` keeps the planes of series already collected (the positions of one Micro-Manager
+    stack share a series).
+    """
     series = image.series.levels[level] if level else image.series
     keyframe = series.keyframe
     if image.position is None:
@@ -376,14 +376,17 @@ def make_store(image: Image, level: int, path: Path) -> tuple[MemmapStore | Plan
                     f"file has {file.size} bytes; the file was not written completely",
                     source=str(path),
                 )
-            return MemmapStore(file, offset, shape, raw), None
-    planes = collect_planes(series)
-    check_truncation(planes, path)
+            return MemmapStore(file, offset, shape, raw)
+    cache = {} if cache is None else cache
+    planes = cache.get(id(series))
+    if planes is None:
+        planes = cache[id(series)] = collect_planes(series)
+        check_truncation(planes, path)
     if image.position is None:
         shape, fixed = tuple(series.shape), {}
         split = _split(shape, keyframe.shaped)
         if split is None or math.prod(shape[: split[0]]) != len(planes.planes):
-            return _whole_series_store(image, level, path), planes
+            return _whole_series_store(image, level, path)
         exposed = [("outer", k) for k in range(split[0])] + [("page", j) for j in split[1]]
         outer = shape[: split[0]]
     else:
@@ -398,8 +401,7 @@ def make_store(image: Image, level: int, path: Path) -> tuple[MemmapStore | Plan
         exposed = [("outer", k) for k in range(split[0]) if k != r and outer[k] > 1]
         exposed += [("page", j) for k, j in zip(range(split[0], len(shape)), split[1], strict=True)
                     if shape[k] > 1 or axes[k] in "YX"]
-    store = PlaneStore(planes.planes, outer, exposed, series.dtype, tuple(keyframe.shaped), fixed=fixed)
-    return store, planes
+    return PlaneStore(planes.planes, outer, exposed, series.dtype, tuple(keyframe.shaped), fixed=fixed)
 
 
 def check_truncation(planes: PlaneSet, path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from stackio import (
 )
 
 from . import layouts, meta
-from .images import Image, Opened, PlaneSet, make_store, ndtiff_member, open_file, owner
+from .images import Image, Opened, PlaneSet, image_owner, make_store, ndtiff_member, open_file
 from .pages import MemmapStore, PlaneStore
 
 
@@ -73,7 +74,7 @@ class ImageOpener:
             if self.index >= len(opened.images):
                 raise ReadError(f"{self.path}: series {self.index} is gone; was the file changed?",
                                 source=self.path)
-            store, _ = make_store(opened.images[self.index], self.level, Path(self.path))
+            store = make_store(opened.images[self.index], self.level, Path(self.path))
             _check_missing(self.path, opened, opened.images[self.index], store, self.allow_missing)
             return store
         finally:
@@ -141,7 +142,6 @@ def load_file(
             chosen = [images[index]]
         else:
             chosen = list(images)
-        built = []
         for image in chosen:
             if level and not 0 <= level < image.levels:
                 raise ValidationError(
@@ -149,42 +149,45 @@ def load_file(
                     f"{image.levels} level(s), 0 to {image.levels - 1}",
                     source=str(path),
                 )
-            store, planes = make_store(image, level, path)
-            built.append((image, store, planes))
+        allow_missing = bool(options.get("allow_missing"))
+        cache: dict[int, PlaneSet] = {}
         from_companion = opened.companion is not None and _same(opened.companion, path)
         if index is None and not from_companion:
-            owned = [b for b in built if _same(owner(b[0], b[2], path), path)]
+            owners = {id(image): image_owner(image) for image in chosen}
+            owned = [image for image in chosen if owners[id(image)] and _same(owners[id(image)], path)]
             if skip_unowned:
                 # images starting in another file of this folder are read from that file
-                for image, store, _ in built:
-                    start = owner(image, _planes(built, image), path)
+                for image in chosen:
+                    start = owners[id(image)]
                     if start and _same(Path(start).parent, path.parent):
                         continue
                     if not start:  # its first plane is missing: say so (or skip it when allowed)
-                        _check_missing(str(path), opened, image, store, bool(options.get("allow_missing")))
+                        store = make_store(image, level, path, cache)
+                        _check_missing(str(path), opened, image, store, allow_missing)
                         continue
-                    raise _not_an_owner(path, opened, built)
+                    raise _not_an_owner(path, owners.values())
             elif not owned:
-                raise _not_an_owner(path, opened, built)
-            built = owned
+                raise _not_an_owner(path, owners.values())
+            chosen = owned
+        built = [(image, make_store(image, level, path, cache)) for image in chosen]
         stacks = []
-        for image, store, planes in built:
-            _check_missing(str(path), opened, image, store, bool(options.get("allow_missing")))
-            stacks.append(_stack(path, opened, image, store, planes, axes, level, options))
+        for image, store in built:
+            _check_missing(str(path), opened, image, store, allow_missing)
+            stacks.append(_stack(path, opened, image, store, axes, level, options))
         return stacks
     finally:
         opened.close()
 
 
-def _label(path: Path, opened: Opened, image: Image, planes: PlaneSet | None = None) -> str:
+def _label(path: Path, opened: Opened, image: Image) -> str:
     """The stack's source: the path, with @N when the file has several images or N starts elsewhere."""
     from_companion = opened.companion is not None and _same(opened.companion, path)
-    here = from_companion or _same(owner(image, planes, path) or path, path)
+    here = from_companion or _same(image_owner(image) or path, path)
     return str(path) if len(opened.images) == 1 and here else f"{path}@{image.index}"
 
 
-def _not_an_owner(path: Path, opened: Opened, built: list[tuple[Image, Any, PlaneSet | None]]) -> ValidationError:
-    starts = sorted({Path(owner(im, planes, path)).name for im, _, planes in built} - {""})
+def _not_an_owner(path: Path, owners: Iterable[str]) -> ValidationError:
+    starts = sorted({Path(o).name for o in owners if o})
     where = ", ".join(starts) or "files that are missing"
     return ValidationError(
         f"{path}: this file only continues image(s) of a multi-file set; each image is read from the file "
@@ -192,10 +195,6 @@ def _not_an_owner(path: Path, opened: Opened, built: list[tuple[Image, Any, Plan
         f"({path.name}@N) to read one image through this file",
         source=str(path),
     )
-
-
-def _planes(built: list[tuple[Image, Any, PlaneSet | None]], image: Image) -> PlaneSet | None:
-    return next(planes for im, _, planes in built if im is image)
 
 
 def _check_missing(path: str, opened: Opened, image: Image, store: Any, allow_missing: bool) -> None:
@@ -282,9 +281,9 @@ def _mm_physical(tif: Any) -> meta.Physical:
     return meta.Physical(voxel, units, {}, tuple(str(n) for n in names) if names else None)
 
 
-def _stack(path: Path, opened: Opened, image: Image, store: Any, planes: PlaneSet | None, axes: str | None,
-           level: int, options: dict[str, Any]) -> ImageStack:
-    label = _label(path, opened, image, planes)
+def _stack(path: Path, opened: Opened, image: Image, store: Any, axes: str | None, level: int,
+           options: dict[str, Any]) -> ImageStack:
+    label = _label(path, opened, image)
     resolved = layouts.resolve(image.axes, store.shape, axes, source=label, kind=image.kind)
     layout = layouts.layout_for(resolved, store.shape, source=label)
     metadata = _metadata(path, opened, image, resolved, layout.n_channels)
