@@ -9,6 +9,7 @@ the images whose first plane it holds.
 
 from __future__ import annotations
 
+import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -49,9 +50,9 @@ def load_directory(
         )
     entries = sorted((p for p in folder.iterdir() if not p.name.startswith(".")), key=lambda p: natural_key(p.name))
     companions = [p for p in entries if p.name.lower().endswith(COMPANION_SUFFIX)]
-    covered: set[str] = set()
+    covered: set[str] = set()  # real paths of files whose images were given already
     for companion in companions:
-        covered |= companion_files(companion)
+        covered |= {os.path.realpath(folder / name) for name in companion_files(companion)}
     others = _other_formats()
     stacks: list[ImageStack] = []
     for path in entries:
@@ -65,12 +66,13 @@ def load_directory(
             continue
         elif name.endswith(COMPANION_SUFFIX):
             stacks += load_file(path, axes, options, index=None)
-        elif name.endswith(TIFF_SUFFIXES) and path.name not in covered:
+        elif name.endswith(TIFF_SUFFIXES) and os.path.realpath(path) not in covered:
             refuse_ndtiff(path)
             if path.stat().st_size == 0:
                 raise ReadError(f"{path}: the file is empty (0 bytes); it may not have been written completely",
                                 source=str(path))
-            stacks += load_file(path, axes, options, index=None, skip_unowned=True)
+            # every image of the file's set, once; the set's other files are then skipped
+            stacks += load_file(path, axes, options, index=None, covered=covered)
     if not stacks:
         raise ReadError(f"{folder}: the folder holds no TIFF image stackio can read", source=str(folder))
     return stacks

@@ -123,9 +123,14 @@ def load(source: Source, axes: str | None, options: dict[str, Any], in_memory: b
 
 def load_file(
     path: Path, axes: str | None, options: dict[str, Any], *, index: int | None,
-    skip_unowned: bool = False,
+    covered: set[str] | None = None,
 ) -> list[ImageStack]:
-    """The stacks of one file: the image asked for by index, else every image the file owns."""
+    """The stacks of one file: the image asked for by index, else every image the file owns.
+
+    With `covered` (a folder being read), every image of the file's multi-file set whose first
+    plane is in the same folder is given, each as if loaded from the file holding that plane, and
+    the paths of the set's files are added to `covered`: the folder need not open them again.
+    """
     path = path.absolute()
     level = int(options.get("level") or 0)
     opened = open_file(path, allow_missing=bool(options.get("allow_missing")))
@@ -155,17 +160,17 @@ def load_file(
         if index is None and not from_companion:
             owners = {id(image): image_owner(image) for image in chosen}
             owned = [image for image in chosen if owners[id(image)] and _same(owners[id(image)], path)]
-            if skip_unowned:
-                # images starting in another file of this folder are read from that file
+            if covered is not None:
+                owned = []
                 for image in chosen:
                     start = owners[id(image)]
-                    if start and _same(Path(start).parent, path.parent):
-                        continue
                     if not start:  # its first plane is missing: say so (or skip it when allowed)
                         store = make_store(image, level, path, cache)
                         _check_missing(str(path), opened, image, store, allow_missing)
                         continue
-                    raise _not_an_owner(path, owners.values())
+                    if not _same(Path(start).parent, path.parent):
+                        raise _not_an_owner(path, owners.values())
+                    owned.append(image)
             elif not owned:
                 raise _not_an_owner(path, owners.values())
             chosen = owned
@@ -173,10 +178,22 @@ def load_file(
         stacks = []
         for image, store in built:
             _check_missing(str(path), opened, image, store, allow_missing)
-            stacks.append(_stack(path, opened, image, store, axes, level, options))
+            home = path
+            if covered is not None and not from_companion:
+                home = Path(image_owner(image)).absolute() if index is None else path
+                covered |= _files_of(store, home)
+            stacks.append(_stack(home, opened, image, store, axes, level, options))
         return stacks
     finally:
         opened.close()
+
+
+def _files_of(store: Any, path: Path) -> set[str]:
+    if isinstance(store, PlaneStore):
+        return {os.path.realpath(p.file.path) for p in store.planes if p is not None}
+    if isinstance(store, MemmapStore):
+        return {os.path.realpath(store.file.path)}
+    return {os.path.realpath(path)}
 
 
 def _label(path: Path, opened: Opened, image: Image) -> str:

@@ -212,3 +212,21 @@ def test_folder_with_a_companion_set_and_other_formats(companion: tuple[Path, np
     stacks = stackio.load(folder, "ZYX")
     assert [Path(s.source.split("@")[0]).name for s in stacks] == ["extra.npy", "set.companion.ome"]
     np.testing.assert_array_equal(every_sample(stacks[1])[0, 0], data)
+
+
+def test_folder_opens_a_set_once(positions: tuple[Path, list[np.ndarray]], monkeypatch: pytest.MonkeyPatch) -> None:
+    from stackio_tiff import reader
+
+    folder, data = positions
+    opened: list[str] = []
+    real = reader.open_file
+
+    def counting(path: Path, **kwargs: object) -> object:
+        opened.append(path.name)
+        return real(path, **kwargs)
+
+    monkeypatch.setattr(reader, "open_file", counting)
+    stacks = stackio.load(folder)
+    assert opened == ["run_Pos0.ome.tif"]  # its OME-XML describes the whole set; the other files are skipped
+    assert [s.source.rsplit("/", 1)[-1] for s in stacks] == [f"run_Pos{i}.ome.tif@{i}" for i in range(4)]
+    np.testing.assert_array_equal(every_sample(stacks[3])[0, 0], data[3])
