@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import stackio
-from stackio import ArrayStack, LazyStack, Source
+from stackio import ArrayStack, LazyStack, Source, hookimpl
+from stackio.registry import Registry
 
 from .conftest import NpyPlugin
 
@@ -121,3 +122,19 @@ def test_no_input_is_modified(npy_plugin: NpyPlugin, npy_file: tuple[Path, np.nd
         stack.extract_patch(0, None, (0, 0), (5, 5))
         getattr(stack, "close", lambda: None)()
     assert (path.read_bytes(), path.stat().st_mtime_ns) == before
+
+
+def test_a_file_covered_by_another_may_give_no_stack_in_a_directory(fresh_registry: Registry, tmp_path: Path) -> None:
+    class SetPlugin(NpyPlugin):
+        @hookimpl
+        def stackio_load(self, source: stackio.Source, axes: str | None) -> list[stackio.ImageStack]:
+            if source.path is not None and source.path.name.startswith("part"):
+                return []  # a continuation file, read through its first file
+            return NpyPlugin.stackio_load(self, source, axes)
+
+    fresh_registry.register(SetPlugin(), name="sets")
+    for name in ("first.npy", "part2.npy"):
+        np.save(tmp_path / name, np.zeros((2, 2), dtype=np.uint8))
+    assert [Path(s.source).name for s in stackio.load(tmp_path, "YX")] == ["first.npy"]
+    with pytest.raises(stackio.ReadError, match="found no image in it"):
+        stackio.load(tmp_path / "part2.npy", "YX")

@@ -9,7 +9,7 @@ point group; none is imported until a source needs it.
 
 from .api import Diagnosis, detect, diagnose, load, load_pairs, natural_key, require_axes
 from .axes import KNOWN_AXES, Layout, normalize_axes
-from .dispatch import Decision, Verdict
+from .dispatch import Decision, Verdict, claims_by_suffix
 from .errors import (
     AxesError,
     PatchBoundsError,
@@ -70,6 +70,7 @@ __all__ = [
     "Verdict",
     "broken_plugins",
     "check_patch_request",
+    "claims_by_suffix",
     "detect",
     "diagnose",
     "formats",

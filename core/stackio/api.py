@@ -52,6 +52,7 @@ def _expand_directory(registry: Registry, source: Source) -> list[Source]:
         if name.startswith("."):
             continue
         child = Source.parse(source.path / name)
+        child.expanded_from = source.path
         if claims_by_suffix(formats, child):
             children.append(child)
     if not children:
@@ -126,6 +127,8 @@ def _load_one(
         raise PluginError(f"{source}: {where} has no stackio_load hook", source=str(source))
     stacks = list(stacks)
     if not stacks:
+        if source.expanded_from is not None:
+            return []  # e.g. a later file of a multi-file set, already read through its first file
         raise ReadError(f"{source}: {where} found no image in it", source=str(source))
     for stack in stacks:
         problems = protocol_problems(stack)

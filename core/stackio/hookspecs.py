@@ -86,7 +86,9 @@ def stackio_load(
 
     `axes` is upper-case or None. With `in_memory=False` return lazy stacks
     (the core's `LazyStack` or `FileBackedStack`); the core turns `LazyStack`s
-    into memory when `in_memory=True` unless the plugin already did. Raise a
+    into memory when `in_memory=True` unless the plugin already did. For a file
+    found by expanding a plain directory (`source.expanded_from` set) an empty
+    list is allowed: the file is covered by another one. Raise a
     `StackioError` subclass for bad input; any other exception is reported as
     a read failure of this plugin.
     """

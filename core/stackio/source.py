@@ -42,6 +42,9 @@ class Source:
         self.uri = uri
         #: N from a trailing '@N' (a scene or series), if the source had one.
         self.index = index
+        #: The directory this source was found in when `load` expanded a plain directory; a plugin may
+        #: then return no stack for it (a file already covered by another file of the same dataset).
+        self.expanded_from: Path | None = None
 
     @classmethod
     def parse(cls, given: Any) -> Source:
