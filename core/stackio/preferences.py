@@ -8,7 +8,6 @@ Looked up, first match wins: the `prefer=` argument, then `STACKIO_PREFER`
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -48,6 +47,8 @@ def _from_config() -> dict[str, str]:
     path = config_path()
     if not path.is_file():
         return {}
+    import tomllib
+
     try:
         data = tomllib.loads(path.read_text())
     except (OSError, tomllib.TOMLDecodeError) as exc:

@@ -7,7 +7,6 @@ import re
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import unquote, urlparse
 
 import numpy as np
 
@@ -68,6 +67,8 @@ class Source:
             scheme = match["scheme"].lower()
             if scheme != "file":
                 return cls(given, kind="uri", scheme=scheme, uri=text)
+            from urllib.parse import unquote, urlparse
+
             parsed = urlparse(text)
             if parsed.netloc not in ("", "localhost"):
                 from .errors import ValidationError
