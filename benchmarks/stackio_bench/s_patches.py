@@ -377,8 +377,15 @@ def run(cfg: Config, log: Callable[[str], None]) -> list[Row]:
                 rows.append(Row("4", title, "ms/patch", None, "-", None, note=f"error: {type(exc).__name__}: {exc}"))
                 continue
             ms = {k: median(v) * 1e3 for k, v in times.items()}
+            mean = {k: sum(v) / len(v) * 1e3 for k, v in times.items()}
             n = {k: len(v) for k, v in times.items()}
             note = case.stackio.note
+            mean_ratio = mean["stackio"] / mean["floor"]
+            if abs(mean_ratio / (ms["stackio"] / ms["floor"]) - 1) > 0.25:  # bimodal times (e.g. cache hits)
+                note += (
+                    f"; means differ from medians: {mean['stackio']:.3g} vs {mean['floor']:.3g} ms, "
+                    f"ratio {mean_ratio:.2f}"
+                )
             if mismatch:
                 note = f"WRONG PIXELS: {mismatch}; {note}"
             row = Row(
