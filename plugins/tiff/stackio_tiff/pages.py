@@ -17,6 +17,7 @@ from __future__ import annotations
 import itertools
 import math
 import os
+import sys
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -27,8 +28,9 @@ import numpy as np
 
 from .files import MAPS, FileKey
 
-#: Above this many segments in one request, decode them on a thread pool.
-PARALLEL_SEGMENTS = 8
+#: Above this many segments in one request, decode them on a thread pool; with two cores or fewer the
+#: pool's overhead outweighs what it gains (measured by benchmarks/run.py), so decode serially there.
+PARALLEL_SEGMENTS = 32 if (os.cpu_count() or 1) > 2 else sys.maxsize
 
 _pool: ThreadPoolExecutor | None = None
 _pool_pid = 0

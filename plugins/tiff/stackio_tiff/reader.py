@@ -26,7 +26,8 @@ from .pages import MemmapStore, PlaneStore
 
 
 def _same(a: str | Path, b: str | Path) -> bool:
-    return os.path.realpath(a) == os.path.realpath(b)
+    # The string comparison settles the common case without the system calls realpath makes.
+    return str(a) == str(b) or os.path.realpath(a) == os.path.realpath(b)
 
 
 def series_index(source: Source, options: dict[str, Any]) -> int | None:

@@ -145,9 +145,12 @@ def test_threads_reading_one_stack_agree_with_sequential_reads(big: Path) -> Non
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
-def test_forked_worker_reads_after_the_parent_used_its_thread_pool(big: Path) -> None:
+def test_forked_worker_reads_after_the_parent_used_its_thread_pool(big: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import multiprocessing
 
+    from stackio_tiff import pages
+
+    monkeypatch.setattr(pages, "PARALLEL_SEGMENTS", 8)  # use the pool even on a machine with few cores
     (stack,) = stackio.load(big)
     stack.extract_patch(0, None, (0, 0), (2000, 2000))  # many tiles: the decoding pool starts
     context = multiprocessing.get_context("fork")
