@@ -137,6 +137,9 @@ class PlaneReader:
         if len(key) > self.ndim:
             raise IndexError(f"too many indices: {len(key)} for {self.ndim} axes")
         key = key + (slice(None),) * (self.ndim - len(key))
+        ky, kx = key[-2], key[-1]
+        if isinstance(ky, slice) and isinstance(kx, slice) and ky.step in (None, 1) and kx.step in (None, 1):
+            return self._read_window(key)
         picks = [_indices(k, n, i) for i, (k, n) in enumerate(zip(key, self.shape, strict=True))]
         lists = [p[0] for p in picks]
         out = np.zeros([len(values) for values in lists], dtype=self.dtype)
@@ -155,6 +158,23 @@ class PlaneReader:
                     target[...] = block[np.ix_([y - y0 for y in ys], [x - x0 for x in xs])]
         drop = tuple(0 if p[1] else slice(None) for p in picks)
         return out[drop]
+
+    def _read_window(self, key: tuple[Any, ...]) -> np.ndarray:
+        """The common request (a patch): a plain window in Y and X, no per-pixel index lists."""
+        y0, y1, _ = key[-2].indices(self.shape[-2])
+        x0, x1, _ = key[-1].indices(self.shape[-1])
+        y1, x1 = max(y0, y1), max(x0, x1)
+        picks = [_indices(k, n, i) for i, (k, n) in enumerate(zip(key[:-2], self.shape[:-2], strict=True))]
+        lists = [p[0] for p in picks]
+        out = np.zeros([*(len(values) for values in lists), y1 - y0, x1 - x0], dtype=self.dtype)
+        if out.size:
+            if all(len(values) == 1 for values in lists):
+                self._fill(out.reshape(y1 - y0, x1 - x0), [values[0] for values in lists], y0, y1, x0, x1)
+            else:
+                for combo in itertools.product(*(list(enumerate(v)) for v in lists)):
+                    self._fill(out[tuple(i for i, _ in combo)], [v for _, v in combo], y0, y1, x0, x1)
+        drop = tuple(0 if p[1] else slice(None) for p in picks)
+        return out[drop] if drop else out
 
     def _fill(self, target: np.ndarray, values: list[int], y0: int, y1: int, x0: int, x1: int) -> None:
         """Write the plane at `values` (one per non-spatial axis), rows y0:y1, columns x0:x1, into target."""
