@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 import weakref
@@ -171,6 +172,23 @@ def check_patch_request(
     return int(sample_idx), channels, tuple(ranges)
 
 
+@functools.lru_cache(maxsize=4096)
+def _read_plan(layout: Layout) -> tuple[Any, ...]:
+    """What `read_patch` derives from a layout, computed once per layout (layouts are frozen)."""
+    orig = layout.original_axes
+    remaining = [a for a in orig if a not in layout.sample_axes]
+    order = [remaining.index("C")] if "C" in remaining else []
+    order += [remaining.index(a) for a in layout.spatial_axes]
+    return (
+        layout.shape,
+        layout.sample_shape,
+        tuple(orig.index(a) for a in layout.sample_axes),
+        tuple(orig.index(a) for a in layout.spatial_axes),
+        orig.index("C") if "C" in orig else None,
+        None if order == sorted(order) else tuple(order),
+    )
+
+
 def read_patch(
     layout: Layout,
     reader: Any,
@@ -184,8 +202,59 @@ def read_patch(
     """Read one C(Z)YX patch through `reader[key]` in the layout's original axes.
 
     `reader` needs numpy basic indexing only: an int per merged sample axis, and
-    in-bounds slices for C and the spatial axes.
+    in-bounds slices for C and the spatial axes. It returns either a view of data
+    it holds (the patch is then copied) or a new array it does not keep.
     """
+    shape, sample_shape, sample_pos, spatial_pos, channel_pos, transpose = _read_plan(layout)
+    n_spatial = len(spatial_pos)
+    key: list[int | slice] = [slice(None)] * len(layout.original_shape)
+    expected: list[int | None] = list(layout.original_shape)
+    # The common request (all channels, a valid sample, wholly inside) skips the general checks.
+    inside = (
+        channels is None
+        and type(sample_idx) is int
+        and 0 <= sample_idx < shape[0]
+        and len(coords) == n_spatial
+        and len(patch_size) == n_spatial
+    )
+    if inside:
+        for pos, start, size, extent in zip(spatial_pos, coords, patch_size, shape[2:], strict=True):
+            start, size = int(start), int(size)
+            if start < 0 or size < 1 or start + size > extent:
+                inside = False
+                break
+            key[pos] = slice(start, start + size)
+            expected[pos] = size
+    if not inside:
+        return _read_patch_general(layout, reader, dtype, source, sample_idx, channels, coords, patch_size)
+    index = sample_idx
+    for pos, n in zip(reversed(sample_pos), reversed(sample_shape), strict=True):
+        key[pos] = index % n
+        expected[pos] = None
+        index //= n
+    block = np.asarray(reader[tuple(key)])
+    block = _checked(block, tuple(n for n in expected if n is not None), dtype, source, "a patch")
+    fresh = block.base is None
+    if transpose is not None:
+        block = block.transpose(transpose)
+    if channel_pos is None:
+        block = block[np.newaxis]
+    if not fresh:
+        return block.copy()
+    return block if block.flags.c_contiguous else np.ascontiguousarray(block)
+
+
+def _read_patch_general(
+    layout: Layout,
+    reader: Any,
+    dtype: np.dtype,
+    source: str,
+    sample_idx: int,
+    channels: Sequence[int] | None,
+    coords: Sequence[int],
+    patch_size: Sequence[int],
+) -> np.ndarray:
+    """`read_patch` for any request: channel lists, zero fill at the edges, and the errors."""
     sample_idx, channel_list, ranges = check_patch_request(
         source, layout.shape, sample_idx, channels, coords, patch_size
     )
@@ -199,7 +268,8 @@ def read_patch(
         key[orig.index("C")] = slice(first_channel, max(channel_list) + 1)
     for axis, (lo, hi) in zip(layout.spatial_axes, ranges, strict=True):
         key[orig.index(axis)] = slice(lo, hi)
-    block = np.asarray(reader[tuple(key)])
+    expected = tuple(_extent(k, n) for k, n in zip(key, layout.original_shape, strict=True) if isinstance(k, slice))
+    block = _checked(np.asarray(reader[tuple(key)]), expected, dtype, source, "a patch")
     remaining = [a for a in orig if a not in layout.sample_axes]
     order = [remaining.index("C")] if "C" in remaining else []
     order += [remaining.index(a) for a in layout.spatial_axes]
@@ -215,6 +285,28 @@ def read_patch(
     inside = tuple(slice(lo - int(c), hi - int(c)) for (lo, hi), c in zip(ranges, coords, strict=True))
     out[(slice(None), *inside)] = block
     return out
+
+
+def _extent(key: slice, n: int) -> int:
+    return len(range(*key.indices(n)))
+
+
+def _checked(block: np.ndarray, shape: tuple[int, ...], dtype: np.dtype, source: str, what: str) -> np.ndarray:
+    """`block` if a reader returned what was asked for; a ReadError, never a broadcast or a silent cast.
+
+    A byte-order difference alone is converted; any other shape or dtype is the reader's fault.
+    """
+    if block.shape == shape and block.dtype == dtype:
+        return block
+    dtype = np.dtype(dtype)
+    if block.shape != shape or block.dtype.newbyteorder("=") != dtype.newbyteorder("="):
+        raise ReadError(
+            f"{source}: the reader returned {block.dtype} data of shape {block.shape} for {what} of shape "
+            f"{shape} ({dtype}); the file does not hold what its metadata declares, or the plugin's reader "
+            "is inconsistent with the stack it built (report this to the plugin)",
+            source=source,
+        )
+    return block if block.dtype == dtype else block.astype(dtype)
 
 
 def available_memory() -> int | None:
@@ -477,6 +569,7 @@ class LazyStack(_StackBase):
         reader = self._open()
         try:
             whole = np.asarray(reader[(slice(None),) * len(self._layout.original_axes)])
+            whole = _checked(whole, self._layout.original_shape, self._dtype, self._source, "the whole stack")
         except StackioError:
             raise
         except Exception as exc:
