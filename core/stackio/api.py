@@ -16,7 +16,9 @@ from .errors import AxesError, PluginError, ReadError, StackioError, Unsupported
 from .preferences import preferences
 from .registry import BrokenPlugin, Registry, get_registry
 from .source import Source
-from .stack import FileBackedStack, ImageStack, LazyStack, protocol_problems
+from .stack import ArrayStack, FileBackedStack, ImageStack, LazyStack, protocol_problems
+
+_CORE_STACKS = (LazyStack, ArrayStack, FileBackedStack)
 
 
 def natural_key(name: str) -> list[Any]:
@@ -131,11 +133,19 @@ def _load_one(
             return []  # e.g. a later file of a multi-file set, already read through its first file
         raise ReadError(f"{source}: {where} found no image in it", source=str(source))
     for stack in stacks:
-        problems = protocol_problems(stack)
+        # The core's own stack classes satisfy the protocol by construction; check anything else.
+        problems = [] if type(stack) in _CORE_STACKS else protocol_problems(stack)
         if problems:
             raise PluginError(
                 f"{source}: {where} returned an object that is not an ImageStack: {'; '.join(problems)}",
                 source=str(source),
+            )
+        if 0 in tuple(stack.data_shape):
+            # an empty axis is a corrupt or empty file; as a stack it would only fail later, far from here
+            raise ReadError(
+                f"{stack.source}: holds no pixels: its shape is {tuple(stack.data_shape)} ({stack.axes}); "
+                "the file may be corrupt or was written empty",
+                source=str(stack.source),
             )
     if in_memory:
         stacks = [_into_memory(s) for s in stacks]

@@ -43,10 +43,22 @@ def _from_env() -> dict[str, str]:
     return _normalise(pairs, "STACKIO_PREFER")
 
 
+_config_cache: dict[tuple[str, int], dict[str, str]] = {}
+
+
 def _from_config() -> dict[str, str]:
     path = config_path()
-    if not path.is_file():
+    try:
+        stamp = (str(path), path.stat().st_mtime_ns)
+    except OSError:
         return {}
+    if stamp not in _config_cache:
+        _config_cache.clear()
+        _config_cache[stamp] = _read_config(path)
+    return dict(_config_cache[stamp])
+
+
+def _read_config(path: Path) -> dict[str, str]:
     import tomllib
 
     try:
