@@ -124,7 +124,7 @@ def _generated(root: Path) -> list[Base]:
     out: list[Base] = []
     d = root / "tiff"
     d.mkdir(parents=True, exist_ok=True)
-    write_tiff(d / "plain_zyx.tif", pattern((3, 20, 24)), metadata=None)
+    write_tiff(d / "plain_zyx.tif", pattern((3, 20, 24)), photometric="minisblack", metadata=None)
     write_tiff(d / "hyperstack.tif", pattern((2, 3, 2, 16, 20), seed=1), imagej=True,
                metadata={"axes": "TZCYX", "spacing": 0.5, "unit": "um"})
     write_tiff(d / "tiled_zstd.tif", pattern((64, 80), seed=2), tile=(32, 32), compression="zstd")

@@ -23,6 +23,8 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 WORKER = HERE / "robust_worker.py"
+#: Counts the tests record for the end-of-session summary (inputs tried, mutants, crashes).
+REPORT: dict[str, Any] = {}
 
 
 def worker_count() -> int:

@@ -42,7 +42,7 @@ def run_job(job: dict[str, Any], scratch: Path) -> dict[str, Any]:
 
 def main() -> None:
     jobs_file, start, fd, scratch = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4])
-    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
     limit = MEMORY_LIMIT if hard == resource.RLIM_INFINITY else min(MEMORY_LIMIT, hard)
     resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
     scratch.mkdir(parents=True, exist_ok=True)

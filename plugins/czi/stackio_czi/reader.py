@@ -111,6 +111,22 @@ def _open_reader(path: str, cache_mb: float = 0.0) -> Any:
         ) from exc
 
 
+#: A dimension may span at most this many indices more than it has subblocks (sparse files leave gaps).
+MAX_GAP = 1024
+
+
+def _check_extents(path: str, dims: dict[str, tuple[int, int]], subblocks: int) -> None:
+    """Refuse a directory whose index ranges no real file has: a corrupt coordinate (e.g. C = -2**31)
+    would otherwise make a dimension of billions of planes, and every read loop over them."""
+    for dim, (start, size) in dims.items():
+        if size > subblocks + MAX_GAP:
+            raise ReadError(
+                f"{path}: the subblock directory is corrupt: dimension {dim} spans indices {start} to "
+                f"{start + size - 1} but the file has only {subblocks} subblock(s); the file may be damaged",
+                source=path,
+            )
+
+
 def inspect(path: str) -> FileInfo:
     """Read a CZI file's subblock directory and metadata (no pixel data)."""
     reader = _open_reader(path)
@@ -118,8 +134,10 @@ def inspect(path: str) -> FileInfo:
         lo: dict[str, int] = {}
         hi: dict[str, int] = {}
         scene_rects: dict[int, Rect] = {}
+        count = [0]
 
         def visit(_index: int, info: Any) -> bool:
+            count[0] += 1
             coord = info.coordinate.to_dict()
             for dim, value in coord.items():
                 lo[dim] = min(lo.get(dim, value), value)
@@ -139,8 +157,11 @@ def inspect(path: str) -> FileInfo:
                 scenes = scene_rects
             xml = reader.raw_metadata
             dims = {d: (lo[d], hi[d] - lo[d] + 1) for d in lo if d in PLANE_DIMS}
+            _check_extents(path, dims, count[0])
             c_start, n_c = dims.get("C", (0, 1))
             pixel_types = tuple(reader.get_channel_pixel_type(c_start + i) for i in range(n_c))
+        except ReadError:
+            raise
         except Exception as exc:
             raise ReadError(
                 f"{path}: pylibCZIrw cannot read its directory or metadata ({type(exc).__name__}: {exc}); "

@@ -1,0 +1,57 @@
+"""The bad-input matrix: every case in `robust_cases` raises the right StackioError, naming the source.
+
+The cases run in watched worker processes (a few, side by side), so a segfault or a hang in any
+format library shows up as that case's failure instead of killing the run.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from robust_cases import CASES
+from robust_corpus import FORMATS
+from robust_support import REPORT, run_jobs
+
+#: Cases that expose a bug in a plugin whose owner is still editing it (see the reason).
+KNOWN_BUGS = {
+    "bomb-huge_npz_in_memory": (
+        "stackio-custom: an .npz member read with in_memory=True is allocated before any size check "
+        "(numpy_files._npz builds ArrayStack(opener())); it should call stackio.stack.ensure_fits_in_memory "
+        "with the member's header shape and dtype first"
+    ),
+}
+
+@pytest.fixture(scope="module")
+def outcomes() -> dict[str, dict[str, Any]]:
+    names = list(CASES)
+    results = run_jobs([{"kind": "case", "name": n} for n in names], timeout=120)
+    REPORT["bad inputs"] = {
+        "cases": len(names),
+        "by group": {g: sum(c.group == g for c in CASES.values()) for g in sorted({c.group for c in CASES.values()})},
+        "crashes or hangs": sum(r["outcome"] in ("crash", "hang") for r in results),
+    }
+    return dict(zip(names, results, strict=True))
+
+
+def test_the_matrix_covers_the_core_and_every_plugin() -> None:
+    groups = {c.group for c in CASES.values()}
+    assert len(CASES) >= 60
+    assert {"core", "patch", "custom", "plugins", "bomb"} <= groups
+    assert set(FORMATS) <= groups, f"formats without bad-input cases: {set(FORMATS) - groups}"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=KNOWN_BUGS[n])) if n in KNOWN_BUGS else n
+     for n in CASES],
+)
+def test_bad_input_raises_a_clear_stackio_error(name: str, outcomes: dict[str, dict[str, Any]]) -> None:
+    case, result = CASES[name], outcomes[name]
+    where = f"{case.doc}\n{result.get('traceback', '')}"
+    assert result["outcome"] == "raised", f"{case.doc}: expected {case.expect}, got {result}"
+    assert "StackioError" in result["mro"], f"{result['type']} is not a StackioError: {where}"
+    assert case.expect in result["mro"], f"expected {case.expect}, got {result['type']}: {result['message']}"
+    message = result["message"]
+    missing = [n for n in case.names if n not in message]
+    assert not missing, f"the message does not mention {missing}: {message!r}"
