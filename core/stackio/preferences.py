@@ -15,10 +15,16 @@ from .errors import ValidationError
 
 
 def config_path() -> Path:
+    """The config file stackio reads (it need not exist)."""
+    return Path(_config_file())
+
+
+def _config_file() -> str:
+    # os.path rather than pathlib: this runs on every load.
     if os.environ.get("STACKIO_CONFIG"):
-        return Path(os.environ["STACKIO_CONFIG"]).expanduser()
-    base = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
-    return Path(base) / "stackio" / "config.toml"
+        return os.path.expanduser(os.environ["STACKIO_CONFIG"])
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return os.path.join(base, "stackio", "config.toml")
 
 
 def _normalise(mapping: Mapping[str, str], where: str) -> dict[str, str]:
@@ -47,14 +53,14 @@ _config_cache: dict[tuple[str, int], dict[str, str]] = {}
 
 
 def _from_config() -> dict[str, str]:
-    path = config_path()
+    path = _config_file()
     try:
-        stamp = (str(path), path.stat().st_mtime_ns)
+        stamp = (path, os.stat(path).st_mtime_ns)
     except OSError:
         return {}
     if stamp not in _config_cache:
         _config_cache.clear()
-        _config_cache[stamp] = _read_config(path)
+        _config_cache[stamp] = _read_config(Path(path))
     return dict(_config_cache[stamp])
 
 
