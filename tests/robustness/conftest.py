@@ -9,9 +9,7 @@ Helpers live in `robust_*.py` beside this file (importable from the tests). Envi
 
 from __future__ import annotations
 
-import os
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,67 +19,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from robust_corpus import Base, checksum_tree, realdata_bases, realdata_root, write_corpus
-
-
-class WriteWatch:
-    """An audit hook that records every attempt to open a watched path for writing.
-
-    Python audit hooks cannot be removed, so the hook stays installed and only records while
-    `roots` is non-empty. It sees `open()`, `os.open()` and writable memory maps; C libraries that
-    open files themselves (libCZI) are checked through /proc instead (`writable_fds_under`).
-    """
-
-    def __init__(self) -> None:
-        self.roots: tuple[str, ...] = ()
-        self.violations: list[str] = []
-        self._lock = threading.Lock()
-        self._installed = False
-
-    def install(self) -> None:
-        if not self._installed:
-            sys.addaudithook(self._hook)
-            self._installed = True
-
-    def _watched(self, path: Any) -> str | None:
-        if isinstance(path, int) or path is None:
-            return None
-        try:
-            text = os.path.abspath(os.fsdecode(path))
-        except (TypeError, ValueError):
-            return None
-        if any(text == r or text.startswith(r + os.sep) for r in self.roots):
-            return text
-        real = os.path.realpath(text)
-        return real if any(real == r or real.startswith(r + os.sep) for r in self.roots) else None
-
-    def _hook(self, event: str, args: tuple[Any, ...]) -> None:
-        if not self.roots:
-            return
-        if event == "open":
-            path, mode, flags = (*args, None, None, None)[:3]
-            writing = bool(mode and any(c in str(mode) for c in "wax+")) or bool(
-                isinstance(flags, int) and flags & (os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC)
-            )
-            if writing:
-                target = self._watched(path)
-                if target:
-                    with self._lock:
-                        self.violations.append(f"open({target!r}, mode={mode!r}, flags={flags!r})")
-        elif event == "mmap.__new__":
-            fileno, _length, access = args[0], args[1], args[2]
-            import mmap
-
-            if fileno is not None and fileno >= 0 and access in (mmap.ACCESS_WRITE, mmap.ACCESS_DEFAULT):
-                try:
-                    target = self._watched(os.readlink(f"/proc/self/fd/{fileno}"))
-                except OSError:
-                    target = None
-                if target:
-                    with self._lock:
-                        self.violations.append(f"writable mmap of {target!r} (access={access})")
-
-
-WATCH = WriteWatch()
+from robust_support import WATCH, WriteWatch
 
 
 @pytest.fixture(scope="session")

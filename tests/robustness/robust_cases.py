@@ -879,6 +879,20 @@ def czi_corrupt_channel_index(d: Path) -> None:
     stackio.load(path)
 
 
+@case("czi", stackio.ReadError, "img.czi", "119 dimensions")
+def czi_directory_entry_with_119_dimensions(d: Path) -> None:
+    """A directory entry's dimension count flipped to 119: libCZI reads past its buffer and segfaults
+    (found by the fuzzer); the plugin validates the directory first."""
+    path = good_czi(d)
+    data = bytearray(path.read_bytes())
+    (directory,) = struct.unpack_from("<q", data, 84)  # the file header's SubBlockDirectoryPosition
+    first_entry = directory + 32 + 128  # segment header, entry count and reserved bytes
+    assert data[first_entry : first_entry + 2] == b"DV"
+    struct.pack_into("<i", data, first_entry + 28, 119)
+    path.write_bytes(bytes(data))
+    stackio.load(path)
+
+
 # -- zarr ---------------------------------------------------------------------------------
 
 
@@ -953,6 +967,23 @@ def zarr_array_with_an_empty_axis(d: Path) -> None:
     """A zarr array of shape (0, 10): no stack with an empty axis."""
     write_zarr(d / "empty.zarr", np.zeros((0, 10), np.uint8), chunks=(1, 10))
     stackio.load(d / "empty.zarr", "YX")
+
+
+@case("zarr", stackio.ReadError, "big.zarr")
+def zarr_shape_beyond_int64(d: Path) -> None:
+    """zarr.json declaring a dimension of 2**63: zarr-python wraps its index arithmetic and returns
+    uninitialized memory for patches far out; the metadata must be refused instead."""
+    import json
+
+    path = write_zarr(d / "big.zarr", pattern((12, 12), "float64"), chunks=(12, 12))
+    meta = json.loads((path / "zarr.json").read_text())
+    meta["shape"][1] = 2**63
+    (path / "zarr.json").write_text(json.dumps(meta))
+    (stack,) = stackio.load(path, "YX")
+    first = stack.extract_patch(0, None, (0, 2122507086024498982), (8, 8))
+    stack.close()
+    again = stack.extract_patch(0, None, (0, 2122507086024498982), (8, 8))
+    assert np.array_equal(first, again) and not first.any(), "patches far out are not the fill value"
 
 
 @case("zarr", stackio.ValidationError, "img.zarr", "level")

@@ -37,6 +37,16 @@ def run_job(job: dict[str, Any], scratch: Path) -> dict[str, Any]:
         import robust_cycles
 
         return robust_cycles.run_cycles(job, scratch)
+    if kind == "selftest":  # the runner's own test: a job that crashes, hangs or passes on purpose
+        if job["what"] == "segfault":
+            import ctypes
+
+            ctypes.string_at(0)
+        elif job["what"] == "hang":
+            import time
+
+            time.sleep(3600)
+        return {"outcome": "done"}
     raise ValueError(f"unknown job kind {kind!r}")
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from robust_cases import CASES
 from robust_corpus import FORMATS
-from robust_support import REPORT, run_jobs
+from robust_support import REPORT, ZARR_INT64, run_batch, run_jobs
 
 #: Cases that expose a bug in a plugin whose owner is still editing it (see the reason).
 KNOWN_BUGS = {
@@ -20,6 +20,7 @@ KNOWN_BUGS = {
         "(numpy_files._npz builds ArrayStack(opener())); it should call stackio.stack.ensure_fits_in_memory "
         "with the member's header shape and dtype first"
     ),
+    "zarr-zarr_shape_beyond_int64": ZARR_INT64,
 }
 
 @pytest.fixture(scope="module")
@@ -55,3 +56,11 @@ def test_bad_input_raises_a_clear_stackio_error(name: str, outcomes: dict[str, d
     message = result["message"]
     missing = [n for n in case.names if n not in message]
     assert not missing, f"the message does not mention {missing}: {message!r}"
+
+
+def test_the_runner_turns_crashes_and_hangs_into_outcomes_and_goes_on() -> None:
+    """A segfault or a hang costs one job: the worker is replaced and the next job runs."""
+    jobs = [{"kind": "selftest", "what": w} for w in ("ok", "segfault", "ok", "hang", "ok")]
+    results = run_batch(jobs, timeout=5)
+    assert [r["outcome"] for r in results] == ["done", "crash", "done", "hang", "done"]
+    assert results[1]["signal"] == "SIGSEGV" and "Segmentation fault" in results[1]["stderr"]

@@ -10,13 +10,15 @@ the fuzzer alone.
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 import robust_fuzz
 import stackio
 from robust_corpus import FORMATS, Base
-from robust_support import REPORT
+from robust_support import REPORT, ZARR_INT64
 
 #: Failure categories and the outcomes that fall in each.
 CATEGORIES = {
@@ -27,6 +29,20 @@ CATEGORIES = {
 }
 #: (format, category) pairs failing because of a bug in a plugin still being edited by its owner.
 KNOWN_BUGS: dict[tuple[str, str], str] = {}
+
+
+def _huge_zarr_dimension(result: dict[str, Any]) -> bool:
+    found = re.search(r"shape/\d+ = '(-?\d+)'", result.get("what", ""))
+    return result["format"] == "zarr" and found is not None and int(found[1]) >= 2**62
+
+
+#: Mutants that hit a known bug which has its own strict-xfail case in the bad-input matrix
+#: (so the fuzz test stays green, yet counts them): (predicate, reason).
+KNOWN_MUTANTS: list[tuple[Callable[[dict[str, Any]], bool], str]] = [(_huge_zarr_dimension, ZARR_INT64)]
+
+
+def known_bug(result: dict[str, Any]) -> str | None:
+    return next((reason for match, reason in KNOWN_MUTANTS if match(result)), None)
 
 def _loads(base: Base) -> bool:
     try:
@@ -46,7 +62,9 @@ def fuzz_results(all_bases: list[Base]) -> list[dict[str, Any]]:
         "good inputs per format": {fmt: sum(b.format == fmt for b in usable) for fmt in FORMATS},
         "inputs skipped (they need axes or options)": [b.name for b in all_bases if b not in usable],
         "outcomes": robust_fuzz.summarize(results),
-        "failures": sum(r["outcome"] in robust_fuzz.FAILURES for r in results),
+        "failures": sum(r["outcome"] in robust_fuzz.FAILURES and not known_bug(r) for r in results),
+        "failures of known plugin bugs": sum(r["outcome"] in robust_fuzz.FAILURES and bool(known_bug(r))
+                                             for r in results),
     }
     return results
 
@@ -73,7 +91,8 @@ def _describe(result: dict[str, Any]) -> str:
      else (f, c) for f in FORMATS for c in CATEGORIES],
 )
 def test_mutants(fmt: str, category: str, fuzz_results: list[dict[str, Any]]) -> None:
-    bad = [r for r in fuzz_results if r["format"] == fmt and r["outcome"] in CATEGORIES[category]]
+    bad = [r for r in fuzz_results
+           if r["format"] == fmt and r["outcome"] in CATEGORIES[category] and not known_bug(r)]
     assert not bad, f"{len(bad)} {fmt} mutant(s) broke '{category}'; first ones:\n" + "\n\n".join(
         _describe(r) for r in bad[:3]
     ) + "\nReproduce one with robust_fuzz.materialize(job, folder) (job: format, k and seed above)."

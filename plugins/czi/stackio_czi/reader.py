@@ -9,6 +9,8 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+import os
+import struct
 import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
@@ -93,12 +95,58 @@ def _union(a: Rect | None, b: Rect) -> Rect:
     return (x0, y0, x1 - x0, y1 - y0)
 
 
+#: Most dimension entries a subblock directory entry can have (CZI defines X, Y, Z, C, T, R, S, I, H, V, B, M).
+MAX_DIMENSIONS = 16
+_SEGMENT = struct.Struct("<16sqq")  # id, allocated size, used size
+_ENTRY = struct.Struct("<2siqiiB5si")  # schema, pixel type, file position, file part, compression, pyramid,
+#                                        spare, dimension count; then 20 bytes per dimension
+
+
+def check_directory(path: str) -> None:
+    """Validate the file header and the subblock directory's entry sizes before libCZI parses them.
+
+    libCZI trusts each entry's dimension count: a corrupt one (e.g. 119, or negative) makes it read
+    past its buffer and crash the process (segfault) instead of raising. Everything else libCZI checks.
+    """
+
+    def corrupt(what: str) -> ReadError:
+        return ReadError(f"{path}: the CZI file is corrupt ({what}); it cannot be read safely", source=path)
+
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        header = f.read(_SEGMENT.size + 60)
+        if len(header) < _SEGMENT.size + 60 or not header.startswith(MAGIC):
+            return  # not a CZI at all, or truncated in the header: libCZI says so without crashing
+        (position,) = struct.unpack_from("<q", header, _SEGMENT.size + 52)
+        if not 0 < position <= size - _SEGMENT.size - 128:
+            return  # libCZI reports a directory outside the file itself
+        f.seek(position)
+        segment = f.read(_SEGMENT.size + 128)
+        ident, _allocated, used = _SEGMENT.unpack_from(segment)
+        if not ident.startswith(b"ZISRAWDIRECTORY"):
+            return
+        (count,) = struct.unpack_from("<i", segment, _SEGMENT.size)
+        end = min(position + _SEGMENT.size + max(used, 0), size)
+        data = f.read(max(0, end - f.tell()))
+    offset = 0
+    for index in range(max(count, 0)):
+        if offset + _ENTRY.size > len(data):
+            return  # fewer entries than declared: libCZI reports "data too small"
+        schema, *_, dimensions = _ENTRY.unpack_from(data, offset)
+        if schema != b"DV":
+            return  # another entry schema: left to libCZI
+        if not 0 < dimensions <= MAX_DIMENSIONS:
+            raise corrupt(f"subblock directory entry {index} declares {dimensions} dimensions")
+        offset += _ENTRY.size + 20 * dimensions
+
+
 def _open_reader(path: str, cache_mb: float = 0.0) -> Any:
     """A pylibCZIrw reader, with libCZI's failures turned into a ReadError naming the file.
 
     With `cache_mb > 0`, decoded compressed subblocks are kept up to that size (pylibCZIrw
     caches only compressed subblocks of local files), so neighbouring patches decode a tile once.
     """
+    check_directory(path)
     pyczi = _pyczi()
     cache = pyczi.CacheOptions(max_memory_usage=int(cache_mb * 2**20)) if cache_mb > 0 else None
     try:
