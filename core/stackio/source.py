@@ -15,6 +15,14 @@ _INDEXED = re.compile(r"^(?P<base>.+)@(?P<index>\d+)$")
 _URI = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://")
 
 
+def _exists(path: Path) -> bool:
+    """Whether `path` exists; False, not an error, for a name the file system cannot even look up."""
+    try:
+        return path.exists()
+    except (OSError, ValueError):  # e.g. ENAMETOOLONG, or a NUL byte
+        return False
+
+
 class Source:
     """One source: a path, a URI or an in-memory array.
 
@@ -62,6 +70,13 @@ class Source:
                 source=given,
             )
         text = os.fspath(given)
+        if not text:
+            from .errors import ValidationError
+
+            raise ValidationError(
+                f"{text!r}: the source is an empty path; pass a file, a folder or a URI ('.' for the current folder)",
+                source=text,
+            )
         match = _URI.match(text)
         if match:
             scheme = match["scheme"].lower()
@@ -77,17 +92,25 @@ class Source:
                     f"{text}: file URIs must name a local path (file:///abs/path), not the host {parsed.netloc!r}",
                     source=text,
                 )
+            if not parsed.path:
+                from .errors import ValidationError
+
+                raise ValidationError(f"{text}: the file URI names no path; write file:///abs/path", source=text)
             path, index = cls._split_index(Path(unquote(parsed.path)))
             return cls(given, kind="uri", scheme="file", path=path, uri=text, index=index)
-        path, index = cls._split_index(Path(text).expanduser())
+        try:
+            expanded = Path(text).expanduser()
+        except RuntimeError:  # '~user' of an unknown user: kept as given, so it is reported as not found
+            expanded = Path(text)
+        path, index = cls._split_index(expanded)
         return cls(given, kind="path", scheme="file", path=path, index=index)
 
     @staticmethod
     def _split_index(path: Path) -> tuple[Path, int | None]:
-        if path.exists():
+        if _exists(path):
             return path, None
         match = _INDEXED.match(str(path))
-        if match and Path(match["base"]).exists():
+        if match and _exists(Path(match["base"])):
             return Path(match["base"]), int(match["index"])
         return path, None
 
@@ -108,11 +131,11 @@ class Source:
 
     @cached_property
     def exists(self) -> bool:
-        return self.path is not None and self.path.exists()
+        return self.path is not None and _exists(self.path)
 
     @cached_property
     def is_dir(self) -> bool:
-        return self.path is not None and self.path.is_dir()
+        return self.exists and self.path.is_dir()  # type: ignore[union-attr]
 
     @cached_property
     def suffixes(self) -> list[str]:

@@ -163,6 +163,30 @@ def uri_with_dotdot_to_nothing(d: Path) -> None:
     stackio.load((d / "sub").as_uri() + "/../../nope.tif")
 
 
+@case("core", stackio.ValidationError, "empty path")
+def empty_string(d: Path) -> None:
+    """'' as the source (it used to load the current folder)."""
+    stackio.load("")
+
+
+@case("core", stackio.ValidationError, "file://", "no path")
+def file_uri_without_path(d: Path) -> None:
+    """'file://' with nothing after it (it used to load the current folder)."""
+    stackio.load("file://")
+
+
+@case("core", stackio.SourceNotFoundError, "y" * 300)
+def name_too_long(d: Path) -> None:
+    """A file name longer than the file system allows (the lookup itself fails with ENAMETOOLONG)."""
+    stackio.load(d / ("y" * 300 + ".tif"))
+
+
+@case("core", stackio.SourceNotFoundError, "~nosuchuser")
+def home_of_unknown_user(d: Path) -> None:
+    """'~nosuchuser/x.tif': the home folder cannot be found."""
+    stackio.load("~nosuchuser-stackio/x.tif")
+
+
 @case("core", stackio.ValidationError, "server")
 def file_uri_with_host(d: Path) -> None:
     """A file:// URI naming another host."""

@@ -369,6 +369,26 @@ def materialize(job: dict[str, Any], folder: Path) -> tuple[str, dict[str, Any]]
 # -- running many ---------------------------------------------------------------------------------
 
 
+def usable_bases(bases: list[Base]) -> tuple[list[Base], list[Base]]:
+    """(bases that load, bases that do not): a base without axes that needs them gets ZYX or YX if those work."""
+    import attrs
+    import stackio
+
+    good, bad = [], []
+    for base in bases:
+        for axes in [base.axes] if base.axes is not None else [None, "ZYX", "YX"]:
+            try:
+                for stack in stackio.load(base.path, axes, **base.options):
+                    stack.close()
+            except stackio.StackioError:
+                continue
+            good.append(attrs.evolve(base, axes=axes))
+            break
+        else:
+            bad.append(base)
+    return good, bad
+
+
 def summarize(results: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
     """Outcome counts per format."""
     out: dict[str, Counter[str]] = {}
@@ -377,12 +397,12 @@ def summarize(results: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
     return {fmt: dict(sorted(c.items())) for fmt, c in sorted(out.items())}
 
 
-def run(bases: list[Base], per_format: int, *, workers: int | None = None,
+def run(bases: list[Base], per_format: int, *, workers: int | None = None, seed: int | None = None,
         progress: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
     """Run the mutant jobs and return one result per job (with format and base filled in on crashes)."""
     from robust_support import run_jobs
 
-    jobs = make_jobs(bases, per_format)
+    jobs = make_jobs(bases, per_format) if seed is None else make_jobs(bases, per_format, seed=seed)
     start = time.monotonic()
     results = run_jobs(jobs, timeout=MUTANT_TIMEOUT, workers=workers)
     for job, result in zip(jobs, results, strict=True):
@@ -401,6 +421,7 @@ def main() -> None:
     parser.add_argument("--format", action="append", help="only these formats (repeatable)")
     parser.add_argument("--all-realdata", action="store_true", help="also fuzz the large real files")
     parser.add_argument("--workers", type=int, default=None)
+    parser.add_argument("--seed", type=int, default=None, help="another seed gives other mutants")
     parser.add_argument("--out", type=Path, default=None, help="write every failure as JSON lines here")
     args = parser.parse_args()
     import tempfile
@@ -412,7 +433,9 @@ def main() -> None:
         bases += realdata_bases(realdata_root(), limit=None if args.all_realdata else REALDATA_LIMIT)
         if args.format:
             bases = [b for b in bases if b.format in args.format]
-        results = run(bases, args.mutants, workers=args.workers, progress=print)
+        bases, skipped = usable_bases(bases)
+        print(f"{len(bases)} inputs; skipped (they do not load): {[b.name for b in skipped]}")
+        results = run(bases, args.mutants, workers=args.workers, seed=args.seed, progress=print)
     failures = [r for r in results if r["outcome"] in FAILURES]
     print(json.dumps(summarize(results), indent=1))
     for r in failures[:50]:

@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 import robust_fuzz
-import stackio
 from robust_corpus import FORMATS, Base
 from robust_support import REPORT, ZARR_INT64
 
@@ -44,23 +43,14 @@ KNOWN_MUTANTS: list[tuple[Callable[[dict[str, Any]], bool], str]] = [(_huge_zarr
 def known_bug(result: dict[str, Any]) -> str | None:
     return next((reason for match, reason in KNOWN_MUTANTS if match(result)), None)
 
-def _loads(base: Base) -> bool:
-    try:
-        for stack in stackio.load(base.path, base.axes, **base.options):
-            stack.close()
-    except stackio.StackioError:
-        return False
-    return True
-
-
 @pytest.fixture(scope="module")
 def fuzz_results(all_bases: list[Base]) -> list[dict[str, Any]]:
-    usable = [b for b in all_bases if _loads(b)]
+    usable, skipped = robust_fuzz.usable_bases(all_bases)
     results = robust_fuzz.run(usable, robust_fuzz.mutants_per_format())
     REPORT["fuzz"] = {
         "mutants per format": robust_fuzz.mutants_per_format(),
         "good inputs per format": {fmt: sum(b.format == fmt for b in usable) for fmt in FORMATS},
-        "inputs skipped (they need axes or options)": [b.name for b in all_bases if b not in usable],
+        "inputs skipped (they do not load as given)": [b.name for b in skipped],
         "outcomes": robust_fuzz.summarize(results),
         "failures": sum(r["outcome"] in robust_fuzz.FAILURES and not known_bug(r) for r in results),
         "failures of known plugin bugs": sum(r["outcome"] in robust_fuzz.FAILURES and bool(known_bug(r))
