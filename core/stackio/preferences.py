@@ -28,6 +28,11 @@ def _config_file() -> str:
 
 
 def _normalise(mapping: Mapping[str, str], where: str) -> dict[str, str]:
+    if not isinstance(mapping, Mapping):
+        raise ValidationError(
+            f"{where}: preferences are a mapping of suffix to format name, like {{'.tif': 'tiff'}}, "
+            f"not {type(mapping).__name__} {mapping!r}"
+        )
     out = {}
     for suffix, fmt in mapping.items():
         if not isinstance(suffix, str) or not isinstance(fmt, str) or not suffix.startswith("."):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import math
+import operator
 import threading
 import weakref
 from collections.abc import Callable, Sequence
@@ -132,6 +133,13 @@ def check_patch_request(
     """
     n_samples, n_channels, *spatial = shape
     spatial_names = "ZYX"[-len(spatial) :] if len(spatial) <= 3 else "?" * len(spatial)
+    try:
+        coords, patch_size = tuple(coords), tuple(patch_size)
+    except TypeError:
+        raise PatchBoundsError(
+            f"{source}: coords and patch_size must be sequences of ints, not {coords!r} and {patch_size!r}",
+            source=source,
+        ) from None
     if not isinstance(sample_idx, (int, np.integer)) or isinstance(sample_idx, bool):
         raise PatchBoundsError(f"{source}: sample_idx must be an int, not {sample_idx!r}", source=source)
     if not 0 <= sample_idx < n_samples:
@@ -141,7 +149,13 @@ def check_patch_request(
             source=source,
         )
     if channels is not None:
-        channels = [int(c) for c in channels]
+        if isinstance(channels, (int, np.integer, str, bytes)) or not hasattr(channels, "__iter__"):
+            raise PatchBoundsError(
+                f"{source}: channels must be None (all) or a list of channel indices such as [0, 2], "
+                f"not {channels!r}",
+                source=source,
+            )
+        channels = [_whole(c, "channels", source) for c in channels]
         if not channels:
             raise PatchBoundsError(f"{source}: channels is empty; pass None for all channels", source=source)
         bad = [c for c in channels if not 0 <= c < n_channels]
@@ -159,7 +173,7 @@ def check_patch_request(
         )
     ranges = []
     for name, start, size, extent in zip(spatial_names, coords, patch_size, spatial, strict=True):
-        start, size = int(start), int(size)
+        start, size = _whole(start, "coords", source), _whole(size, "patch_size", source)
         if size < 1:
             raise PatchBoundsError(f"{source}: patch_size must be positive, got {tuple(patch_size)}", source=source)
         if start >= extent or start + size <= 0:
@@ -170,6 +184,20 @@ def check_patch_request(
             )
         ranges.append((max(start, 0), min(start + size, extent)))
     return int(sample_idx), channels, tuple(ranges)
+
+
+def _whole(value: Any, what: str, source: str) -> int:
+    """`value` as an int; a float, a string or a bool is refused rather than truncated."""
+    if isinstance(value, (bool, np.bool_)):
+        raise PatchBoundsError(f"{source}: {what} must be whole numbers, not {value!r}", source=source)
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise PatchBoundsError(f"{source}: {what} must be whole numbers, not {value!r}", source=source) from None
+
+
+#: Patches larger than this are checked against the memory available before they are allocated.
+_LARGE_PATCH = 256 * 2**20
 
 
 @functools.lru_cache(maxsize=4096)
@@ -205,6 +233,10 @@ def read_patch(
     in-bounds slices for C and the spatial axes. It returns either a view of data
     it holds (the patch is then copied) or a new array it does not keep.
     """
+    if not isinstance(coords, (tuple, list)) and hasattr(coords, "__iter__"):
+        coords = tuple(coords)  # numpy arrays, generators: read once (the checks refuse anything else)
+    if not isinstance(patch_size, (tuple, list)) and hasattr(patch_size, "__iter__"):
+        patch_size = tuple(patch_size)
     shape, sample_shape, sample_pos, spatial_pos, channel_pos, transpose = _read_plan(layout)
     n_spatial = len(spatial_pos)
     key: list[int | slice] = [slice(None)] * len(layout.original_shape)
@@ -214,12 +246,18 @@ def read_patch(
         channels is None
         and type(sample_idx) is int
         and 0 <= sample_idx < shape[0]
+        and isinstance(coords, (tuple, list))
+        and isinstance(patch_size, (tuple, list))
         and len(coords) == n_spatial
         and len(patch_size) == n_spatial
     )
     if inside:
         for pos, start, size, extent in zip(spatial_pos, coords, patch_size, shape[2:], strict=True):
-            start, size = int(start), int(size)
+            if type(start) is not int or type(size) is not int:
+                if not isinstance(start, np.integer) or not isinstance(size, np.integer):
+                    inside = False  # the general path checks (and refuses floats, strings, bools)
+                    break
+                start, size = int(start), int(size)
             if start < 0 or size < 1 or start + size > extent:
                 inside = False
                 break
@@ -258,6 +296,15 @@ def _read_patch_general(
     sample_idx, channel_list, ranges = check_patch_request(
         source, layout.shape, sample_idx, channels, coords, patch_size
     )
+    n_bytes = len(channel_list or range(layout.shape[1])) * math.prod(int(p) for p in patch_size) * dtype.itemsize
+    if n_bytes > _LARGE_PATCH:
+        free = available_memory()
+        if free is not None and n_bytes > free:
+            raise PatchBoundsError(
+                f"{source}: a patch of size {tuple(patch_size)} needs {n_bytes / 2**30:.1f} GiB but only "
+                f"{free / 2**30:.1f} GiB is available; request smaller patches",
+                source=source,
+            )
     orig = layout.original_axes
     key: list[int | slice] = [slice(None)] * len(orig)
     for axis, index in layout.sample_index(sample_idx).items():

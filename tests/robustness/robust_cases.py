@@ -278,6 +278,12 @@ def preference_not_installed(d: Path) -> None:
     stackio.load(good_tiff(d), prefer={".tif": "nope"})
 
 
+@case("core", stackio.ValidationError, "prefer=", "mapping")
+def preference_not_a_mapping(d: Path) -> None:
+    """prefer='tiff' (a string, not a mapping)."""
+    stackio.load(good_npy(d), "ZYX", prefer="tiff")
+
+
 @case("core", stackio.ValidationError, "42")
 def source_of_wrong_type(d: Path) -> None:
     """An int as the source."""
@@ -384,6 +390,12 @@ def _patch_case(fmt: str, kind: str) -> None:
             stack.extract_patch(0, None, list(stack.data_shape[2:]), ones)
         elif kind == "patch_size_zero":
             stack.extract_patch(0, None, zeros, [0] * n)
+        elif kind == "coords_not_whole":
+            stack.extract_patch(0, None, [0.5] * n, ones)
+        elif kind == "channels_not_a_list":
+            stack.extract_patch(0, 0, zeros, ones)
+        elif kind == "patch_too_large":
+            stack.extract_patch(0, None, zeros, [2**40] * n)
 
     run.__name__ = f"{kind}_{fmt}"
     run.__doc__ = f"extract_patch with {kind.replace('_', ' ')} on a {fmt} stack."
@@ -395,6 +407,8 @@ PATCH_HINTS = {
     "sample_out_of_range": "indices 0 to", "sample_negative": "indices 0 to", "sample_not_int": "must be an int",
     "channel_out_of_range": "indices 0 to", "channels_empty": "pass None", "coords_wrong_length": "must each have",
     "patch_outside": "spatial shape is", "patch_size_zero": "must be positive",
+    "coords_not_whole": "whole numbers", "channels_not_a_list": "list of channel indices",
+    "patch_too_large": "smaller patches",
 }
 
 
@@ -402,7 +416,7 @@ for _fmt in PATCH_FILES:
     for _kind in ("sample_out_of_range", "patch_outside"):
         _patch_case(_fmt, _kind)
 for _kind in ("sample_negative", "sample_not_int", "channel_out_of_range", "channels_empty", "coords_wrong_length",
-              "patch_size_zero"):
+              "patch_size_zero", "coords_not_whole", "channels_not_a_list", "patch_too_large"):
     _patch_case("numpy", _kind)
     _patch_case("tiff", _kind)
 
