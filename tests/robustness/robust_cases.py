@@ -931,6 +931,21 @@ def czi_directory_entry_with_119_dimensions(d: Path) -> None:
     stackio.load(path)
 
 
+@case("czi", stackio.ReadError, "img.czi", "more than the file holds")
+def czi_subblock_data_size_beyond_the_file(d: Path) -> None:
+    """A zstd subblock whose data size reads 2**40: libCZI segfaults decoding it (found by the fuzzer);
+    the plugin checks every subblock's sizes against the file first."""
+    planes = {(0, 0, c, 0): pattern((24, 32), seed=c) for c in range(2)}
+    path = write_czi(d / "img.czi", planes, compression="zstd1:ExplicitLevel=1;PreProcess=HiLoByteUnpack")
+    data = bytearray(path.read_bytes())
+    (directory,) = struct.unpack_from("<q", data, 84)
+    (subblock,) = struct.unpack_from("<q", data, directory + 32 + 128 + 6)  # entry 0's file position
+    assert data[subblock : subblock + 14] == b"ZISRAWSUBBLOCK"
+    struct.pack_into("<q", data, subblock + 32 + 8, 2**40)  # after metadata and attachment sizes
+    path.write_bytes(bytes(data))
+    read_everything(path)
+
+
 # -- zarr ---------------------------------------------------------------------------------
 
 

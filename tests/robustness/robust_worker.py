@@ -18,9 +18,18 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-#: Address space a worker may use: a mutant that makes a library allocate wildly fails with
-#: MemoryError instead of taking the machine's memory from everything else running on it.
+#: Address space a worker may use (at most; less on small machines, see `memory_limit`): a mutant
+#: that makes a library allocate wildly fails with MemoryError instead of taking the machine's memory
+#: from everything else running on it.
 MEMORY_LIMIT = 8 * 2**30
+
+
+def memory_limit() -> int:
+    """A third of the memory available now (two workers and the test process), between 1.5 and 8 GiB."""
+    from stackio.stack import available_memory
+
+    free = available_memory() or MEMORY_LIMIT
+    return int(min(MEMORY_LIMIT, max(1.5 * 2**30, free // 3)))
 
 
 def run_job(job: dict[str, Any], scratch: Path) -> dict[str, Any]:
@@ -53,7 +62,7 @@ def run_job(job: dict[str, Any], scratch: Path) -> dict[str, Any]:
 def main() -> None:
     jobs_file, start, fd, scratch = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4])
     _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-    limit = MEMORY_LIMIT if hard == resource.RLIM_INFINITY else min(MEMORY_LIMIT, hard)
+    limit = memory_limit() if hard == resource.RLIM_INFINITY else min(memory_limit(), hard)
     resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
     scratch.mkdir(parents=True, exist_ok=True)
     with open(jobs_file) as f:

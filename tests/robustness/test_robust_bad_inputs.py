@@ -6,12 +6,16 @@ format library shows up as that case's failure instead of killing the run.
 
 from __future__ import annotations
 
+import warnings
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
+import stackio
 from robust_cases import CASES
-from robust_corpus import FORMATS
-from robust_support import REPORT, ZARR_INT64, run_batch, run_jobs
+from robust_corpus import FORMATS, pattern, write_ndtiff
+from robust_support import NDTIFF_INDEX_CUT, REPORT, ZARR_INT64, run_batch, run_jobs
 
 #: Cases that expose a bug in a plugin whose owner is still editing it (see the reason).
 KNOWN_BUGS = {
@@ -64,3 +68,25 @@ def test_the_runner_turns_crashes_and_hangs_into_outcomes_and_goes_on() -> None:
     results = run_batch(jobs, timeout=5)
     assert [r["outcome"] for r in results] == ["done", "crash", "done", "hang", "done"]
     assert results[1]["signal"] == "SIGSEGV" and "Segmentation fault" in results[1]["stderr"]
+
+
+@pytest.mark.xfail(strict=True, reason=NDTIFF_INDEX_CUT)
+def test_an_ndtiff_index_cut_at_an_entry_boundary_is_noticed(tmp_path: Path) -> None:
+    """Found by the fuzzer: the lost tile must give an error or at least a warning, not silent zeros."""
+    tiles = [({"row": r, "column": c}, pattern((24, 24), seed=40 + 2 * r + c)) for r in range(2) for c in range(2)]
+    acq = write_ndtiff(tmp_path / "tiles", tiles, {"GridPixelOverlapY": 4, "GridPixelOverlapX": 4})
+    (stack,) = stackio.load(acq)
+    whole = stack.read_all()
+    stack.close()
+    index = acq / "NDTiff.index"
+    data = index.read_bytes()
+    index.write_bytes(data[: len(data) * 3 // 4])  # 3 of the 4 entries (they have equal sizes here)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            (stack,) = stackio.load(acq)
+            cut = stack.read_all()
+        except stackio.StackioError:
+            return
+    assert cut.shape == whole.shape and not np.array_equal(cut, whole)  # the silent loss this is about
+    assert caught, "a tile was lost without a warning"

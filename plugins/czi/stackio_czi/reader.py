@@ -98,6 +98,7 @@ def _union(a: Rect | None, b: Rect) -> Rect:
 #: Most dimension entries a subblock directory entry can have (CZI defines X, Y, Z, C, T, R, S, I, H, V, B, M).
 MAX_DIMENSIONS = 16
 _SEGMENT = struct.Struct("<16sqq")  # id, allocated size, used size
+_SUBBLOCK = struct.Struct("<16sqqiiq")  # segment header, then metadata, attachment and data sizes
 _ENTRY = struct.Struct("<2siqiiB5si")  # schema, pixel type, file position, file part, compression, pyramid,
 #                                        spare, dimension count; then 20 bytes per dimension
 
@@ -129,15 +130,45 @@ def check_directory(path: str) -> None:
         end = min(position + _SEGMENT.size + max(used, 0), size)
         data = f.read(max(0, end - f.tell()))
     offset = 0
+    positions = []
     for index in range(max(count, 0)):
         if offset + _ENTRY.size > len(data):
-            return  # fewer entries than declared: libCZI reports "data too small"
-        schema, *_, dimensions = _ENTRY.unpack_from(data, offset)
+            break  # fewer entries than declared: libCZI reports "data too small"
+        schema, _pixel_type, position, *_, dimensions = _ENTRY.unpack_from(data, offset)
         if schema != b"DV":
-            return  # another entry schema: left to libCZI
+            break  # another entry schema: left to libCZI
         if not 0 < dimensions <= MAX_DIMENSIONS:
             raise corrupt(f"subblock directory entry {index} declares {dimensions} dimensions")
+        positions.append((index, position))
         offset += _ENTRY.size + 20 * dimensions
+    _check_subblock_sizes(path, positions, size, corrupt)
+
+
+def _check_subblock_sizes(path: str, positions: list[tuple[int, int]], size: int, corrupt: Any) -> None:
+    """Each subblock's metadata, data and attachment sizes must fit in the file.
+
+    libCZI allocates and decodes by the declared sizes: a corrupt data size of 2**40 (or negative)
+    segfaults it in the zstd path, and 2**32 makes it allocate 4 GiB before failing.
+    """
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        for index, position in positions:
+            if not 0 <= position <= size - _SUBBLOCK.size:
+                continue  # libCZI reports a subblock outside the file itself
+            ident, _allocated, _used, metadata, attachment, data = _SUBBLOCK.unpack(
+                os.pread(fd, _SUBBLOCK.size, position)
+            )
+            if not ident.startswith(b"ZISRAWSUBBLOCK"):
+                continue  # libCZI reports a wrong segment
+            # the subblock's own header takes at least 256 bytes after the segment header
+            end = position + _SEGMENT.size + 256 + metadata + attachment + data
+            if min(metadata, attachment, data) < 0 or end > size:
+                raise corrupt(
+                    f"subblock {index} declares {data} bytes of data, {metadata} of metadata and {attachment} "
+                    f"of attachments, more than the file holds"
+                )
+    finally:
+        os.close(fd)
 
 
 def _open_reader(path: str, cache_mb: float = 0.0) -> Any:
