@@ -26,18 +26,12 @@ WORKER = HERE / "robust_worker.py"
 #: Counts the tests record for the end-of-session summary (inputs tried, mutants, crashes).
 REPORT: dict[str, Any] = {}
 
+#: Known bugs of plugins (xfail reasons, shared by several tests).
 NDTIFF_INDEX_CUT = (
     "stackio-ndtiff: an NDTiff.index cut exactly at an entry boundary drops its last images silently: "
     "they read as zeros (the rule for sparse acquisitions) with no warning, though the stack file still "
     "holds their pixels; it should warn (as for a partly written entry) when the stack files extend past "
     "the last indexed image"
-)
-
-#: Known bugs of plugins whose owners are still editing them (xfail reasons, shared by several tests).
-ZARR_INT64 = (
-    "stackio-zarr: a zarr.json/.zarray dimension >= 2**63 is accepted; zarr-python's index arithmetic "
-    "wraps and a patch far out returns uninitialized memory (different on each read) instead of the fill "
-    "value; the plugin should refuse shapes whose dimensions or product do not fit in int64 (ReadError)"
 )
 
 

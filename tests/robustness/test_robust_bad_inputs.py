@@ -15,17 +15,10 @@ import pytest
 import stackio
 from robust_cases import CASES
 from robust_corpus import FORMATS, pattern, write_ndtiff
-from robust_support import NDTIFF_INDEX_CUT, REPORT, ZARR_INT64, run_batch, run_jobs
+from robust_support import NDTIFF_INDEX_CUT, REPORT, run_batch, run_jobs
 
 #: Cases that expose a bug in a plugin whose owner is still editing it (see the reason).
-KNOWN_BUGS = {
-    "bomb-huge_npz_in_memory": (
-        "stackio-custom: an .npz member read with in_memory=True is allocated before any size check "
-        "(numpy_files._npz builds ArrayStack(opener())); it should call stackio.stack.ensure_fits_in_memory "
-        "with the member's header shape and dtype first"
-    ),
-    "zarr-zarr_shape_beyond_int64": ZARR_INT64,
-}
+KNOWN_BUGS: dict[str, str] = {}
 
 @pytest.fixture(scope="module")
 def outcomes() -> dict[str, dict[str, Any]]:

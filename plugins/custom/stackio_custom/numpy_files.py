@@ -23,6 +23,7 @@ from stackio import (
     ValidationError,
     require_axes,
 )
+from stackio.stack import ensure_fits_in_memory
 
 
 def _layout(axes: str | None, shape: tuple[int, ...], where: str) -> Layout:
@@ -123,6 +124,7 @@ def _npz(source: Source, path: Path, axes: str | None, in_memory: bool) -> list[
         opener = NpzMember(where, names[i])
         metadata = Metadata(axis_names=None, raw=None)
         if in_memory:
+            ensure_fits_in_memory(shape, dtype, member_source)  # before decompressing a member
             stacks.append(ArrayStack(opener(), layout, source=member_source, metadata=metadata))
         else:
             stacks.append(LazyStack(member_source, layout, dtype, opener, metadata=metadata))

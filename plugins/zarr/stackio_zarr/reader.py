@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 from pathlib import Path
 from typing import Any
 
@@ -377,6 +378,13 @@ def open_stack(target: Target, axes: str | None) -> LazyStack:
             source=uri,
         )
     shape = tuple(int(n) for n in array.shape)
+    if math.prod(shape) * dtype.itemsize >= 2**62:
+        # zarr's index arithmetic wraps past int64 and would return garbage, not the fill value
+        raise ReadError(
+            f"{uri}: declares shape {shape} ({dtype}), more bytes than a 64-bit index can address; "
+            "its zarr.json/.zarray is corrupt",
+            source=uri,
+        )
     funlib = funlib_attrs(location.node.attributes, len(shape), uri) if target.multiscale is None else None
     declared = declared_axes(target, len(shape), funlib)
     final = resolve_axes(declared, axes, shape, uri)
