@@ -946,6 +946,21 @@ def czi_subblock_data_size_beyond_the_file(d: Path) -> None:
     read_everything(path)
 
 
+@case("czi", stackio.ReadError, "img.czi", "disagrees")
+def czi_subblock_header_with_a_corrupt_dimension_count(d: Path) -> None:
+    """A subblock's own copy of its directory entry says 7 + 209 * 2**24 dimensions: libCZI segfaults
+    reading it (found by the fuzzer); the plugin compares each subblock header with the directory."""
+    path = write_czi(d / "img.czi", {(0, t, 0, 0): pattern((20, 28), "uint8", t) for t in range(2)})
+    data = bytearray(path.read_bytes())
+    (directory,) = struct.unpack_from("<q", data, 84)
+    (subblock,) = struct.unpack_from("<q", data, directory + 32 + 128 + 6)
+    own_entry = subblock + 32 + 16  # after the segment header and the three sizes
+    assert data[own_entry : own_entry + 2] == b"DV"
+    data[own_entry + 31] ^= 209  # the high byte of the dimension count
+    path.write_bytes(bytes(data))
+    read_everything(path)
+
+
 # -- zarr ---------------------------------------------------------------------------------
 
 

@@ -126,10 +126,6 @@ def test_tiff_files(named: tuple[np.ndarray, str], compression: str | None, tile
     check_file(lambda d, a: write_plain_tiff(d, a, compression=compression, tile=tile), array, axes, data)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "stackio-tiff: for tifffile-written ('shaped') files whose width is 1, tifffile's guessed series axes "
-    "(e.g. 'YQX' for a (2, 1, 1) ZYX stack, 'XYX' for (1, 1, 1)) are taken as declared, so correct axes "
-    "are refused as contradicting the file"))
 @pytest.mark.parametrize(("shape", "axes"), [((2, 1, 1), "ZYX"), ((1, 1, 1), "ZYX"), ((2, 3, 5, 1), "CZYX")])
 def test_tiff_files_one_pixel_wide(shape: tuple[int, ...], axes: str) -> None:
     array = values(shape, "uint16", 1)

@@ -139,25 +139,38 @@ def check_directory(path: str) -> None:
             break  # another entry schema: left to libCZI
         if not 0 < dimensions <= MAX_DIMENSIONS:
             raise corrupt(f"subblock directory entry {index} declares {dimensions} dimensions")
-        positions.append((index, position))
-        offset += _ENTRY.size + 20 * dimensions
-    _check_subblock_sizes(path, positions, size, corrupt)
+        entry = data[offset : offset + _ENTRY.size + 20 * dimensions]
+        positions.append((index, position, entry))
+        offset += len(entry)
+    _check_subblocks(path, positions, size, corrupt)
 
 
-def _check_subblock_sizes(path: str, positions: list[tuple[int, int]], size: int, corrupt: Any) -> None:
-    """Each subblock's metadata, data and attachment sizes must fit in the file.
+def _same_entry(directory: bytes, own: bytes) -> bool:
+    """A subblock's own copy of its directory entry says the same (file position and the float start
+    coordinates aside): schema, pixel type, compression, and every dimension's index, size and stored size."""
+    # bytes 0-6 schema and pixel type, 18-23 compression and pyramid type, 28-32 dimension count
+    if len(own) != len(directory) or any(own[a:b] != directory[a:b] for a, b in ((0, 6), (18, 23), (28, 32))):
+        return False
+    dims = range(_ENTRY.size, len(directory), 20)
+    return all(own[i : i + 12] == directory[i : i + 12] and own[i + 16 : i + 20] == directory[i + 16 : i + 20]
+               for i in dims)
 
-    libCZI allocates and decodes by the declared sizes: a corrupt data size of 2**40 (or negative)
-    segfaults it in the zstd path, and 2**32 makes it allocate 4 GiB before failing.
+
+def _check_subblocks(path: str, positions: list[tuple[int, int, bytes]], size: int, corrupt: Any) -> None:
+    """Each subblock's sizes must fit in the file, and its header must repeat its directory entry.
+
+    libCZI allocates and decodes by the declared sizes and trusts the subblock's own entry: a corrupt
+    data size of 2**40 (or negative), or a corrupt dimension count in the subblock's header, segfaults
+    it; 2**32 makes it allocate 4 GiB before failing; a tile position that differs from the directory's
+    makes patches disagree with the whole image. Real files repeat the entry byte for byte.
     """
     fd = os.open(path, os.O_RDONLY)
     try:
-        for index, position in positions:
-            if not 0 <= position <= size - _SUBBLOCK.size:
+        for index, position, entry in positions:
+            if not 0 <= position <= size - _SUBBLOCK.size - len(entry):
                 continue  # libCZI reports a subblock outside the file itself
-            ident, _allocated, _used, metadata, attachment, data = _SUBBLOCK.unpack(
-                os.pread(fd, _SUBBLOCK.size, position)
-            )
+            head = os.pread(fd, _SUBBLOCK.size + len(entry), position)
+            ident, _allocated, _used, metadata, attachment, data = _SUBBLOCK.unpack_from(head)
             if not ident.startswith(b"ZISRAWSUBBLOCK"):
                 continue  # libCZI reports a wrong segment
             # the subblock's own header takes at least 256 bytes after the segment header
@@ -167,6 +180,8 @@ def _check_subblock_sizes(path: str, positions: list[tuple[int, int]], size: int
                     f"subblock {index} declares {data} bytes of data, {metadata} of metadata and {attachment} "
                     f"of attachments, more than the file holds"
                 )
+            if not _same_entry(entry, head[_SUBBLOCK.size :]):
+                raise corrupt(f"subblock {index}'s header disagrees with its subblock directory entry")
     finally:
         os.close(fd)
 
