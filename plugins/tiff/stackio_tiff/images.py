@@ -9,6 +9,7 @@ read twice (see README, "Multi-file sets").
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
@@ -47,6 +48,8 @@ class Image:
     position: int | None = None
     #: Number of pyramid levels.
     levels: int = 1
+    #: Whether tifffile guessed `axes` (no axis metadata: 'shaped' without axes, 'generic', 'uniform').
+    guessed: bool = False
 
 
 @attrs.frozen
@@ -217,9 +220,23 @@ def list_images(tif: Any, path: Path) -> list[Image]:
             continue
         images.append(
             Image(len(images), s.name or "", s.kind, s.axes, tuple(s.shape), np.dtype(s.dtype), s,
-                  levels=len(s.levels))
+                  levels=len(s.levels), guessed=axes_guessed(s))
         )
     return images
+
+
+def axes_guessed(series: Any) -> bool:
+    """Whether tifffile guessed the series' axes: no OME/ImageJ/... metadata and no shaped "axes"."""
+    if series.kind in ("generic", "uniform"):
+        return True
+    if series.kind != "shaped":
+        return False
+    try:
+        described = json.loads(series.keyframe.shaped_description or "{}")
+    except (ValueError, TypeError):
+        return True
+    axes = described.get("axes") if isinstance(described, dict) else None
+    return axes != series.axes  # tifffile falls back to its guess when the declared axes do not fit
 
 
 def _positions(series: Any, start: int) -> list[Image]:

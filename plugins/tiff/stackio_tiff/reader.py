@@ -302,7 +302,8 @@ def _mm_physical(tif: Any) -> meta.Physical:
 def _stack(path: Path, opened: Opened, image: Image, store: Any, axes: str | None, level: int,
            options: dict[str, Any]) -> ImageStack:
     label = _label(path, opened, image)
-    resolved = layouts.resolve(image.axes, store.shape, axes, source=label, kind=image.kind)
+    resolved = layouts.resolve(image.axes, store.shape, axes, source=label, kind=image.kind,
+                               guessed=image.guessed)
     layout = layouts.layout_for(resolved, store.shape, source=label)
     metadata = _metadata(path, opened, image, resolved, layout.n_channels)
     opener = ImageOpener(str(path), image.index, level, bool(options.get("allow_missing")), prebuilt=store)

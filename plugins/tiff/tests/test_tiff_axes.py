@@ -47,6 +47,45 @@ def test_given_axes_that_permute_the_file_are_refused(d: Path) -> None:
         stackio.load(d / "zyx_shaped.tif", "TYX")
 
 
+@pytest.mark.parametrize(("shape", "axes"), [((2, 1, 1), "ZYX"), ((1, 1, 1), "ZYX"), ((2, 3, 5, 1), "CZYX"),
+                                             ((3, 2, 1, 1), "TZYX")])
+def test_guessed_axes_of_one_pixel_wide_images_give_way_to_given_axes(
+    tmp_path: Path, shape: tuple[int, ...], axes: str
+) -> None:
+    """tifffile guesses 'YQX', 'XYX', 'QYXQ' for these (no axis metadata): the given axes are taken."""
+    array = RNG.integers(0, 60000, shape, dtype=np.uint16)
+    tifffile.imwrite(tmp_path / "a.tif", array, photometric="minisblack")
+    with tifffile.TiffFile(tmp_path / "a.tif") as tif:
+        guess = tif.series[0].axes
+        assert tif.series[0].kind == "shaped" and ("Q" in guess or len(set(guess)) < len(guess)), guess
+    with pytest.raises(AxesError, match=r"a\.tif: axes are needed"):
+        stackio.load(tmp_path / "a.tif")
+    (stack,) = stackio.load(tmp_path / "a.tif", axes)
+    assert stack.original_axes == axes
+    same_as_tifffile(stack, tmp_path / "a.tif", axes)
+    stack.close()
+
+
+def test_declared_axes_of_one_pixel_wide_images_are_still_checked(tmp_path: Path) -> None:
+    tifffile.imwrite(tmp_path / "a.tif", np.zeros((2, 1, 1), np.uint8), photometric="minisblack",
+                     metadata={"axes": "ZYX"})
+    (stack,) = stackio.load(tmp_path / "a.tif")
+    assert stack.original_axes == "ZYX"
+    with pytest.raises(AxesError, match=r"axes 'TYX' contradict the file: its tifffile 'shaped' metadata"):
+        stackio.load(tmp_path / "a.tif", "TYX")
+
+
+def test_generic_pages_with_guessed_axes_take_the_given_axes(tmp_path: Path) -> None:
+    array = RNG.integers(0, 255, (3, 1, 1), dtype=np.uint8)
+    with tifffile.TiffWriter(tmp_path / "g.tif") as w:
+        for plane in array:
+            w.write(plane, photometric="minisblack", metadata=None)
+    with tifffile.TiffFile(tmp_path / "g.tif") as tif:
+        assert tif.series[0].kind == "generic"
+    (stack,) = stackio.load(tmp_path / "g.tif", "TYX")
+    np.testing.assert_array_equal(every_sample(stack), array[:, None])
+
+
 def test_imagej_rgb_time_series(d: Path) -> None:
     (stack,) = stackio.load(d / "rgb_t_imagej.tif")
     assert stack.original_axes == "TYXC" and stack.data_shape == (3, 3, 10, 11)
