@@ -15,7 +15,7 @@ import pytest
 import stackio
 from robust_cases import CASES
 from robust_corpus import FORMATS, pattern, write_ndtiff
-from robust_support import NDTIFF_INDEX_CUT, REPORT, run_batch, run_jobs
+from robust_support import REPORT, run_batch, run_jobs
 
 #: Cases that expose a bug in a plugin whose owner is still editing it (see the reason).
 KNOWN_BUGS: dict[str, str] = {}
@@ -63,7 +63,6 @@ def test_the_runner_turns_crashes_and_hangs_into_outcomes_and_goes_on() -> None:
     assert results[1]["signal"] == "SIGSEGV" and "Segmentation fault" in results[1]["stderr"]
 
 
-@pytest.mark.xfail(strict=True, reason=NDTIFF_INDEX_CUT)
 def test_an_ndtiff_index_cut_at_an_entry_boundary_is_noticed(tmp_path: Path) -> None:
     """Found by the fuzzer: the lost tile must give an error or at least a warning, not silent zeros."""
     tiles = [({"row": r, "column": c}, pattern((24, 24), seed=40 + 2 * r + c)) for r in range(2) for c in range(2)]

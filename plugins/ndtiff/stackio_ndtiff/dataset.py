@@ -45,6 +45,11 @@ class PartialIndexWarning(UserWarning):
     """The index ends in a partly written entry (an acquisition still running); it was skipped."""
 
 
+class UnindexedImagesWarning(PartialIndexWarning):
+    """The stack files hold images after the last one the index lists (an index cut short, or an
+    acquisition still writing); those images are not loaded."""
+
+
 # -- options ----------------------------------------------------------------------------
 
 
@@ -160,7 +165,59 @@ def load_index(folder: Path, name: str) -> Index:
             PartialIndexWarning,
             stacklevel=4,
         )
+    else:  # (a partly written entry already says that images are missing)
+        _warn_unindexed(folder, index, where)
     return index
+
+
+_STACK_FILE = re.compile(r"(^|_)NDTiffStack(_\d+)?\.tiff?$", re.IGNORECASE)
+#: Most entries a TIFF image directory may plausibly have (NDTiff writers write 13).
+_MAX_IFD_ENTRIES = 4096
+
+
+def _entry_end(entry: IndexEntry) -> int:
+    """Where an image's bytes (pixels, then its metadata) end in its stack file."""
+    kind = PIXEL_TYPES.get(entry.pixel_type)
+    pixels = entry.width * entry.height * kind[1] * np.dtype(kind[0]).itemsize if kind else 0
+    return max(entry.pixel_offset + pixels, entry.metadata_offset + entry.metadata_length)
+
+
+def _warn_unindexed(folder: Path, index: Index, where: str) -> None:
+    """Warn when the stack files go on past the last image the index lists.
+
+    NDTiff writers put each image's directory right after the previous image's metadata and cut the
+    file there when they finish, so a directory after the last indexed image is an image the index
+    lost. (A file preallocated by a running acquisition holds zeros there, which is no directory.)
+    A stack file the index never names holds lost images too.
+    """
+    ends: dict[str, int] = {}
+    for entry in index.entries:
+        ends[entry.filename] = max(ends.get(entry.filename, 0), _entry_end(entry))
+    found: list[str] = []
+    for filename, end in ends.items():
+        position = end + (end & 1)  # the next directory starts on a word boundary
+        try:
+            with open(folder / filename, "rb") as f:
+                f.seek(position)
+                head = f.read(2)
+        except (OSError, ValueError, OverflowError):
+            continue  # a missing or unreadable file is reported when it is read
+        if len(head) == 2 and 0 < int.from_bytes(head, "little") <= _MAX_IFD_ENTRIES:
+            found.append(f"{filename!r} goes on past its last indexed image (an image directory at byte {position})")
+    try:
+        unnamed = sorted(p.name for p in folder.iterdir() if _STACK_FILE.search(p.name) and p.name not in ends)
+    except OSError:
+        unnamed = []
+    found += [f"{n!r} is not named by the index" for n in unnamed]
+    if found:
+        warnings.warn(
+            f"{where}: the stack files hold images that {INDEX_NAME} does not list: {'; '.join(found)}. "
+            f"The {len(index.entries)} indexed image(s) are loaded; the others are left out (a place they "
+            "would fill in the stack reads as zeros). The index is cut short, or the acquisition is still "
+            "writing.",
+            UnindexedImagesWarning,
+            stacklevel=5,
+        )
 
 
 def load_header(folder: Path, entry: IndexEntry, name: str) -> StackHeader:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pickle
+import struct
+import warnings
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -11,6 +13,7 @@ import numpy as np
 import pytest
 import stackio
 from ndtiff_helpers import TCZ_CHANNELS, arrange, open_reference, patches_match, quiet, reference_array, whole
+from stackio_ndtiff.index import read_index
 from stackio_ndtiff.samples import scene, write_ndtiff
 
 
@@ -192,7 +195,9 @@ def test_live_acquisition_loads_what_is_complete(tmp_path: Path) -> None:
         for t in range(3):
             quiet(writer.put_image, {"time": t}, images[t], {})
         writer._index_file.flush()  # what Micro-Manager's writer does after every entry
-        early = stackio.load(folder)[0]
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # the preallocated rest of the stack file is no lost image
+            early = stackio.load(folder)[0]
         assert early.data_shape == (3, 1, 8, 10)
         for t in range(3, 5):
             quiet(writer.put_image, {"time": t}, images[t], {})
@@ -218,6 +223,52 @@ def test_partly_written_last_entry_is_skipped(tmp_path: Path) -> None:
             stack = stackio.load(folder)[0]
         assert stack.data_shape == (3, 1, 8, 10)
         np.testing.assert_array_equal(whole(stack)[:, 0], np.stack([scene(8, 10, seed=t) for t in range(3)]))
+
+
+def entry_starts(data: bytes) -> list[int]:
+    """Byte offsets of an index's entries (axes length, axes, name length, name, 8 uint32)."""
+    starts, position = [], 0
+    while position < len(data):
+        starts.append(position)
+        (axes_length,) = struct.unpack_from("<I", data, position)
+        position += 4 + axes_length
+        (name_length,) = struct.unpack_from("<I", data, position)
+        position += 4 + name_length + 32
+    return starts
+
+
+def test_an_index_cut_at_an_entry_boundary_warns_of_the_images_it_lost(tmp_path: Path) -> None:
+    from stackio_ndtiff.dataset import UnindexedImagesWarning
+
+    folder = write_ndtiff(tmp_path / "cut", [({"time": t}, scene(8, 10, seed=t)) for t in range(4)], {})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a complete dataset loads without a warning
+        stackio.load(folder)
+    index = folder / "NDTiff.index"
+    data = index.read_bytes()
+    index.write_bytes(data[: entry_starts(data)[3]])  # 3 complete entries of 4
+    with pytest.warns(UnindexedImagesWarning, match=r"NDTiffStack\.tif' goes on past its last indexed image"):
+        stack = stackio.load(folder)[0]
+    assert stack.data_shape == (3, 1, 8, 10)
+    np.testing.assert_array_equal(whole(stack)[:, 0], np.stack([scene(8, 10, seed=t) for t in range(3)]))
+
+
+def test_a_stack_file_the_index_does_not_name_is_noticed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import ndstorage.ndtiff_file
+    from stackio_ndtiff.dataset import UnindexedImagesWarning
+
+    monkeypatch.setattr(ndstorage.ndtiff_file, "MAX_FILE_SIZE", 5_000_000 + 150_000)
+    folder = write_ndtiff(tmp_path / "multi", [({"time": t}, scene(128, 128, seed=t)) for t in range(12)], {})
+    index = folder / "NDTiff.index"
+    data = index.read_bytes()
+    entries = read_index(folder).entries
+    first = entries[0].filename
+    keep = next(i for i, e in enumerate(entries) if e.filename != first)  # the first entry of the 2nd file
+    index.write_bytes(data[: entry_starts(data)[keep]])
+    assert {e.filename for e in read_index(folder).entries} == {first}
+    with pytest.warns(UnindexedImagesWarning, match=r"NDTiffStack_1\.tif' is not named by the index"):
+        stack = stackio.load(folder)[0]
+    assert stack.data_shape[0] == keep
 
 
 def test_write_samples_load(tmp_path: Path) -> None:

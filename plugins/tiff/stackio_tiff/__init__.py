@@ -34,7 +34,9 @@ def stackio_register_formats(register: Callable[[FormatSpec], None]) -> None:
 
 def _ndtiff_member(path: Path) -> bool:
     name = path.name.lower()
-    return "_ndtiffstack" in name and (path.parent / "NDTiff.index").exists()
+    # ndstorage names the files of a dataset without a prefix NDTiffStack.tif, NDTiffStack_1.tif, ...
+    member = name.startswith("ndtiffstack") or "_ndtiffstack" in name
+    return member and (path.parent / "NDTiff.index").exists()
 
 
 def _detect_directory(source: Source) -> Detection:

@@ -475,7 +475,7 @@ def _whole_series_store(image: Image, level: int, path: Path) -> WholeSeriesStor
 
 # -- names ----------------------------------------------------------------------------------
 
-_NDTIFF = re.compile(r"_NDTiffStack(_\d+)?\.tiff?$", re.IGNORECASE)
+_NDTIFF = re.compile(r"(^|_)NDTiffStack(_\d+)?\.tiff?$", re.IGNORECASE)
 
 
 def ndtiff_member(path: Path) -> bool:

@@ -174,17 +174,18 @@ def test_without_its_companion_a_binary_only_file_is_its_own_planes(companion: t
     np.testing.assert_array_equal(every_sample(stack)[0, 0], data[1])
 
 
-def test_ndtiff_stack_files_are_left_to_the_ndtiff_plugin(tmp_path: Path, stackio_entry_points) -> None:
+@pytest.mark.parametrize("name", ["acq_NDTiffStack", "NDTiffStack_1"])  # Micro-Manager, ndstorage names
+def test_ndtiff_stack_files_are_left_to_the_ndtiff_plugin(tmp_path: Path, stackio_entry_points, name: str) -> None:
     folder = tmp_path / "acq"
     folder.mkdir()
-    tifffile.imwrite(folder / "acq_NDTiffStack.tif", np.zeros((8, 8), np.uint8))
+    tifffile.imwrite(folder / f"{name}.tif", np.zeros((8, 8), np.uint8))
     (folder / "NDTiff.index").write_bytes(b"\0" * 16)
-    verdict = stackio_tiff.stackio_detect(Source.parse(folder / "acq_NDTiffStack.tif"))
+    verdict = stackio_tiff.stackio_detect(Source.parse(folder / f"{name}.tif"))
     assert not verdict.accepted and "stackio-ndtiff" in verdict.reason
     assert not stackio_tiff.stackio_detect(Source.parse(folder)).accepted
     stackio_entry_points({"tiff": stackio_tiff})  # as if stackio-ndtiff were not installed
-    for source in (folder / "acq_NDTiffStack.tif", folder):
-        with pytest.raises(stackio.UnsupportedFormatError, match=r"acq_NDTiffStack\.tif: .*stackio-ndtiff"):
+    for source in (folder / f"{name}.tif", folder):
+        with pytest.raises(stackio.UnsupportedFormatError, match=rf"{name}\.tif: .*stackio-ndtiff"):
             stackio.load(source)
 
 
