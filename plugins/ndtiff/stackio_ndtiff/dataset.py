@@ -32,7 +32,7 @@ from .index import (
     read_index,
     read_stack_header,
 )
-from .planes import Mosaic, Plan
+from .planes import Mosaic, Plan, new_table
 
 TARGET_AXES = ("SCYX", "SCZYX", "SCTYX")
 ROW, COLUMN, POSITION, TIME, CHANNEL, Z = "row", "column", "position", "time", "channel", "z"
@@ -467,16 +467,22 @@ def build(root: Path, name: str, axes: str | None, options: Options) -> Loaded:
     if stitched:
         table_axes += [ROW, COLUMN]
     positions: dict[str, dict[Any, int]] = {}
+    spans: dict[str, int] = {}
     for axis in table_axes:
         if stitched and axis in (ROW, COLUMN):
             present = values[axis]
             if not all(isinstance(v, int) for v in present):
                 raise ReadError(f"{name}: the {axis} axis has non-integer values {present}", source=name)
-            laid = present if header.major_version < 3 else list(range(min(present), max(present) + 1))
-            positions[axis] = {v: i for i, v in enumerate(laid)}
+            if header.major_version < 3:  # v2 lays out the rows and columns present side by side
+                positions[axis] = {v: i for i, v in enumerate(present)}
+            else:  # v3 lays out every row and column from the first to the last, present or not
+                positions[axis] = {v: v - present[0] for v in present}
+            spans[axis] = max(positions[axis].values()) + 1
         else:
             positions[axis] = {v: i for i, v in enumerate(values[axis])}
-    table = np.full([len(positions[a]) for a in table_axes], -1, dtype=np.int32)
+            spans[axis] = len(positions[axis])
+    table_shape = tuple(spans[a] for a in table_axes)
+    table = new_table(table_shape, len(entries))
     all_names = set(names_all)
     kept: list[IndexEntry] = []
     for entry in entries:
@@ -497,7 +503,7 @@ def build(root: Path, name: str, axes: str | None, options: Options) -> Loaded:
 
     mosaic = None
     if stitched:
-        mosaic = _mosaic(name, options.level, full_index, overlap or (0, 0), height, width, positions)
+        mosaic = _mosaic(name, options.level, full_index, overlap or (0, 0), height, width, positions, spans)
         plane = (mosaic.height, mosaic.width)
     else:
         plane = (height, width)
@@ -517,6 +523,7 @@ def build(root: Path, name: str, axes: str | None, options: Options) -> Loaded:
         folder=str(folder),
         filenames=filenames,
         table=table,
+        table_shape=table_shape,
         file_of=file_of,
         offset_of=offset_of,
         image_height=height,
@@ -558,8 +565,9 @@ def _mosaic(
     height: int,
     width: int,
     positions: dict[str, dict[Any, int]],
+    spans: dict[str, int],
 ) -> Mosaic:
-    rows, columns = len(positions[ROW]), len(positions[COLUMN])
+    rows, columns = spans[ROW], spans[COLUMN]
     if level == 0:
         oy, ox = overlap
         if not (0 <= oy < height and 0 <= ox < width):

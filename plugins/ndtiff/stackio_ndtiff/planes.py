@@ -7,6 +7,7 @@ is the array-like `LazyStack` reads patches from, in the plan's original axes.
 from __future__ import annotations
 
 import itertools
+import math
 import mmap
 import threading
 from pathlib import Path
@@ -35,14 +36,32 @@ class Mosaic:
     width: int
 
 
+#: Image tables up to this many cells, or this many cells per image, are dense arrays; larger ones
+#: (e.g. a tile grid whose rows and columns span far more than the tiles present) are dicts holding
+#: only the cells that have an image.
+DENSE_TABLE_CELLS = 2**20
+DENSE_CELLS_PER_IMAGE = 8
+
+
+def new_table(shape: tuple[int, ...], n_images: int) -> np.ndarray | dict[tuple[int, ...], int]:
+    """An empty image table: dense (-1 everywhere) unless that would be far larger than the images."""
+    cells = math.prod(shape)
+    if cells <= max(DENSE_TABLE_CELLS, DENSE_CELLS_PER_IMAGE * n_images):
+        return np.full(shape, -1, dtype=np.int32)
+    return {}
+
+
 @attrs.frozen(eq=False)
 class Plan:
     """A loaded NDTiff selection, ready to read: the image table and where each image is."""
 
     folder: str
     filenames: tuple[str, ...]
-    #: Image number per table cell, -1 where the dataset has no image.
-    table: np.ndarray
+    #: Image number per table cell, -1 where the dataset has no image; or (sparse) a dict from the
+    #: cells that have an image to its number.
+    table: np.ndarray | dict[tuple[int, ...], int]
+    #: The table's dimensions (table axes: samples, channel, depth, then row and column when stitched).
+    table_shape: tuple[int, ...]
     #: Per image number: index into `filenames`, and byte offset of its pixels.
     file_of: np.ndarray
     offset_of: np.ndarray
@@ -56,6 +75,12 @@ class Plan:
     channel_axis: int
     shape: tuple[int, ...]
     mosaic: Mosaic | None = None
+    #: Whether `table` is a dict (sparse).
+    sparse: bool = attrs.field(init=False)
+
+    @sparse.default
+    def _sparse(self) -> bool:
+        return isinstance(self.table, dict)
 
     def __call__(self) -> PlaneReader:
         return PlaneReader(self)
@@ -179,7 +204,7 @@ class PlaneReader:
     def _fill(self, target: np.ndarray, values: list[int], y0: int, y1: int, x0: int, x1: int) -> None:
         """Write the plane at `values` (one per non-spatial axis), rows y0:y1, columns x0:x1, into target."""
         plan = self.plan
-        n_cells = plan.table.ndim - (2 if plan.mosaic is not None else 0)
+        n_cells = len(plan.table_shape) - (2 if plan.mosaic is not None else 0)
         cell: list[int] = [0] * n_cells
         component = 0
         for axis, (value, dim) in enumerate(zip(values, plan.table_dims, strict=True)):
@@ -188,20 +213,22 @@ class PlaneReader:
                 value //= plan.samples_per_pixel
             if dim >= 0:
                 cell[dim] = value
-        found = plan.table[tuple(cell)]
+        key = tuple(cell)
+        table = plan.table
         if plan.mosaic is None:
-            number = int(found)
+            number = table.get(key, -1) if plan.sparse else int(table[key])  # type: ignore[union-attr]
             if number >= 0:
                 self._copy(target, number, component, y0, y1, x0, x1)
             return
+        found = None if plan.sparse else table[key]
         mosaic = plan.mosaic
         cy0, cy1 = y0 + mosaic.origin_y, y1 + mosaic.origin_y
         cx0, cx1 = x0 + mosaic.origin_x, x1 + mosaic.origin_x
-        rows, columns = found.shape
+        rows, columns = plan.table_shape[-2:]
         for i in range(max(cy0 // mosaic.step_y, 0), min((cy1 - 1) // mosaic.step_y + 1, rows)):
             ty0, ty1 = max(cy0, i * mosaic.step_y), min(cy1, (i + 1) * mosaic.step_y)
             for j in range(max(cx0 // mosaic.step_x, 0), min((cx1 - 1) // mosaic.step_x + 1, columns)):
-                number = int(found[i, j])
+                number = table.get((*key, i, j), -1) if found is None else int(found[i, j])  # type: ignore[union-attr]
                 if number < 0:
                     continue
                 tx0, tx1 = max(cx0, j * mosaic.step_x), min(cx1, (j + 1) * mosaic.step_x)

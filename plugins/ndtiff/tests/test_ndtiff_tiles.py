@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -145,3 +146,60 @@ def test_stitching_options_errors(grid_dataset: Path, tcz_dataset: Path, tmp_pat
     bad = write_ndtiff(tmp_path / "bigoverlap", grid_images()[:4], {**GRID_SUMMARY, "GridPixelOverlapX": 99})
     with pytest.raises(stackio.ReadError, match=r"bigoverlap: the tile overlap"):
         stackio.load(bad)
+
+
+@pytest.mark.parametrize(("dataset", "options"), [
+    ("grid_dataset", {}), ("grid_dataset", {"stitched": False}), ("grid_dataset", {"level": 1}),
+    ("grid_dataset", {"select": {"channel": "B"}}), ("tcz_dataset", {}), ("tcz_dataset", {"axes": "SCTYX"}),
+    ("sparse_dataset", {}), ("positions_dataset", {}), ("rgb_dataset", {}),
+])
+def test_sparse_tables_read_what_dense_tables_read(
+    dataset: str, options: dict, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from stackio_ndtiff import planes
+
+    path = request.getfixturevalue(dataset)
+    options = dict(options)
+    axes = options.pop("axes", None)
+    dense = stackio.load(path, axes, **options)[0]
+    assert not dense._open().plan.sparse
+    monkeypatch.setattr(planes, "DENSE_TABLE_CELLS", 0)
+    monkeypatch.setattr(planes, "DENSE_CELLS_PER_IMAGE", 0)
+    sparse = stackio.load(path, axes, **options)[0]
+    assert sparse._open().plan.sparse and isinstance(sparse._open().plan.table, dict)
+    expected = dense.read_all()
+    np.testing.assert_array_equal(sparse.read_all(), expected)
+    rng = np.random.default_rng(5)
+    spatial = dense.data_shape[2:]
+    for _ in range(20):
+        s = int(rng.integers(0, dense.data_shape[0]))
+        start = [int(rng.integers(-3, n)) for n in spatial]
+        size = [int(rng.integers(max(1, 1 - a), n + 4)) for a, n in zip(start, spatial, strict=True)]
+        np.testing.assert_array_equal(sparse.extract_patch(s, None, start, size),
+                                      dense.extract_patch(s, None, start, size))
+
+
+def test_tiles_far_apart_load_lazily_and_read_right(tmp_path: Path) -> None:
+    """Two tiles 40,000 rows and columns apart: the table holds two cells, not 1.6e9."""
+    first, last = scene(16, 16, seed=1), scene(16, 16, seed=2)
+    far = 40_000
+    folder = write_ndtiff(tmp_path / "far", [({"row": 0, "column": 0}, first), ({"row": far, "column": far}, last)],
+                          {"GridPixelOverlapY": 0, "GridPixelOverlapX": 0})
+    stackio.load(folder)  # modules imported, not measured
+    tracemalloc.start()
+    try:
+        (stack,) = stackio.load(folder)
+        reader = stack._open()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2**20, peak
+    assert reader.plan.sparse and len(reader.plan.table) == 2
+    assert stack.data_shape == (1, 1, (far + 1) * 16, (far + 1) * 16)
+    np.testing.assert_array_equal(stack.extract_patch(0, None, (0, 0), (20, 20))[0],
+                                  np.pad(first, ((0, 4), (0, 4))))
+    corner = far * 16 - 4
+    np.testing.assert_array_equal(stack.extract_patch(0, None, (corner, corner), (24, 24))[0],
+                                  np.pad(last, ((4, 4), (4, 4))))
+    assert not stack.extract_patch(0, None, (20_000 * 16, 8), (64, 64)).any()
+    assert reader.images_read == 2
