@@ -40,10 +40,9 @@ def all_bases(corpus: list[Base], realdata: list[Base]) -> list[Base]:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def read_only_guard(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[WriteWatch]:
+def read_only_guard(corpus: list[Base]) -> Iterator[WriteWatch]:
     """Checksum every input before and after the robustness suite, and watch for write opens of them."""
-    corpus_list: list[Base] = request.getfixturevalue("corpus")
-    roots = sorted({str(Path(b.path.split("@")[0]).resolve().parent) for b in corpus_list})
+    roots = sorted({str(Path(b.path.split("@")[0]).resolve().parent) for b in corpus})
     rd = realdata_root()
     if rd is not None:
         roots.append(str(rd.resolve()))
