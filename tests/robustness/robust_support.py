@@ -26,14 +26,6 @@ WORKER = HERE / "robust_worker.py"
 #: Counts the tests record for the end-of-session summary (inputs tried, mutants, crashes).
 REPORT: dict[str, Any] = {}
 
-#: Known bugs of plugins (xfail reasons, shared by several tests).
-NDTIFF_INDEX_CUT = (
-    "stackio-ndtiff: an NDTiff.index cut exactly at an entry boundary drops its last images silently: "
-    "they read as zeros (the rule for sparse acquisitions) with no warning, though the stack file still "
-    "holds their pixels; it should warn (as for a partly written entry) when the stack files extend past "
-    "the last indexed image"
-)
-
 
 def worker_count() -> int:
     """Worker processes to run side by side: the cores available (CI has 2), at most 4."""
