@@ -131,7 +131,11 @@ def _load_one(
     if not stacks:
         if source.expanded_from is not None:
             return []  # e.g. a later file of a multi-file set, already read through its first file
-        raise ReadError(f"{source}: {where} found no image in it", source=str(source))
+        raise ReadError(
+            f"{source}: {where} found no image in it; check that it is a complete file of that format "
+            "(`stackio diagnose` shows every plugin's verdict)",
+            source=str(source),
+        )
     for stack in stacks:
         # The core's own stack classes satisfy the protocol by construction; check anything else.
         problems = [] if type(stack) in _CORE_STACKS else protocol_problems(stack)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import pickle
 import struct
 import warnings
@@ -148,8 +149,8 @@ def test_pickles_and_reads_in_another_process(tcz_dataset: Path) -> None:
     expected = stack.extract_patch(2, None, (1, 2, 3), (2, 9, 7))
     clone = pickle.loads(pickle.dumps(stack))
     np.testing.assert_array_equal(clone.extract_patch(2, None, (1, 2, 3), (2, 9, 7)), expected)
-    with ProcessPoolExecutor(1) as pool:
-        np.testing.assert_array_equal(pool.submit(_patch_in_child, stack).result(), expected)
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        np.testing.assert_array_equal(pool.submit(_patch_in_child, stack).result(timeout=120), expected)
 
 
 def test_threads_read_the_same_patches(tcz_dataset: Path) -> None:

@@ -29,7 +29,7 @@ _DECLARED_BY = {
 
 
 def declared_by(kind: str) -> str:
-    return _DECLARED_BY.get(kind, f"the file's structure ({kind or 'plain'} TIFF)")
+    return _DECLARED_BY.get(kind, f"structure ({kind or 'plain'} TIFF)")
 
 
 def file_axes(tiff_axes: str) -> str:
