@@ -182,3 +182,58 @@ def test_load_options_travel_with_the_stack(npy_file: tuple[Path, np.ndarray]) -
     assert stack.to_memory().load_options == {"level": 1}
     assert pickle.loads(pickle.dumps(stack)).load_options == {"level": 1}
     assert ArrayStack.from_axes(np.zeros((2, 2)), "YX").load_options == {}
+
+
+class _SlowReader:
+    """A reader that takes its time and fails if it is used after close()."""
+
+    def __init__(self, data: np.ndarray) -> None:
+        self.data = data
+        self.closed = False
+
+    def __getitem__(self, key: tuple) -> np.ndarray:
+        import time
+
+        time.sleep(0.001)
+        if self.closed:
+            raise ValueError("I/O operation on closed file")
+        return self.data[key].copy()
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def _slow_opener(data: np.ndarray) -> _SlowReader:
+    return _SlowReader(data)
+
+
+def test_close_waits_for_reads_under_way_in_other_threads() -> None:
+    import threading
+    import time
+
+    data = np.arange(4 * 32 * 32, dtype=np.uint16).reshape(4, 32, 32)
+    stack = LazyStack("slow", Layout.from_axes("ZYX", data.shape), data.dtype, functools.partial(_slow_opener, data))
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def read() -> None:
+        while not stop.is_set():
+            try:
+                np.testing.assert_array_equal(
+                    stack.extract_patch(0, None, (1, 2, 3), (2, 8, 8)), data[None, 1:3, 2:10, 3:11]
+                )
+            except BaseException as exc:  # collected for the main thread
+                errors.append(exc)
+
+    threads = [threading.Thread(target=read) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for _ in range(200):
+        time.sleep(0.0005)
+        stack.close()
+    stop.set()
+    for t in threads:
+        t.join()
+    assert errors == []
+    stack.close()
+    assert stack._reader is None and stack._active == 0 and stack._deferred == []

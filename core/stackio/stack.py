@@ -561,11 +561,12 @@ class LazyStack(_StackBase):
         self._reader: Any = None
         self._finalizer: weakref.finalize | None = None
         self._lock = threading.Lock()
+        #: Reads under way, and closings that wait for them to end.
+        self._active = 0
+        self._deferred: list[weakref.finalize] = []
 
-    def _open(self) -> Any:
-        reader = self._reader
-        if reader is not None:
-            return reader
+    def _acquire(self) -> Any:
+        """The open reader (opened on first use), counted as in use until `_release`."""
         with self._lock:
             if self._reader is None:
                 try:
@@ -580,7 +581,23 @@ class LazyStack(_StackBase):
                     ) from exc
                 self._finalizer = weakref.finalize(self, _close_reader, reader)
                 self._reader = reader
+            self._active += 1
             return self._reader
+
+    def _open(self) -> Any:
+        """The open reader, for inspection (tests, benchmarks); not counted as a read under way."""
+        reader = self._acquire()
+        self._release()
+        return reader
+
+    def _release(self) -> None:
+        with self._lock:
+            self._active -= 1
+            deferred = self._deferred if self._active == 0 else []
+            if deferred:
+                self._deferred = []
+        for finalizer in deferred:
+            finalizer()
 
     def extract_patch(
         self,
@@ -589,7 +606,7 @@ class LazyStack(_StackBase):
         coords: Sequence[int],
         patch_size: Sequence[int],
     ) -> np.ndarray:
-        reader = self._open()
+        reader = self._acquire()
         try:
             return read_patch(
                 self._layout,
@@ -609,11 +626,13 @@ class LazyStack(_StackBase):
                 f"({type(exc).__name__}: {exc}); the file may be truncated or corrupt",
                 source=self._source,
             ) from exc
+        finally:
+            self._release()
 
     def read_all(self) -> np.ndarray:
         """The whole stack as an SC(Z)YX array in memory."""
         ensure_fits_in_memory(self._layout.original_shape, self._dtype, self._source)
-        reader = self._open()
+        reader = self._acquire()
         try:
             whole = np.asarray(reader[(slice(None),) * len(self._layout.original_axes)])
             whole = _checked(whole, self._layout.original_shape, self._dtype, self._source, "the whole stack")
@@ -625,6 +644,8 @@ class LazyStack(_StackBase):
                 "the file may be truncated or corrupt",
                 source=self._source,
             ) from exc
+        finally:
+            self._release()
         return self._layout.to_stack_order(whole)  # type: ignore[return-value]
 
     def to_memory(self) -> ArrayStack:
@@ -639,12 +660,18 @@ class LazyStack(_StackBase):
         )
 
     def close(self) -> None:
-        """Release open files; the next read reopens them."""
+        """Release open files; the next read reopens them.
+
+        Reads under way in other threads finish first: the files close when the last one ends.
+        """
         with self._lock:
-            if self._finalizer is not None:
-                self._finalizer()
-            self._finalizer = None
-            self._reader = None
+            finalizer, self._finalizer, self._reader = self._finalizer, None, None
+            if finalizer is None:
+                return
+            if self._active:
+                self._deferred.append(finalizer)
+                return
+        finalizer()
 
     def __enter__(self) -> LazyStack:
         return self
@@ -654,7 +681,7 @@ class LazyStack(_StackBase):
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        state.update(_reader=None, _finalizer=None, _lock=None)
+        state.update(_reader=None, _finalizer=None, _lock=None, _active=0, _deferred=[])
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
