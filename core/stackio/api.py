@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import attrs
@@ -273,10 +272,3 @@ def require_axes(axes: str | None, shape: Sequence[int], source: object, why: st
         f"{ndim} letters from STCZYX, e.g. axes={example!r}",
         source=str(source),
     )
-
-
-def as_path(source: Source) -> Path:
-    """The local path of a file source (for plugins)."""
-    if source.path is None:
-        raise ValidationError(f"{source}: a local path is needed", source=str(source))
-    return source.path
