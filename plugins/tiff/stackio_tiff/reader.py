@@ -316,4 +316,6 @@ def _stack(path: Path, opened: Opened, image: Image, store: Any, axes: str | Non
         store.close()
         return FileBackedStack(str(path), read, stack_axes, source=label, metadata=metadata, shape=shape,
                                dtype=store.dtype, depth_axis="Z")
-    return LazyStack(label, layout, store.dtype, opener, metadata=metadata, chunks=_chunks(store))
+    kept = {k: options[k] for k in ("level", "allow_missing") if options.get(k)}  # what `label` cannot say
+    return LazyStack(label, layout, store.dtype, opener, metadata=metadata, chunks=_chunks(store),
+                     load_options=kept)

@@ -181,6 +181,9 @@ def test_pyramid_levels(d: Path) -> None:
     (level1,) = stackio.load(d / "pyramid.ome.tif", level=1)
     assert level1.data_shape == (1, 1, 64, 48)
     same_as_tifffile(level1, d / "pyramid.ome.tif", "YX", level=1)
+    assert stack.load_options == {} and level1.load_options == {"level": 1}
+    (again,) = stackio.load(level1.source, **level1.load_options)
+    assert again.data_shape == level1.data_shape
     with pytest.raises(stackio.ValidationError, match="level 3 does not exist; the image has 3 level"):
         stackio.load(d / "pyramid.ome.tif", level=3)
 
