@@ -39,6 +39,7 @@ def test_info_json(site: Path, tmp_path: Path) -> None:
     (stack,) = info["stacks"]
     assert stack["axes"] == "SCZYX" and stack["data_shape"] == [1, 1, 4, 6, 8] and stack["dtype"] == "uint16"
     assert stack["original_axes"] == "ZYX" and stack["metadata"]["voxel_size"] is None
+    assert stack["load_options"] == {}
     text = stackio_cmd(site, "info", str(path), "--axes", "ZYX").stdout
     assert "SCZYX (1, 1, 4, 6, 8) uint16" in text
 

@@ -104,6 +104,7 @@ def _describe(stack: Any) -> dict[str, Any]:
         "original_axes": stack.original_axes,
         "original_data_shape": list(stack.original_data_shape),
         "metadata": stack.metadata.to_dict(),
+        "load_options": dict(getattr(stack, "load_options", {}) or {}),
     }
     return out
 
