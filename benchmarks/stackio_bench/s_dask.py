@@ -92,7 +92,7 @@ def child(zarr_path: str | None, tiff_path: str | None, repeats: int) -> dict[st
 
 def run(cfg: Config, log: Callable[[str], None]) -> list[Row]:
     if not have("distributed"):
-        return [Row("7", "to_dask() on LocalCluster", "s", None, "-", None, note="skipped: distributed not installed")]
+        return [Row.skipped("7", "to_dask() on LocalCluster", "s", "distributed not installed")]
     work = cfg.data / "dask"
     work.mkdir(parents=True, exist_ok=True)
     shape = cfg.dask_volume
@@ -107,14 +107,8 @@ def run(cfg: Config, log: Callable[[str], None]) -> list[Row]:
             D.write_big_tiff(tiff_path, shape)
     if not zarr_path and not tiff_path:
         return [
-            Row(
-                "7",
-                "to_dask() on LocalCluster",
-                "s",
-                None,
-                "-",
-                None,
-                note="skipped: neither the stackio 'zarr' nor 'tiff' format is installed",
+            Row.skipped(
+                "7", "to_dask() on LocalCluster", "s", "neither the stackio 'zarr' nor 'tiff' format is installed"
             )
         ]
     res = run_child(

@@ -109,14 +109,8 @@ def _small_tiff(cfg: Config) -> Path:
 def run_fresh_read(cfg: Config, log: Callable[[str], None]) -> list[Row]:
     if "tiff" not in cfg.formats:
         return [
-            Row(
-                "2",
-                "fresh process: load + read small TIFF",
-                "ms",
-                None,
-                "-",
-                None,
-                note="skipped: the stackio 'tiff' format is not installed",
+            Row.skipped(
+                "2", "fresh process: load + read small TIFF", "ms", "the stackio 'tiff' format is not installed"
             )
         ]
     path = str(_small_tiff(cfg))
@@ -166,15 +160,7 @@ def run_fresh_read(cfg: Config, log: Callable[[str], None]) -> list[Row]:
 def run_warm(cfg: Config, log: Callable[[str], None]) -> list[Row]:
     if "tiff" not in cfg.formats:
         return [
-            Row(
-                "3",
-                "warm process: load + read small TIFF",
-                "ms",
-                None,
-                "-",
-                None,
-                note="skipped: the stackio 'tiff' format is not installed",
-            )
+            Row.skipped("3", "warm process: load + read small TIFF", "ms", "the stackio 'tiff' format is not installed")
         ]
     import stackio
     import tifffile

@@ -15,7 +15,7 @@ def run(cfg: Config, log: Callable[[str], None]) -> list[Row]:
     n = cfg.many_files
     case = f"{n:,} TIFFs of {cfg.many_shape[0]}x{cfg.many_shape[1]}"
     if "tiff" not in cfg.formats:
-        return [Row("5", case, "s", None, "-", None, note="skipped: the stackio 'tiff' format is not installed")]
+        return [Row.skipped("5", case, "s", "the stackio 'tiff' format is not installed")]
     folder = cfg.data / f"many_{n}"
     if not folder.exists():
         D.write_many_tiffs(folder, n, cfg.many_shape)

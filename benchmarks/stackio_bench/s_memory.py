@@ -100,14 +100,6 @@ def run(cfg: Config, log: Callable[[str], None]) -> list[Row]:
         ]
     if not kinds:
         rows.append(
-            Row(
-                "6",
-                "large zarr / TIFF",
-                "MB",
-                None,
-                "-",
-                None,
-                note="skipped: neither the stackio 'zarr' nor 'tiff' format is installed",
-            )
+            Row.skipped("6", "large zarr / TIFF", "MB", "neither the stackio 'zarr' nor 'tiff' format is installed")
         )
     return rows

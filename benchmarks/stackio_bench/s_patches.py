@@ -354,7 +354,7 @@ def run(cfg: Config, log: Callable[[str], None]) -> list[Row]:
             case = build(cfg, vol, work)
         except Skip as exc:
             log(f"  4 {label}: skipped ({exc})")
-            rows.append(Row("4", label, "ms/patch", None, "-", None, note=f"skipped: {exc}"))
+            rows.append(Row.skipped("4", label, "ms/patch", str(exc)))
             continue
         except Exception as exc:
             log(f"  4 {label}: could not set up:\n{traceback.format_exc()}")

@@ -51,6 +51,11 @@ class Row:
     note: str = ""
     samples: dict[str, int] = field(default_factory=dict)
 
+    @classmethod
+    def skipped(cls, scenario: str, case: str, metric: str, why: str) -> Row:
+        """A row saying a case did not run, and why."""
+        return cls(scenario, case, metric, None, "-", None, note=f"skipped: {why}")
+
     @property
     def ratio(self) -> float | None:
         if self.stackio is None or not self.baseline_value:
