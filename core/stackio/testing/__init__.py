@@ -4,6 +4,13 @@ The conformance suite lives in `stackio.testing.conformance` (it needs pytest).
 """
 
 from .plugins import registered_plugin, simulated_entry_points
-from .realdata import RealFile, find_realdata, manifest
+from .realdata import RealFile, find_realdata, manifest, realdata_params
 
-__all__ = ["RealFile", "find_realdata", "manifest", "registered_plugin", "simulated_entry_points"]
+__all__ = [
+    "RealFile",
+    "find_realdata",
+    "manifest",
+    "realdata_params",
+    "registered_plugin",
+    "simulated_entry_points",
+]

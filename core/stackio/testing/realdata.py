@@ -41,3 +41,18 @@ def manifest(root: Path, format: str | None = None) -> list[RealFile]:
         for row in rows
         if format is None or row["format"] == format
     ]
+
+
+def realdata_params(format: str, start: Path) -> list:
+    """pytest parameters, one per manifest entry of `format`, for the real-file folder beside `start`.
+
+    Without the folder there is one parameter, `None` (id "no-realdata"), so that a test taking the
+    `stackio_realdata` fixture shows its clean skip instead of vanishing.
+    """
+    import pytest
+
+    root = find_realdata(start)
+    entries = manifest(root, format) if root is not None else []
+    if not entries:
+        return [pytest.param(None, id="no-realdata")]
+    return [pytest.param(e, id=e.path.name) for e in entries]

@@ -16,18 +16,16 @@ import numpy as np
 import pytest
 import stackio
 from ndtiff_helpers import arrange, close_reference, open_reference, patches_match, quiet, reference_array
-from stackio.testing import RealFile, find_realdata, manifest
+from stackio.testing import RealFile, realdata_params
 
 pytestmark = pytest.mark.realdata
 
-_ROOT = find_realdata(Path(__file__).resolve())
-_ENTRIES = manifest(_ROOT, "ndtiff") if _ROOT else []
+_PARAMS = realdata_params("ndtiff", Path(__file__).resolve())
+_ENTRIES = [p.values[0] for p in _PARAMS if p.values[0] is not None]
 
 
 def _params() -> list[Any]:
-    if not _ENTRIES:  # keep one parameter so the fixture's clean skip shows
-        return [pytest.param(None, id="no-realdata")]
-    return [pytest.param(e, id=e.path.name) for e in _ENTRIES]
+    return _PARAMS
 
 
 def _documented_order(names: list[str], stitched: bool, depth: str | None) -> list[str]:
