@@ -7,10 +7,7 @@ outside the folder it is given.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -94,19 +91,10 @@ def write_zarr(path: Path, data: np.ndarray, *, zarr_format: int = 3, chunks: tu
 
 
 def write_ndtiff(folder: Path, images: list[tuple[dict[str, Any], np.ndarray]], summary: dict[str, Any]) -> Path:
-    """An NDTiff dataset written by ndstorage (its progress text silenced)."""
-    from ndstorage import NDTiffDataset
+    """An NDTiff dataset written by ndstorage (its progress text silenced): the plugin's own sample writer."""
+    from stackio_ndtiff.samples import write_ndtiff as write
 
-    if folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
-    with contextlib.redirect_stdout(io.StringIO()):
-        dataset = NDTiffDataset(str(folder), writable=True)
-        dataset.initialize(dict(summary))
-        for coordinates, image in images:
-            dataset.put_image(dict(coordinates), np.ascontiguousarray(image), {})
-        dataset.finish()
-    return folder
+    return write(folder, images, summary)
 
 
 def write_png(path: Path, data: np.ndarray, **kwargs: Any) -> Path:
