@@ -45,8 +45,9 @@ class Wrapper:
     original_data_shape = property(lambda self: self.inner.original_data_shape)
     metadata = property(lambda self: self.inner.metadata)
 
-    def extract_patch(self, sample_idx: int, channels: Sequence[int] | None, coords: Sequence[int],
-                      patch_size: Sequence[int]) -> np.ndarray:
+    def extract_patch(
+        self, sample_idx: int, channels: Sequence[int] | None, coords: Sequence[int], patch_size: Sequence[int]
+    ) -> np.ndarray:
         return self.inner.extract_patch(sample_idx, channels, coords, patch_size)
 
 
@@ -154,16 +155,16 @@ def test_declaration_problems_are_named() -> None:
     assert len(misspelt) == 1 and "stackio_detcet" in misspelt[0]
 
 
-HEAVY_PLUGIN = '''
+HEAVY_PLUGIN = """
 from stackio import FormatSpec, hookimpl
 import wave  # stands for a heavy format library imported at module level
 
 @hookimpl
 def stackio_register_formats(register):
     register(FormatSpec(name="heavyfmt", suffixes=(".hv",), description="imports too early"))
-'''
+"""
 
-DETECT_PLUGIN = '''
+DETECT_PLUGIN = """
 from stackio import Detection, FormatSpec, hookimpl
 
 @hookimpl
@@ -174,7 +175,7 @@ def stackio_register_formats(register):
 def stackio_detect(source):
     import wave
     return Detection.refuse("never")
-'''
+"""
 
 
 def test_heavy_imports_at_discovery_and_detection_are_caught(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -224,13 +225,13 @@ def stackio_write_samples(directory):
     return [Sample(str(path), "YX", "an 8x8 plane")]
 '''
 
-SLOPPY_TESTS = '''
+SLOPPY_TESTS = """
 from stackio.testing.conformance import PluginConformance
 
 class TestSloppy(PluginConformance):
     plugin = "conf_sloppy_plugin"
     require_entry_point = False
-'''
+"""
 
 
 def test_the_suite_fails_a_sloppy_plugin_where_it_is_sloppy(tmp_path: Path) -> None:
@@ -238,9 +239,23 @@ def test_the_suite_fails_a_sloppy_plugin_where_it_is_sloppy(tmp_path: Path) -> N
     (tmp_path / "test_sloppy.py").write_text(SLOPPY_TESTS)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])}
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-rA", "-p", "no:cacheprovider", "--rootdir", str(tmp_path),
-         str(tmp_path / "test_sloppy.py")],
-        capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-rA",
+            "-p",
+            "no:cacheprovider",
+            "--rootdir",
+            str(tmp_path),
+            str(tmp_path / "test_sloppy.py"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=300,
     )
     outcomes = {}
     for line in proc.stdout.splitlines():

@@ -21,8 +21,9 @@ CZI = ROOT / "plugins" / "czi"
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(os.environ.get("STACKIO_SKIP_ISOLATED", "") not in ("", "0"),
-                       reason="STACKIO_SKIP_ISOLATED is set"),
+    pytest.mark.skipif(
+        os.environ.get("STACKIO_SKIP_ISOLATED", "") not in ("", "0"), reason="STACKIO_SKIP_ISOLATED is set"
+    ),
     pytest.mark.skipif(not (CZI / "pyproject.toml").is_file(), reason="plugins/czi is not in this checkout"),
 ]
 

@@ -151,8 +151,7 @@ def check_patch_request(
     if channels is not None:
         if isinstance(channels, (int, np.integer, str, bytes)) or not hasattr(channels, "__iter__"):
             raise PatchBoundsError(
-                f"{source}: channels must be None (all) or a list of channel indices such as [0, 2], "
-                f"not {channels!r}",
+                f"{source}: channels must be None (all) or a list of channel indices such as [0, 2], not {channels!r}",
                 source=source,
             )
         channels = [_whole(c, "channels", source) for c in channels]

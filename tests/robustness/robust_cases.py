@@ -355,15 +355,27 @@ def unknown_option_numpy(d: Path) -> None:
 
 def _first_stack(d: Path, fmt: str) -> Any:
     builders = {
-        "numpy": (good_npy, "ZYX"), "tiff": (good_tiff, None), "czi": (good_czi, None), "zarr": (good_zarr, "YX"),
-        "ndtiff": (good_ndtiff, None), "png": (good_png, None), "jpeg": (good_jpeg, None),
+        "numpy": (good_npy, "ZYX"),
+        "tiff": (good_tiff, None),
+        "czi": (good_czi, None),
+        "zarr": (good_zarr, "YX"),
+        "ndtiff": (good_ndtiff, None),
+        "png": (good_png, None),
+        "jpeg": (good_jpeg, None),
     }
     build, axes = builders[fmt]
     return stackio.load(build(d), axes)[0]
 
 
-PATCH_FILES = {"numpy": "vol.npy", "tiff": "img.tif", "czi": "img.czi", "zarr": "img.zarr", "ndtiff": "acq",
-               "png": "img.png", "jpeg": "img.jpg"}
+PATCH_FILES = {
+    "numpy": "vol.npy",
+    "tiff": "img.tif",
+    "czi": "img.czi",
+    "zarr": "img.zarr",
+    "ndtiff": "acq",
+    "png": "img.png",
+    "jpeg": "img.jpg",
+}
 
 
 def _spatial(stack: Any) -> int:
@@ -404,10 +416,16 @@ def _patch_case(fmt: str, kind: str) -> None:
 
 #: What each patch error must say besides the source: the valid range or the rule.
 PATCH_HINTS = {
-    "sample_out_of_range": "indices 0 to", "sample_negative": "indices 0 to", "sample_not_int": "must be an int",
-    "channel_out_of_range": "indices 0 to", "channels_empty": "pass None", "coords_wrong_length": "must each have",
-    "patch_outside": "spatial shape is", "patch_size_zero": "must be positive",
-    "coords_not_whole": "whole numbers", "channels_not_a_list": "list of channel indices",
+    "sample_out_of_range": "indices 0 to",
+    "sample_negative": "indices 0 to",
+    "sample_not_int": "must be an int",
+    "channel_out_of_range": "indices 0 to",
+    "channels_empty": "pass None",
+    "coords_wrong_length": "must each have",
+    "patch_outside": "spatial shape is",
+    "patch_size_zero": "must be positive",
+    "coords_not_whole": "whole numbers",
+    "channels_not_a_list": "list of channel indices",
     "patch_too_large": "smaller patches",
 }
 
@@ -415,8 +433,17 @@ PATCH_HINTS = {
 for _fmt in PATCH_FILES:
     for _kind in ("sample_out_of_range", "patch_outside"):
         _patch_case(_fmt, _kind)
-for _kind in ("sample_negative", "sample_not_int", "channel_out_of_range", "channels_empty", "coords_wrong_length",
-              "patch_size_zero", "coords_not_whole", "channels_not_a_list", "patch_too_large"):
+for _kind in (
+    "sample_negative",
+    "sample_not_int",
+    "channel_out_of_range",
+    "channels_empty",
+    "coords_wrong_length",
+    "patch_size_zero",
+    "coords_not_whole",
+    "channels_not_a_list",
+    "patch_too_large",
+):
     _patch_case("numpy", _kind)
     _patch_case("tiff", _kind)
 
@@ -719,8 +746,9 @@ def plugin_crashes_declaring_formats(d: Path) -> None:
 @case("plugins", stackio.UnsupportedFormatError, "x.shared", "crashed", "plugin bug in detect")
 def plugin_crashes_detecting(d: Path) -> None:
     """Two plugins claim .shared; one crashes in its content check, the other refuses."""
-    _with_plugins({"brk": CrashAt("detect"), "other": SharedClaimer()}, d,
-                  lambda: stackio.load(brk_file(d, "x.shared")))
+    _with_plugins(
+        {"brk": CrashAt("detect"), "other": SharedClaimer()}, d, lambda: stackio.load(brk_file(d, "x.shared"))
+    )
 
 
 @case("plugins", stackio.PluginError, "x.brk", "brk", "plugin bug in validate")
@@ -1252,8 +1280,17 @@ HUGE = 1_000_000
 def huge_tiff(path: Path) -> Path:
     """A classic TIFF with one deflate strip whose IFD declares HUGE x HUGE uint16."""
     strip = zlib.compress(b"\x00" * 256)
-    entries = [(256, 4, HUGE), (257, 4, HUGE), (258, 3, 16), (259, 3, 8), (262, 3, 1), (273, 4, 0),
-               (277, 3, 1), (278, 4, HUGE), (279, 4, len(strip))]
+    entries = [
+        (256, 4, HUGE),
+        (257, 4, HUGE),
+        (258, 3, 16),
+        (259, 3, 8),
+        (262, 3, 1),
+        (273, 4, 0),
+        (277, 3, 1),
+        (278, 4, HUGE),
+        (279, 4, len(strip)),
+    ]
     ifd_size = 2 + 12 * len(entries) + 4
     body = struct.pack("<H", len(entries))
     for tag, kind, value in entries:
@@ -1275,8 +1312,9 @@ def huge_png(path: Path) -> Path:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     ihdr = struct.pack(">IIBBBBB", 50_000, 50_000, 8, 0, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64))
-                     + chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
+    )
     return path
 
 

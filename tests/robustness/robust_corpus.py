@@ -80,12 +80,20 @@ def write_czi(
     return path
 
 
-def write_zarr(path: Path, data: np.ndarray, *, zarr_format: int = 3, chunks: tuple[int, ...] | None = None,
-               **kwargs: Any) -> Path:
+def write_zarr(
+    path: Path, data: np.ndarray, *, zarr_format: int = 3, chunks: tuple[int, ...] | None = None, **kwargs: Any
+) -> Path:
     import zarr
 
-    array = zarr.create_array(str(path), shape=data.shape, dtype=data.dtype, chunks=chunks or data.shape,
-                              zarr_format=zarr_format, overwrite=True, **kwargs)
+    array = zarr.create_array(
+        str(path),
+        shape=data.shape,
+        dtype=data.dtype,
+        chunks=chunks or data.shape,
+        zarr_format=zarr_format,
+        overwrite=True,
+        **kwargs,
+    )
     array[...] = data
     return path
 
@@ -113,52 +121,88 @@ def _generated(root: Path) -> list[Base]:
     d = root / "tiff"
     d.mkdir(parents=True, exist_ok=True)
     write_tiff(d / "plain_zyx.tif", pattern((3, 20, 24)), photometric="minisblack", metadata=None)
-    write_tiff(d / "hyperstack.tif", pattern((2, 3, 2, 16, 20), seed=1), imagej=True,
-               metadata={"axes": "TZCYX", "spacing": 0.5, "unit": "um"})
+    write_tiff(
+        d / "hyperstack.tif",
+        pattern((2, 3, 2, 16, 20), seed=1),
+        imagej=True,
+        metadata={"axes": "TZCYX", "spacing": 0.5, "unit": "um"},
+    )
     write_tiff(d / "tiled_zstd.tif", pattern((64, 80), seed=2), tile=(32, 32), compression="zstd")
-    write_tiff(d / "strips_deflate_be.tif", pattern((2, 30, 28), "uint8", 3), compression="deflate",
-               rowsperstrip=7, byteorder=">")
+    write_tiff(
+        d / "strips_deflate_be.tif",
+        pattern((2, 30, 28), "uint8", 3),
+        compression="deflate",
+        rowsperstrip=7,
+        byteorder=">",
+    )
     import tifffile
 
     with tifffile.TiffWriter(d / "two_series.ome.tif", ome=True) as tif:
         for s in range(2):
-            tif.write(pattern((2, 3, 16, 16), "uint8", 4 + s), photometric="minisblack",
-                      metadata={"axes": "CZYX", "PhysicalSizeX": 0.3, "Channel": {"Name": ["a", "b"]}})
-    out += [Base("tiff", str(d / "plain_zyx.tif"), "ZYX"), Base("tiff", str(d / "hyperstack.tif")),
-            Base("tiff", str(d / "tiled_zstd.tif"), "YX"), Base("tiff", str(d / "strips_deflate_be.tif"), "ZYX"),
-            Base("tiff", str(d / "two_series.ome.tif"))]
+            tif.write(
+                pattern((2, 3, 16, 16), "uint8", 4 + s),
+                photometric="minisblack",
+                metadata={"axes": "CZYX", "PhysicalSizeX": 0.3, "Channel": {"Name": ["a", "b"]}},
+            )
+    out += [
+        Base("tiff", str(d / "plain_zyx.tif"), "ZYX"),
+        Base("tiff", str(d / "hyperstack.tif")),
+        Base("tiff", str(d / "tiled_zstd.tif"), "YX"),
+        Base("tiff", str(d / "strips_deflate_be.tif"), "ZYX"),
+        Base("tiff", str(d / "two_series.ome.tif")),
+    ]
 
     d = root / "czi"
     d.mkdir(exist_ok=True)
-    scenes = {(s, 0, c, z): pattern((24, 32), seed=10 * s + 3 * c + z) for s in range(2) for c in range(2)
-              for z in range(3)}
+    scenes = {
+        (s, 0, c, z): pattern((24, 32), seed=10 * s + 3 * c + z) for s in range(2) for c in range(2) for z in range(3)
+    }
     write_czi(d / "scenes_zstd.czi", scenes, compression="zstd1:ExplicitLevel=1;PreProcess=HiLoByteUnpack")
     write_czi(d / "plain_t.czi", {(0, t, 0, 0): pattern((20, 28), "uint8", t) for t in range(3)})
     rgb = np.stack([pattern((16, 24), "uint8", i) for i in range(3)], axis=-1)
     write_czi(d / "rgb.czi", {(0, 0, 0, 0): rgb})
-    out += [Base("czi", str(d / "scenes_zstd.czi")), Base("czi", str(d / "plain_t.czi"), "SCTYX"),
-            Base("czi", str(d / "rgb.czi"))]
+    out += [
+        Base("czi", str(d / "scenes_zstd.czi")),
+        Base("czi", str(d / "plain_t.czi"), "SCTYX"),
+        Base("czi", str(d / "rgb.czi")),
+    ]
 
     d = root / "zarr"
     d.mkdir(exist_ok=True)
     write_zarr(d / "v2_chunked.zarr", pattern((4, 30, 26), seed=5), zarr_format=2, chunks=(2, 16, 16))
-    write_zarr(d / "v3_sharded.zarr", pattern((2, 32, 32), "uint8", 6), chunks=(1, 8, 8), shards=(1, 16, 16),
-               attributes={"voxel_size": [1, 2], "axis_names": ["c^", "y", "x"]})
+    write_zarr(
+        d / "v3_sharded.zarr",
+        pattern((2, 32, 32), "uint8", 6),
+        chunks=(1, 8, 8),
+        shards=(1, 16, 16),
+        attributes={"voxel_size": [1, 2], "axis_names": ["c^", "y", "x"]},
+    )
     from stackio_zarr import samples as zarr_samples
 
     zarr_samples.write_ome_v04(d / "ome_v04.ome.zarr")
-    out += [Base("zarr", str(d / "v2_chunked.zarr"), "ZYX"), Base("zarr", str(d / "v3_sharded.zarr")),
-            Base("zarr", str(d / "ome_v04.ome.zarr")), Base("zarr", str(d / "ome_v04.ome.zarr"), None, {"level": 1})]
+    out += [
+        Base("zarr", str(d / "v2_chunked.zarr"), "ZYX"),
+        Base("zarr", str(d / "v3_sharded.zarr")),
+        Base("zarr", str(d / "ome_v04.ome.zarr")),
+        Base("zarr", str(d / "ome_v04.ome.zarr"), None, {"level": 1}),
+    ]
 
     d = root / "ndtiff"
     d.mkdir(exist_ok=True)
-    images = [({"time": t, "channel": ch, "z": z}, pattern((20, 18), seed=t * 10 + z))
-              for t in range(2) for ch in ("DAPI", "GFP") for z in range(3)]
+    images = [
+        ({"time": t, "channel": ch, "z": z}, pattern((20, 18), seed=t * 10 + z))
+        for t in range(2)
+        for ch in ("DAPI", "GFP")
+        for z in range(3)
+    ]
     write_ndtiff(d / "tcz", images, {"PixelSize_um": 0.5, "z-step_um": 2.0})
     tiles = [({"row": r, "column": c}, pattern((24, 24), seed=40 + 2 * r + c)) for r in range(2) for c in range(2)]
     write_ndtiff(d / "tiles", tiles, {"GridPixelOverlapY": 4, "GridPixelOverlapX": 4})
-    out += [Base("ndtiff", str(d / "tcz"), "SCZYX"), Base("ndtiff", str(d / "tiles")),
-            Base("ndtiff", str(d / "tiles"), None, {"stitched": False})]
+    out += [
+        Base("ndtiff", str(d / "tcz"), "SCZYX"),
+        Base("ndtiff", str(d / "tiles")),
+        Base("ndtiff", str(d / "tiles"), None, {"stitched": False}),
+    ]
 
     d = root / "numpy"
     d.mkdir(exist_ok=True)
@@ -166,9 +210,13 @@ def _generated(root: Path) -> list[Base]:
     np.save(d / "plane_f4.npy", pattern((18, 21), "float32", 8))
     np.savez_compressed(d / "pair.npz", a=pattern((2, 12, 14), "uint8", 9), b=pattern((12, 14), "int16", 10))
     np.savez(d / "plain.npz", x=pattern((10, 11), "uint16", 11))
-    out += [Base("numpy", str(d / "volume.npy"), "ZYX"), Base("numpy", str(d / "plane_f4.npy"), "YX"),
-            Base("numpy", str(d / "pair.npz@0"), "CYX"), Base("numpy", str(d / "pair.npz@1"), "YX"),
-            Base("numpy", str(d / "plain.npz"), "YX")]
+    out += [
+        Base("numpy", str(d / "volume.npy"), "ZYX"),
+        Base("numpy", str(d / "plane_f4.npy"), "YX"),
+        Base("numpy", str(d / "pair.npz@0"), "CYX"),
+        Base("numpy", str(d / "pair.npz@1"), "YX"),
+        Base("numpy", str(d / "plain.npz"), "YX"),
+    ]
 
     d = root / "png"
     d.mkdir(exist_ok=True)
@@ -179,8 +227,12 @@ def _generated(root: Path) -> list[Base]:
 
     frames = [Image.fromarray(pattern((12, 14), "uint8", 20 + i)) for i in range(3)]
     frames[0].save(d / "movie.png", save_all=True, append_images=frames[1:])
-    out += [Base("png", str(d / "grey8.png")), Base("png", str(d / "grey16.png")), Base("png", str(d / "rgb.png")),
-            Base("png", str(d / "movie.png"))]
+    out += [
+        Base("png", str(d / "grey8.png")),
+        Base("png", str(d / "grey16.png")),
+        Base("png", str(d / "rgb.png")),
+        Base("png", str(d / "movie.png")),
+    ]
 
     d = root / "jpeg"
     d.mkdir(exist_ok=True)
@@ -253,5 +305,3 @@ def realdata_root() -> Path | None:
     from stackio.testing import find_realdata
 
     return find_realdata(Path(__file__).resolve().parents[2])
-
-

@@ -50,9 +50,15 @@ def run_cycles(job: dict[str, Any], scratch: Path) -> dict[str, Any]:
     seconds = time.perf_counter() - start
     gc.collect()
     return {
-        "outcome": "done", "cycles": n, "seconds": seconds,
-        "fds_before": fds0, "fds_after": len(open_fds()),
-        "files_before": files0, "files_after": fds_under(top),
-        "maps_before": maps0, "maps_after": maps_under(top),
-        "rss": rss, "rss_after_gc": rss_bytes(),
+        "outcome": "done",
+        "cycles": n,
+        "seconds": seconds,
+        "fds_before": fds0,
+        "fds_after": len(open_fds()),
+        "files_before": files0,
+        "files_after": fds_under(top),
+        "maps_before": maps0,
+        "maps_after": maps_under(top),
+        "rss": rss,
+        "rss_after_gc": rss_bytes(),
     }

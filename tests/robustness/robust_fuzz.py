@@ -46,8 +46,7 @@ WHOLE_LIMIT = 16 * 2**20
 #: Outcomes that are failures.
 FAILURES = ("crash", "hang", "foreign", "inconsistent", "wrong-data", "unnamed-error", "harness-error", "not run")
 
-METADATA_NAMES = ("zarr.json", ".zarray", ".zattrs", ".zgroup", ".zmetadata", "NDTiff.index",
-                  "display_settings.json")
+METADATA_NAMES = ("zarr.json", ".zarray", ".zattrs", ".zgroup", ".zmetadata", "NDTiff.index", "display_settings.json")
 JSON_NAMES = ("zarr.json", ".zarray", ".zattrs", ".zgroup", ".zmetadata", "display_settings.json")
 
 
@@ -65,8 +64,15 @@ def make_jobs(bases: list[Base], per_format: int, *, seed: int = 20260921) -> li
         for k in range(per_format):
             base = group[k % len(group)]
             digest = hashlib.sha256(f"{seed}:{fmt}:{k}".encode()).digest()
-            jobs.append({"kind": "mutant", "format": fmt, "k": k, "base": base.to_json(),
-                         "seed": int.from_bytes(digest[:8], "little")})
+            jobs.append(
+                {
+                    "kind": "mutant",
+                    "format": fmt,
+                    "k": k,
+                    "base": base.to_json(),
+                    "seed": int.from_bytes(digest[:8], "little"),
+                }
+            )
     return jobs
 
 
@@ -85,10 +91,44 @@ def _offset(size: int, rng: np.random.Generator) -> int:
     return int(rng.integers(0, size))
 
 
-INTERESTING = (0, 1, 0x7F, 0x80, 0xFF, 0x7FFF, 0x8000, 0xFFFF, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF,
-               2**63 - 1, 2**64 - 1, 1 << 40)
-JSON_VALUES: tuple[Any, ...] = (0, -1, 1, 2**31, 2**63, -(2**63), 1e308, 0.5, "", "../..", "x" * 5000, [], {},
-                                None, True, [0], [2**40, 2**40], "<u2", "|O", "float64")
+INTERESTING = (
+    0,
+    1,
+    0x7F,
+    0x80,
+    0xFF,
+    0x7FFF,
+    0x8000,
+    0xFFFF,
+    0x7FFFFFFF,
+    0x80000000,
+    0xFFFFFFFF,
+    2**63 - 1,
+    2**64 - 1,
+    1 << 40,
+)
+JSON_VALUES: tuple[Any, ...] = (
+    0,
+    -1,
+    1,
+    2**31,
+    2**63,
+    -(2**63),
+    1e308,
+    0.5,
+    "",
+    "../..",
+    "x" * 5000,
+    [],
+    {},
+    None,
+    True,
+    [0],
+    [2**40, 2**40],
+    "<u2",
+    "|O",
+    "float64",
+)
 
 
 def mutate_json(data: bytes, rng: np.random.Generator) -> tuple[bytes, str]:
@@ -223,8 +263,14 @@ def truth_of(base: Base, source: str) -> list[dict[str, Any]] | None:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 stacks = stackio.load(source, base.axes, **base.options)
-                _TRUTH[key] = [{"shape": tuple(s.data_shape), "dtype": np.dtype(s.data_dtype),
-                                "data": whole(s) if nbytes(s) <= WHOLE_LIMIT else None} for s in stacks]
+                _TRUTH[key] = [
+                    {
+                        "shape": tuple(s.data_shape),
+                        "dtype": np.dtype(s.data_dtype),
+                        "data": whole(s) if nbytes(s) <= WHOLE_LIMIT else None,
+                    }
+                    for s in stacks
+                ]
                 for s in stacks:
                     getattr(s, "close", lambda: None)()
         except Exception as exc:
@@ -237,8 +283,9 @@ def truth_of(base: Base, source: str) -> list[dict[str, Any]] | None:
 
 
 def _choose_file(files: list[Path], rng: np.random.Generator) -> Path:
-    weights = np.array([4.0 if (f.name in METADATA_NAMES or f.suffix in (".json", ".xml", ".ome")) else 1.0
-                        for f in files])
+    weights = np.array(
+        [4.0 if (f.name in METADATA_NAMES or f.suffix in (".json", ".xml", ".ome")) else 1.0 for f in files]
+    )
     return files[int(rng.choice(len(files), p=weights / weights.sum()))]
 
 
@@ -264,8 +311,9 @@ def _same(a: np.ndarray, b: np.ndarray) -> bool:
     return a.shape == b.shape and a.dtype == b.dtype and bool(np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
 
 
-def examine(source: str, base: Base, truth: list[dict[str, Any]] | None, op: str,
-            rng: np.random.Generator) -> dict[str, Any]:
+def examine(
+    source: str, base: Base, truth: list[dict[str, Any]] | None, op: str, rng: np.random.Generator
+) -> dict[str, Any]:
     """Load the mutant and read it; classify what happened."""
     import stackio
 
@@ -292,8 +340,9 @@ def examine(source: str, base: Base, truth: list[dict[str, Any]] | None, op: str
                 for sample, coords, size in _patches(shape, rng):
                     patch = stack.extract_patch(sample, None, coords, size)
                     if patch.shape != (shape[1], *size) or patch.dtype != dtype:
-                        problems.append(f"stack {i}: patch {patch.shape} {patch.dtype}, stack says "
-                                        f"{(shape[1], *size)} {dtype}")
+                        problems.append(
+                            f"stack {i}: patch {patch.shape} {patch.dtype}, stack says {(shape[1], *size)} {dtype}"
+                        )
                         continue
                     if everything is not None and not _same(patch, _expected(everything, sample, coords, size)):
                         problems.append(f"stack {i}: patch at {sample}, {coords} differs from the whole read")
@@ -305,27 +354,44 @@ def examine(source: str, base: Base, truth: list[dict[str, Any]] | None, op: str
                         if not _same(patch, _expected(known["data"], sample, coords, size)):
                             changed = True
                             if op == "truncate":
-                                problems.append(f"stack {i}: truncated file read without error but patch at "
-                                                f"{sample}, {coords} differs from the original")
+                                problems.append(
+                                    f"stack {i}: truncated file read without error but patch at "
+                                    f"{sample}, {coords} differs from the original"
+                                )
                 getattr(stack, "close", lambda: None)()
         except stackio.StackioError as exc:
             message = str(exc)
-            return {"outcome": "error" if name in message else "unnamed-error", "stage": stage,
-                    "type": type(exc).__name__, "message": message[:600]}
+            return {
+                "outcome": "error" if name in message else "unnamed-error",
+                "stage": stage,
+                "type": type(exc).__name__,
+                "message": message[:600],
+            }
         except BaseException as exc:
-            return {"outcome": "foreign", "stage": stage, "type": type(exc).__name__,
-                    "message": f"{exc}"[:600], "traceback": traceback.format_exc()[-2500:]}
+            return {
+                "outcome": "foreign",
+                "stage": stage,
+                "type": type(exc).__name__,
+                "message": f"{exc}"[:600],
+                "traceback": traceback.format_exc()[-2500:],
+            }
         finally:
             for stack in stacks:
                 getattr(stack, "close", lambda: None)()
-        warned = [f"{w.category.__name__}: {w.message}"[:200] for w in caught
-                  if not issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning, ResourceWarning))]
+        warned = [
+            f"{w.category.__name__}: {w.message}"[:200]
+            for w in caught
+            if not issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning, ResourceWarning))
+        ]
     if problems:
         truncation_only = all("truncated file" in p for p in problems)
         if truncation_only and warned:
             return {"outcome": "changed", "warned": warned[:3], "problems": problems[:3]}
-        return {"outcome": "wrong-data" if truncation_only else "inconsistent", "problems": problems[:5],
-                "warned": warned[:3]}
+        return {
+            "outcome": "wrong-data" if truncation_only else "inconsistent",
+            "problems": problems[:5],
+            "warned": warned[:3],
+        }
     return {"outcome": "changed" if changed else "same", "stacks": len(stacks)}
 
 
@@ -338,8 +404,15 @@ def run_mutant(job: dict[str, Any], scratch: Path) -> dict[str, Any]:
     target = _choose_file(files, rng)
     original = target.read_bytes()
     data, op, what = mutate(original, target.name, rng)
-    description = {"format": job["format"], "base": base.name, "k": job["k"], "seed": job["seed"],
-                   "file": str(target.relative_to(Path(top).parent)), "op": op, "what": what}
+    description = {
+        "format": job["format"],
+        "base": base.name,
+        "k": job["k"],
+        "seed": job["seed"],
+        "file": str(target.relative_to(Path(top).parent)),
+        "op": op,
+        "what": what,
+    }
     if truth is None:
         return {"outcome": "base-unreadable", "why": _TRUTH.get(f"{base.origin}:{base.path}:why"), **description}
     _write(target, data)
@@ -397,8 +470,14 @@ def summarize(results: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
     return {fmt: dict(sorted(c.items())) for fmt, c in sorted(out.items())}
 
 
-def run(bases: list[Base], per_format: int, *, workers: int | None = None, seed: int | None = None,
-        progress: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
+def run(
+    bases: list[Base],
+    per_format: int,
+    *,
+    workers: int | None = None,
+    seed: int | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> list[dict[str, Any]]:
     """Run the mutant jobs and return one result per job (with format and base filled in on crashes)."""
     from robust_support import run_jobs
 

@@ -103,13 +103,17 @@ def run_batch(jobs: Sequence[dict[str, Any]], *, timeout: float, startup: float 
                     if not chunk:  # the worker exited
                         code = proc.wait()
                         if current is not None and results[current] is None:
-                            results[current] = {"outcome": "crash", "returncode": code,
-                                                "signal": signal.Signals(-code).name if code < 0 else None,
-                                                "stderr": _tail(stderr_path)}
+                            results[current] = {
+                                "outcome": "crash",
+                                "returncode": code,
+                                "signal": signal.Signals(-code).name if code < 0 else None,
+                                "stderr": _tail(stderr_path),
+                            }
                             next_start = current + 1
                         elif current is None:
-                            raise RuntimeError(f"worker failed before its first job (exit {code}):\n"
-                                               f"{_tail(stderr_path)}")
+                            raise RuntimeError(
+                                f"worker failed before its first job (exit {code}):\n{_tail(stderr_path)}"
+                            )
                         else:
                             next_start = current + 1
                         break

@@ -77,8 +77,11 @@ def main() -> None:
         try:
             result = run_job(jobs[index], scratch)
         except BaseException as exc:  # a bug of the harness itself, reported as such
-            result = {"outcome": "harness-error", "error": f"{type(exc).__name__}: {exc}",
-                      "traceback": traceback.format_exc()[-3000:]}
+            result = {
+                "outcome": "harness-error",
+                "error": f"{type(exc).__name__}: {exc}",
+                "traceback": traceback.format_exc()[-3000:],
+            }
         out.write(f"DONE {index} {json.dumps(result, default=str)}\n")
         out.flush()
     out.close()

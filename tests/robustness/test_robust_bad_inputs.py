@@ -20,6 +20,7 @@ from robust_support import REPORT, run_batch, run_jobs
 #: Cases that expose a bug in a plugin whose owner is still editing it (see the reason).
 KNOWN_BUGS: dict[str, str] = {}
 
+
 @pytest.fixture(scope="module")
 def outcomes() -> dict[str, dict[str, Any]]:
     names = list(CASES)
@@ -41,8 +42,10 @@ def test_the_matrix_covers_the_core_and_every_plugin() -> None:
 
 @pytest.mark.parametrize(
     "name",
-    [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=KNOWN_BUGS[n])) if n in KNOWN_BUGS else n
-     for n in CASES],
+    [
+        pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=KNOWN_BUGS[n])) if n in KNOWN_BUGS else n
+        for n in CASES
+    ],
 )
 def test_bad_input_raises_a_clear_stackio_error(name: str, outcomes: dict[str, dict[str, Any]]) -> None:
     case, result = CASES[name], outcomes[name]

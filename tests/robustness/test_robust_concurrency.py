@@ -64,8 +64,12 @@ def test_stacks_pickled_to_spawned_processes_read_the_same(workload: list[Any]) 
 
 def test_stacks_sent_to_a_dask_distributed_cluster_read_the_same(workload: list[Any]) -> None:
     distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=2, processes=True, dashboard_address=None,
-                                  silence_logs=50) as cluster, distributed.Client(cluster) as client:
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=2, processes=True, dashboard_address=None, silence_logs=50
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
         futures = []
         for base, requests, _ in workload:
             stacks = stackio.load(base.path, base.axes, **base.options)

@@ -37,6 +37,7 @@ KNOWN_MUTANTS: list[tuple[Callable[[dict[str, Any]], bool], str]] = []
 def known_bug(result: dict[str, Any]) -> str | None:
     return next((reason for match, reason in KNOWN_MUTANTS if match(result)), None)
 
+
 @pytest.fixture(scope="module")
 def fuzz_results(all_bases: list[Base]) -> list[dict[str, Any]]:
     usable, skipped = robust_fuzz.usable_bases(all_bases)
@@ -47,8 +48,9 @@ def fuzz_results(all_bases: list[Base]) -> list[dict[str, Any]]:
         "inputs skipped (they do not load as given)": [b.name for b in skipped],
         "outcomes": robust_fuzz.summarize(results),
         "failures": sum(r["outcome"] in robust_fuzz.FAILURES and not known_bug(r) for r in results),
-        "failures of known plugin bugs": sum(r["outcome"] in robust_fuzz.FAILURES and bool(known_bug(r))
-                                             for r in results),
+        "failures of known plugin bugs": sum(
+            r["outcome"] in robust_fuzz.FAILURES and bool(known_bug(r)) for r in results
+        ),
     }
     return results
 
@@ -71,12 +73,18 @@ def _describe(result: dict[str, Any]) -> str:
 
 @pytest.mark.parametrize(
     ("fmt", "category"),
-    [pytest.param(f, c, marks=pytest.mark.xfail(strict=True, reason=KNOWN_BUGS[f, c])) if (f, c) in KNOWN_BUGS
-     else (f, c) for f in FORMATS for c in CATEGORIES],
+    [
+        pytest.param(f, c, marks=pytest.mark.xfail(strict=True, reason=KNOWN_BUGS[f, c]))
+        if (f, c) in KNOWN_BUGS
+        else (f, c)
+        for f in FORMATS
+        for c in CATEGORIES
+    ],
 )
 def test_mutants(fmt: str, category: str, fuzz_results: list[dict[str, Any]]) -> None:
-    bad = [r for r in fuzz_results
-           if r["format"] == fmt and r["outcome"] in CATEGORIES[category] and not known_bug(r)]
-    assert not bad, f"{len(bad)} {fmt} mutant(s) broke '{category}'; first ones:\n" + "\n\n".join(
-        _describe(r) for r in bad[:3]
-    ) + "\nReproduce one with robust_fuzz.materialize(job, folder) (job: format, k and seed above)."
+    bad = [r for r in fuzz_results if r["format"] == fmt and r["outcome"] in CATEGORIES[category] and not known_bug(r)]
+    assert not bad, (
+        f"{len(bad)} {fmt} mutant(s) broke '{category}'; first ones:\n"
+        + "\n\n".join(_describe(r) for r in bad[:3])
+        + "\nReproduce one with robust_fuzz.materialize(job, folder) (job: format, k and seed above)."
+    )

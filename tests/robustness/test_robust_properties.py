@@ -20,8 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from robust_corpus import write_czi, write_ndtiff, write_zarr
 
-SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow],
-                    derandomize=True)
+SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
 SLOW = settings(SETTINGS, max_examples=15)
 DTYPES = ("uint8", "uint16", "int16", "float32")
 
@@ -35,8 +34,9 @@ def arrange(data: np.ndarray, axes: str) -> np.ndarray:
     return arr.reshape(size.get("S", 1) * size.get("T", 1), size.get("C", 1), *spatial)
 
 
-def expected_patch(ref: np.ndarray, sample: int, channels: list[int] | None, coords: list[int],
-                   size: list[int]) -> np.ndarray:
+def expected_patch(
+    ref: np.ndarray, sample: int, channels: list[int] | None, coords: list[int], size: list[int]
+) -> np.ndarray:
     picked = ref[sample] if channels is None else ref[sample][channels]
     out = np.zeros((picked.shape[0], *size), dtype=ref.dtype)
     src = tuple(slice(max(c, 0), min(c + s, n)) for c, s, n in zip(coords, size, ref.shape[2:], strict=True))
@@ -54,14 +54,16 @@ def values(shape: tuple[int, ...], dtype: str, seed: int) -> np.ndarray:
 
 
 @st.composite
-def named_arrays(draw: Any, *, yx_last: bool = False, dtypes: tuple[str, ...] = DTYPES,
-                 min_x: int = 1) -> tuple[np.ndarray, str]:
+def named_arrays(
+    draw: Any, *, yx_last: bool = False, dtypes: tuple[str, ...] = DTYPES, min_x: int = 1
+) -> tuple[np.ndarray, str]:
     extra = draw(st.lists(st.sampled_from("STCZ"), unique=True, max_size=3))
     names = [*draw(st.permutations(extra)), "Y", "X"]
     if not yx_last:
         names = draw(st.permutations(names))
-    shape = tuple(draw(st.integers(1, 4)) if a in "STCZ" else draw(st.integers(min_x if a == "X" else 1, 40))
-                  for a in names)
+    shape = tuple(
+        draw(st.integers(1, 4)) if a in "STCZ" else draw(st.integers(min_x if a == "X" else 1, 40)) for a in names
+    )
     dtype = draw(st.sampled_from(dtypes))
     return values(shape, dtype, draw(st.integers(0, 2**16))), "".join(names)
 
@@ -71,8 +73,7 @@ def patch_requests(draw: Any, shape: tuple[int, ...], n: int = 4) -> list[tuple[
     out = []
     for _ in range(n):
         sample = draw(st.integers(0, shape[0] - 1))
-        channels = draw(st.none() | st.lists(st.integers(0, shape[1] - 1), min_size=1, max_size=shape[1],
-                                             unique=True))
+        channels = draw(st.none() | st.lists(st.integers(0, shape[1] - 1), min_size=1, max_size=shape[1], unique=True))
         size = [draw(st.integers(1, extent + 2)) for extent in shape[2:]]
         coords = [draw(st.integers(-s + 1, extent - 1)) for s, extent in zip(size, shape[2:], strict=True)]
         out.append((sample, channels, coords, size))
@@ -89,8 +90,9 @@ def check(stack: Any, ref: np.ndarray, data: Any) -> None:
         assert np.array_equal(got, want, equal_nan=True), (sample, channels, coords, size)
 
 
-def check_file(write: Callable[[Path, np.ndarray], Path], array: np.ndarray, axes: str, data: Any,
-               **options: Any) -> None:
+def check_file(
+    write: Callable[[Path, np.ndarray], Path], array: np.ndarray, axes: str, data: Any, **options: Any
+) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = write(Path(tmp), array)
         (stack,) = stackio.load(path, axes, **options)
@@ -118,8 +120,12 @@ def write_plain_tiff(d: Path, a: np.ndarray, **kwargs: Any) -> Path:
 
 
 @SETTINGS
-@given(named=named_arrays(yx_last=True, min_x=2), compression=st.sampled_from([None, "zlib"]),
-       tiled=st.booleans(), data=st.data())
+@given(
+    named=named_arrays(yx_last=True, min_x=2),
+    compression=st.sampled_from([None, "zlib"]),
+    tiled=st.booleans(),
+    data=st.data(),
+)
 def test_tiff_files(named: tuple[np.ndarray, str], compression: str | None, tiled: bool, data: Any) -> None:
     array, axes = named
     tile = (16, 16) if tiled and array.shape[-1] >= 16 and array.shape[-2] >= 16 else None
@@ -169,16 +175,24 @@ def arrange_tczyx(tczyx: np.ndarray, axes: str | None) -> np.ndarray:
 
 
 @SLOW
-@given(sizes=st.tuples(st.integers(1, 3), st.integers(1, 3), st.integers(1, 3), st.integers(1, 30),
-                       st.integers(1, 30)),
-       scenes=st.integers(1, 2), dtype=st.sampled_from(["uint8", "uint16", "float32"]), data=st.data())
+@given(
+    sizes=st.tuples(st.integers(1, 3), st.integers(1, 3), st.integers(1, 3), st.integers(1, 30), st.integers(1, 30)),
+    scenes=st.integers(1, 2),
+    dtype=st.sampled_from(["uint8", "uint16", "float32"]),
+    data=st.data(),
+)
 def test_czi_files(sizes: tuple[int, ...], scenes: int, dtype: str, data: Any) -> None:
     t, c, z, _, _ = sizes
     axes = _czi_or_ndtiff_axes(data.draw, t, z)
     truth = [values(sizes, dtype, seed) for seed in range(scenes)]
     with tempfile.TemporaryDirectory() as tmp:
-        planes = {(s, ti, ci, zi): truth[s][ti, ci, zi] for s in range(scenes) for ti in range(t) for ci in range(c)
-                  for zi in range(z)}
+        planes = {
+            (s, ti, ci, zi): truth[s][ti, ci, zi]
+            for s in range(scenes)
+            for ti in range(t)
+            for ci in range(c)
+            for zi in range(z)
+        }
         stacks = stackio.load(write_czi(Path(tmp) / "a.czi", planes), axes)
         assert len(stacks) == scenes
         for stack, tczyx in zip(stacks, truth, strict=True):
@@ -187,15 +201,21 @@ def test_czi_files(sizes: tuple[int, ...], scenes: int, dtype: str, data: Any) -
 
 
 @SLOW
-@given(sizes=st.tuples(st.integers(1, 3), st.integers(1, 2), st.integers(1, 3), st.integers(1, 24),
-                       st.integers(1, 24)),
-       dtype=st.sampled_from(["uint8", "uint16"]), data=st.data())
+@given(
+    sizes=st.tuples(st.integers(1, 3), st.integers(1, 2), st.integers(1, 3), st.integers(1, 24), st.integers(1, 24)),
+    dtype=st.sampled_from(["uint8", "uint16"]),
+    data=st.data(),
+)
 def test_ndtiff_datasets(sizes: tuple[int, ...], dtype: str, data: Any) -> None:
     t, c, z, _, _ = sizes
     axes = _czi_or_ndtiff_axes(data.draw, t, z)
     tczyx = values(sizes, dtype, 0)
-    images = [({"time": ti, "channel": f"c{ci}", "z": zi}, tczyx[ti, ci, zi]) for ti in range(t) for ci in range(c)
-              for zi in range(z)]
+    images = [
+        ({"time": ti, "channel": f"c{ci}", "z": zi}, tczyx[ti, ci, zi])
+        for ti in range(t)
+        for ci in range(c)
+        for zi in range(z)
+    ]
     with tempfile.TemporaryDirectory() as tmp:
         (stack,) = stackio.load(write_ndtiff(Path(tmp) / "acq", images, {}), axes)
         check(stack, arrange_tczyx(tczyx, axes), data)
@@ -203,8 +223,13 @@ def test_ndtiff_datasets(sizes: tuple[int, ...], dtype: str, data: Any) -> None:
 
 
 @SETTINGS
-@given(y=st.integers(1, 50), x=st.integers(1, 50), kind=st.sampled_from(["L", "I;16", "RGB"]),
-       fmt=st.sampled_from(["png", "jpeg"]), data=st.data())
+@given(
+    y=st.integers(1, 50),
+    x=st.integers(1, 50),
+    kind=st.sampled_from(["L", "I;16", "RGB"]),
+    fmt=st.sampled_from(["png", "jpeg"]),
+    data=st.data(),
+)
 def test_png_and_jpeg_files(y: int, x: int, kind: str, fmt: str, data: Any) -> None:
     from PIL import Image
 

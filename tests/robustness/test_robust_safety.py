@@ -22,10 +22,27 @@ import pytest
 import stackio
 from robust_corpus import Base, pattern, write_ndtiff, write_png, write_tiff, write_zarr
 
-NETWORK_EVENTS = ("socket.connect", "socket.getaddrinfo", "socket.gethostbyname", "socket.gethostbyaddr",
-                  "socket.sendto", "socket.sendmsg", "urllib.Request", "http.client.connect")
-EXECUTION_EVENTS = ("os.system", "subprocess.Popen", "os.posix_spawn", "os.exec", "os.spawn", "os.fork",
-                    "pickle.find_class", "ctypes.dlopen", "webbrowser.open")
+NETWORK_EVENTS = (
+    "socket.connect",
+    "socket.getaddrinfo",
+    "socket.gethostbyname",
+    "socket.gethostbyaddr",
+    "socket.sendto",
+    "socket.sendmsg",
+    "urllib.Request",
+    "http.client.connect",
+)
+EXECUTION_EVENTS = (
+    "os.system",
+    "subprocess.Popen",
+    "os.posix_spawn",
+    "os.exec",
+    "os.spawn",
+    "os.fork",
+    "pickle.find_class",
+    "ctypes.dlopen",
+    "webbrowser.open",
+)
 
 
 class Recorder:
@@ -88,8 +105,9 @@ def test_local_files_never_touch_the_network(all_bases: list[Base]) -> None:
         assert not seen, f"{base.name}: network activity while reading a local file: {seen[:3]}"
 
 
-@pytest.mark.parametrize("uri", ["s3://bucket/img.zarr", "https://example.org/a.tif", "gs://b/x.czi",
-                                 "http://127.0.0.1:9/a.ome.zarr"])
+@pytest.mark.parametrize(
+    "uri", ["s3://bucket/img.zarr", "https://example.org/a.tif", "gs://b/x.czi", "http://127.0.0.1:9/a.ome.zarr"]
+)
 def test_remote_uris_without_a_plugin_are_refused_without_network(uri: str) -> None:
     with recording(*NETWORK_EVENTS) as seen, pytest.raises(stackio.UnsupportedFormatError, match="scheme"):
         stackio.load(uri)
@@ -122,14 +140,19 @@ def hostile_files(d: Path, sentinel: Path) -> list[tuple[str, Callable[[], Any]]
     out: list[tuple[str, Callable[[], Any]]] = []
     img = pattern((2, 12, 14))
 
-    imagej = write_tiff(d / "imagej.tif", img, imagej=True,
-                        metadata={"axes": "ZYX", "Info": evil, "Labels": [evil, evil], "unit": evil})
+    imagej = write_tiff(
+        d / "imagej.tif", img, imagej=True, metadata={"axes": "ZYX", "Info": evil, "Labels": [evil, evil], "unit": evil}
+    )
     out.append(("imagej tiff", lambda: read_all_of(imagej)))
     import tifffile
 
     ome = d / "hostile.ome.tif"
-    tifffile.imwrite(ome, img, ome=True, metadata={"axes": "CYX", "Name": evil, "Channel": {"Name": [evil, evil]},
-                                                 "PhysicalSizeXUnit": evil})
+    tifffile.imwrite(
+        ome,
+        img,
+        ome=True,
+        metadata={"axes": "CYX", "Name": evil, "Channel": {"Name": [evil, evil]}, "PhysicalSizeXUnit": evil},
+    )
     out.append(("ome tiff", lambda: read_all_of(ome)))
     plain = write_tiff(d / "plain.tif", img[0], description=evil, metadata=None)
     out.append(("tiff description", lambda: read_all_of(plain, "YX")))
@@ -148,18 +171,37 @@ def hostile_files(d: Path, sentinel: Path) -> list[tuple[str, Callable[[], Any]]
     store = d / "hostile.ome.zarr"
     group = zarr.open_group(str(store), mode="w", zarr_format=2)
     group.create_array("0", data=img)
-    group.attrs.update({"multiscales": [{"version": "0.4", "name": evil, "axes": [
-        {"name": "c", "type": "channel"}, {"name": "y", "type": "space", "unit": "micrometer"},
-        {"name": "x", "type": "space", "unit": "micrometer"}],
-        "datasets": [{"path": "0", "coordinateTransformations": [{"type": "scale", "scale": [1, 1, 1]}]}]}],
-        "omero": {"channels": [{"label": evil}, {"label": evil}]}, "evil": evil})
+    group.attrs.update(
+        {
+            "multiscales": [
+                {
+                    "version": "0.4",
+                    "name": evil,
+                    "axes": [
+                        {"name": "c", "type": "channel"},
+                        {"name": "y", "type": "space", "unit": "micrometer"},
+                        {"name": "x", "type": "space", "unit": "micrometer"},
+                    ],
+                    "datasets": [{"path": "0", "coordinateTransformations": [{"type": "scale", "scale": [1, 1, 1]}]}],
+                }
+            ],
+            "omero": {"channels": [{"label": evil}, {"label": evil}]},
+            "evil": evil,
+        }
+    )
     out.append(("ome-zarr", lambda: read_all_of(store)))
-    funlib = write_zarr(d / "funlib.zarr", img, attributes={"axis_names": ["c^", "y", "x"], "units": [evil, evil],
-                                                            "voxel_size": [1, 1], "note": evil})
+    funlib = write_zarr(
+        d / "funlib.zarr",
+        img,
+        attributes={"axis_names": ["c^", "y", "x"], "units": [evil, evil], "voxel_size": [1, 1], "note": evil},
+    )
     out.append(("funlib zarr", lambda: read_all_of(funlib)))
 
-    acq = write_ndtiff(d / "acq", [({"channel": evil, "z": z}, img[z]) for z in range(2)],
-                       {"ChNames": [evil], "Prefix": evil, "PixelSize_um": 1.0})
+    acq = write_ndtiff(
+        d / "acq",
+        [({"channel": evil, "z": z}, img[z]) for z in range(2)],
+        {"ChNames": [evil], "Prefix": evil, "PixelSize_um": 1.0},
+    )
     out.append(("ndtiff", lambda: read_all_of(acq)))
 
     header = b"{'descr': '<u2', 'fortran_order': False, 'shape': (" + evil.encode() + b",), }"
@@ -275,16 +317,22 @@ LAZY_BOMB_BUGS: dict[str, str] = {}
 def lazy_bombs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     here = Path(__file__).parent
     folder = tmp_path_factory.mktemp("bombs")
-    proc = subprocess.run([sys.executable, "-c", LAZY_BOMBS, str(here), str(folder), "czi,zarr,ndtiff,tiff"],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", LAZY_BOMBS, str(here), str(folder), "czi,zarr,ndtiff,tiff"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 @pytest.mark.parametrize(
     "fmt",
-    [pytest.param(f, marks=pytest.mark.xfail(strict=True, reason=LAZY_BOMB_BUGS[f])) if f in LAZY_BOMB_BUGS else f
-     for f in ("czi", "zarr", "ndtiff", "tiff")],
+    [
+        pytest.param(f, marks=pytest.mark.xfail(strict=True, reason=LAZY_BOMB_BUGS[f])) if f in LAZY_BOMB_BUGS else f
+        for f in ("czi", "zarr", "ndtiff", "tiff")
+    ],
 )
 def test_tiny_files_declaring_huge_images_load_lazily_without_allocating(fmt: str, lazy_bombs: dict[str, Any]) -> None:
     """Lazily, a terabyte-sized declaration costs nothing until read; a corner patch reads (or is refused)."""

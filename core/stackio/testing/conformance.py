@@ -45,9 +45,29 @@ from ..stack import ImageStack, protocol_problems
 
 #: Libraries that a plugin's entry-point module must never import (added to the author's list).
 COMMON_HEAVY_MODULES = (
-    "tifffile", "imagecodecs", "zarr", "dask", "pylibCZIrw", "aicspylibczi", "ndstorage", "ndtiff",
-    "PIL", "imageio", "h5py", "torch", "bioio", "aicsimageio", "nd2", "readlif", "skimage", "scipy",
-    "pandas", "xarray", "tensorstore", "fsspec", "tiledb",
+    "tifffile",
+    "imagecodecs",
+    "zarr",
+    "dask",
+    "pylibCZIrw",
+    "aicspylibczi",
+    "ndstorage",
+    "ndtiff",
+    "PIL",
+    "imageio",
+    "h5py",
+    "torch",
+    "bioio",
+    "aicsimageio",
+    "nd2",
+    "readlif",
+    "skimage",
+    "scipy",
+    "pandas",
+    "xarray",
+    "tensorstore",
+    "fsspec",
+    "tiledb",
 )
 STACK_AXES = ("SCYX", "SCZYX", "SCTYX")
 #: At most this many stacks of one sample go through the stack checks.
@@ -122,7 +142,10 @@ def check_cheap_discovery(plugin: str, heavy_modules: Sequence[str] = (), source
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
     proc = subprocess.run(
         [sys.executable, "-c", _PROBE, json.dumps([heavy, plugin, list(sources)])],
-        capture_output=True, text=True, env=env, timeout=120,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
     )
     if proc.returncode != 0:
         return [f"importing {plugin} and declaring its formats failed in a fresh process:\n{proc.stderr[-2000:]}"]
@@ -264,8 +287,9 @@ def check_stack_patches(stack: ImageStack, samples: Sequence[int] | None = None)
             problems.append(f"{at}: extract_patch returned {type(full).__name__}, not a numpy array")
             continue
         if full.shape != (n_channels, *spatial):
-            problems.append(f"{at}: the whole-sample patch has shape {full.shape}, expected C(Z)YX "
-                            f"{(n_channels, *spatial)}")
+            problems.append(
+                f"{at}: the whole-sample patch has shape {full.shape}, expected C(Z)YX {(n_channels, *spatial)}"
+            )
             continue
         if full.dtype != dtype:
             problems.append(f"{at}: patches are {full.dtype} but data_dtype is {dtype}")
@@ -302,16 +326,36 @@ def check_stack_patches(stack: ImageStack, samples: Sequence[int] | None = None)
             if patch.shape != expected.shape or not np.array_equal(patch, expected, equal_nan=dtype.kind in "fc"):
                 side = "far" if sign > 0 else "near"
                 problems.append(f"{at}: a patch at {shift} over the {side} edges is not the image with zeros outside")
-        _expect_bounds_error(problems, at, f"a patch starting at the extent {tuple(spatial)}",
-                             lambda s=sample: stack.extract_patch(s, None, tuple(spatial), (1,) * len(spatial)))
-        _expect_bounds_error(problems, at, "a patch wholly before the origin",
-                             lambda s=sample: stack.extract_patch(s, None, (-2,) * len(spatial), (2,) * len(spatial)))
-    _expect_bounds_error(problems, where, f"sample_idx={n_samples}",
-                         lambda: stack.extract_patch(n_samples, None, zeros, (1,) * len(spatial)))
-    _expect_bounds_error(problems, where, f"channels=[{n_channels}]",
-                         lambda: stack.extract_patch(0, [n_channels], zeros, (1,) * len(spatial)))
-    _expect_bounds_error(problems, where, "coords with one value too many",
-                         lambda: stack.extract_patch(0, None, (0, *zeros), (1, *(1,) * len(spatial))))
+        _expect_bounds_error(
+            problems,
+            at,
+            f"a patch starting at the extent {tuple(spatial)}",
+            lambda s=sample: stack.extract_patch(s, None, tuple(spatial), (1,) * len(spatial)),
+        )
+        _expect_bounds_error(
+            problems,
+            at,
+            "a patch wholly before the origin",
+            lambda s=sample: stack.extract_patch(s, None, (-2,) * len(spatial), (2,) * len(spatial)),
+        )
+    _expect_bounds_error(
+        problems,
+        where,
+        f"sample_idx={n_samples}",
+        lambda: stack.extract_patch(n_samples, None, zeros, (1,) * len(spatial)),
+    )
+    _expect_bounds_error(
+        problems,
+        where,
+        f"channels=[{n_channels}]",
+        lambda: stack.extract_patch(0, [n_channels], zeros, (1,) * len(spatial)),
+    )
+    _expect_bounds_error(
+        problems,
+        where,
+        "coords with one value too many",
+        lambda: stack.extract_patch(0, None, (0, *zeros), (1, *(1,) * len(spatial))),
+    )
     return problems
 
 
@@ -438,9 +482,7 @@ class PluginConformance:
 
     @pytest.fixture(scope="class")
     @classmethod
-    def conformance_samples(
-        cls, conformance_plugin: str, tmp_path_factory: pytest.TempPathFactory
-    ) -> list[Sample]:
+    def conformance_samples(cls, conformance_plugin: str, tmp_path_factory: pytest.TempPathFactory) -> list[Sample]:
         """The plugin's own samples plus `extra_samples`."""
         directory = tmp_path_factory.mktemp(f"{cls.plugin}-samples")
         written = get_registry().call(conformance_plugin, "stackio_write_samples", directory=directory) or []
@@ -550,8 +592,9 @@ class PluginConformance:
         for path in conformance_foreign["junk"] + conformance_foreign["other"]:
             for spec in conformance_formats:
                 try:
-                    result = registry.call(conformance_plugin, "stackio_detect", format=spec.name,
-                                           source=Source.parse(path))
+                    result = registry.call(
+                        conformance_plugin, "stackio_detect", format=spec.name, source=Source.parse(path)
+                    )
                 except Exception as exc:
                     problems.append(f"{path.name}: stackio_detect({spec.name!r}) raised {type(exc).__name__}: {exc}")
                     continue
@@ -560,7 +603,9 @@ class PluginConformance:
         _fail(problems, "detection of content that is not the plugin's")
 
     def test_bad_files_give_clear_errors(
-        self, conformance_formats: list[FormatSpec], conformance_foreign: dict[str, list[Path]],
+        self,
+        conformance_formats: list[FormatSpec],
+        conformance_foreign: dict[str, list[Path]],
         conformance_samples: list[Sample],
     ) -> None:
         import stackio
@@ -692,8 +737,9 @@ class PluginConformance:
             "print(json.dumps(out))\n"
         )
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-        proc = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True,
-                              env=env, timeout=120)
+        proc = subprocess.run(
+            [sys.executable, "-c", code, str(path)], capture_output=True, text=True, env=env, timeout=120
+        )
         if proc.returncode != 0:
             pytest.fail(f"unpickling and reading in another process failed:\n{proc.stderr[-2000:]}", pytrace=False)
         got = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -706,8 +752,10 @@ class PluginConformance:
             stack = stacks[0]
             spatial = tuple(stack.data_shape[2:])
             size = tuple(max(1, n // 2) for n in spatial)
-            corners = [tuple((i >> k & 1) * (n - s) for k, (n, s) in enumerate(zip(spatial, size, strict=True)))
-                       for i in range(2 ** len(spatial))]
+            corners = [
+                tuple((i >> k & 1) * (n - s) for k, (n, s) in enumerate(zip(spatial, size, strict=True)))
+                for i in range(2 ** len(spatial))
+            ]
             requests = [(sample, c) for sample in sorted({0, stack.data_shape[0] - 1}) for c in corners] * 3
             fresh = self._load(sample_given)[0]
             try:

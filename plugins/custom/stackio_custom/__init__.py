@@ -29,7 +29,6 @@ ZIP_MAGIC = b"PK\x03\x04"
 CUSTOM_OPTIONS = ("read_func", "read_kwargs", "suffix", "loader", "loader_kwargs")
 
 
-
 @hookimpl
 def stackio_register_formats(register: Callable[[FormatSpec], None]) -> None:
     register(

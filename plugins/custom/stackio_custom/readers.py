@@ -93,8 +93,7 @@ def validate_custom(source: Source, axes: str | None, options: Mapping[str, Any]
             raise SourceNotFoundError(f"{source}: no such file or directory; check the path", source=str(source))
         if source.is_dir and suffix is None:
             raise ValidationError(
-                f"{source}: is a directory; pass suffix= to say which of its files read_func reads, "
-                "e.g. suffix='.npy'",
+                f"{source}: is a directory; pass suffix= to say which of its files read_func reads, e.g. suffix='.npy'",
                 source=str(source),
             )
         if axes is None:
@@ -169,7 +168,8 @@ def files_of(source: Source, suffix: str | None) -> list[Path]:
     assert suffix is not None
     wanted = suffix.lower()
     found = [
-        p for p in source.path.iterdir()
+        p
+        for p in source.path.iterdir()
         if p.is_file() and not p.name.startswith(".") and p.name.lower().endswith(wanted)
     ]
     if not found:
@@ -182,9 +182,7 @@ def files_of(source: Source, suffix: str | None) -> list[Path]:
     return [p.resolve() for p in sorted(found, key=lambda p: natural_key(p.name))]
 
 
-def load_with_read_func(
-    source: Source, axes: str, options: Mapping[str, Any], *, in_memory: bool
-) -> list[ImageStack]:
+def load_with_read_func(source: Source, axes: str, options: Mapping[str, Any], *, in_memory: bool) -> list[ImageStack]:
     """One stack per file; in memory, or file-backed with at most one file in memory at a time."""
     call = ReadCall(options["read_func"], _check_mapping(options.get("read_kwargs"), "read_kwargs", source), axes)
     stacks: list[ImageStack] = []
@@ -239,9 +237,7 @@ def call_loader(
     return check_loader_result(result, loader, source)
 
 
-def load_custom(
-    source: Source, axes: str | None, options: Mapping[str, Any], *, in_memory: bool
-) -> list[ImageStack]:
+def load_custom(source: Source, axes: str | None, options: Mapping[str, Any], *, in_memory: bool) -> list[ImageStack]:
     validate_custom(source, axes, options)
     if options.get("read_func") is not None:
         return load_with_read_func(source, axes, options, in_memory=in_memory)  # type: ignore[arg-type]

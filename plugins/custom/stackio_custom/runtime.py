@@ -98,7 +98,9 @@ class RuntimeFormat:
         if self.read_func is not None:
             merged = {**self.read_kwargs, **options}
             return readers.load_with_read_func(
-                source, axes, {"read_func": self.read_func, "read_kwargs": merged},  # type: ignore[arg-type]
+                source,
+                axes,
+                {"read_func": self.read_func, "read_kwargs": merged},  # type: ignore[arg-type]
                 in_memory=in_memory,
             )
         assert self.loader is not None
@@ -134,8 +136,7 @@ def register_format(
     given = [v for v in (read_func, loader, stack_class) if v is not None]
     if len(given) != 1:
         raise ValidationError(
-            f"register_format({name!r}): give exactly one of read_func=, loader= or stack_class=, "
-            f"not {len(given)}"
+            f"register_format({name!r}): give exactly one of read_func=, loader= or stack_class=, not {len(given)}"
         )
     if not callable(given[0]):
         raise ValidationError(f"register_format({name!r}): {given[0]!r} is not callable")

@@ -29,7 +29,9 @@ def write(directory: Path) -> list[Sample]:
         Sample(str(directory / "volume.npy"), "ZYX", "a float32 3-D array saved with numpy.save"),
         Sample(str(directory / "channels.npz"), "CYX", "a compressed .npz with two uint8 CYX arrays"),
         Sample(
-            str(csv_dir), "YX", "a folder of CSV planes read by numpy.loadtxt through read_func=",
+            str(csv_dir),
+            "YX",
+            "a folder of CSV planes read by numpy.loadtxt through read_func=",
             {"read_func": np.loadtxt, "read_kwargs": {"delimiter": ","}, "suffix": ".csv"},
         ),
     ]

@@ -77,8 +77,10 @@ def test_a_loader_may_take_sources_no_plugin_reads(tmp_path: Path) -> None:
 
 def test_a_loader_returning_non_stacks_names_the_member(plane: tuple[Path, np.ndarray]) -> None:
     path, _ = plane
-    expected = (r"the loader .*half_loader returned HalfStack as stack 0, which is not an ImageStack: "
-                r"data_shape should be a tuple of ints.*metadata is missing")
+    expected = (
+        r"the loader .*half_loader returned HalfStack as stack 0, which is not an ImageStack: "
+        r"data_shape should be a tuple of ints.*metadata is missing"
+    )
     with pytest.raises(ValidationError, match=expected):
         stackio.load(path, "YX", loader=half_loader)
 

@@ -40,8 +40,9 @@ def _whole(stack: stackio.ImageStack) -> np.ndarray:
 
 def test_a_directory_reads_its_files_with_the_suffix_in_natural_order(raw_dir: tuple[Path, list[np.ndarray]]) -> None:
     folder, arrays = raw_dir
-    stacks = stackio.load(folder, "YX", read_func=read_raw, read_kwargs={"shape": (6, 7)}, suffix=".RAW",
-                          in_memory=True)
+    stacks = stackio.load(
+        folder, "YX", read_func=read_raw, read_kwargs={"shape": (6, 7)}, suffix=".RAW", in_memory=True
+    )
     assert [Path(s.source).name for s in stacks] == [f"img{i}.raw" for i in range(11)]
     for stack, array in zip(stacks, arrays, strict=True):
         assert stack.data_shape == (1, 1, 6, 7) and stack.data_dtype == np.uint16
@@ -51,8 +52,9 @@ def test_a_directory_reads_its_files_with_the_suffix_in_natural_order(raw_dir: t
 
 def test_files_and_lists_of_files(raw_dir: tuple[Path, list[np.ndarray]]) -> None:
     folder, arrays = raw_dir
-    stacks = stackio.load([folder / "img3.raw", folder / "img1.raw"], "YX", read_func=read_raw,
-                          read_kwargs={"shape": (6, 7)})
+    stacks = stackio.load(
+        [folder / "img3.raw", folder / "img1.raw"], "YX", read_func=read_raw, read_kwargs={"shape": (6, 7)}
+    )
     np.testing.assert_array_equal(_whole(stacks[0]), arrays[3])
     np.testing.assert_array_equal(_whole(stacks[1]), arrays[1])
     assert stacks[0].source == str((folder / "img3.raw").resolve())
@@ -66,8 +68,9 @@ def test_lazy_stacks_hold_one_file_at_a_time(raw_dir: tuple[Path, list[np.ndarra
         calls.append(path.name)
         return read_raw(path, **kwargs)  # type: ignore[arg-type]
 
-    stacks = stackio.load(folder, "YX", read_func=counting, read_kwargs={"shape": (6, 7)}, suffix=".raw",
-                          in_memory=False)
+    stacks = stackio.load(
+        folder, "YX", read_func=counting, read_kwargs={"shape": (6, 7)}, suffix=".raw", in_memory=False
+    )
     assert all(isinstance(s, FileBackedStack) for s in stacks)
     assert len(calls) == 11  # each file read once at load to learn its shape ...
     assert not any(s.is_loaded for s in stacks)  # ... and none kept
@@ -100,8 +103,11 @@ def test_file_backed_stacks_pickle_and_recreate_from_source(raw_dir: tuple[Path,
 
 def test_a_read_function_that_raises_names_the_file_and_the_function(raw_dir: tuple[Path, list[np.ndarray]]) -> None:
     folder, _ = raw_dir
-    with pytest.raises(ReadError, match=r"img0\.raw: the read function .*failing_reader failed on it "
-                                        r"\(ValueError: bad magic number\)") as info:
+    with pytest.raises(
+        ReadError,
+        match=r"img0\.raw: the read function .*failing_reader failed on it "
+        r"\(ValueError: bad magic number\)",
+    ) as info:
         stackio.load(folder, "YX", read_func=failing_reader, suffix=".raw")
     assert isinstance(info.value.__cause__, ValueError)
 
@@ -120,8 +126,11 @@ def test_a_read_function_returning_a_non_array(raw_dir: tuple[Path, list[np.ndar
 
 def test_an_array_whose_ndim_contradicts_the_axes(raw_dir: tuple[Path, list[np.ndarray]]) -> None:
     folder, _ = raw_dir
-    with pytest.raises(AxesError, match=r"img0\.raw: the read function .*read_raw returned an array of shape "
-                                        r"\(6, 7\) \(2 dimensions\) but axes 'ZYX' has 3 letters"):
+    with pytest.raises(
+        AxesError,
+        match=r"img0\.raw: the read function .*read_raw returned an array of shape "
+        r"\(6, 7\) \(2 dimensions\) but axes 'ZYX' has 3 letters",
+    ):
         stackio.load(folder / "img0.raw", "ZYX", read_func=read_raw, read_kwargs={"shape": (6, 7)}, in_memory=True)
 
 

@@ -32,8 +32,12 @@ class TextStack(ArrayStack):
     def __init__(self, source: Any, axes: str | None, *, pixel: float = 1.0) -> None:
         array = np.loadtxt(source, dtype=np.float32)
         layout = stackio.Layout.from_axes(axes or "YX", array.shape)
-        super().__init__(array, layout, source=str(Path(source).resolve()),
-                         metadata=Metadata(voxel_size={"Y": pixel, "X": pixel}, units={"Y": "um", "X": "um"}))
+        super().__init__(
+            array,
+            layout,
+            source=str(Path(source).resolve()),
+            metadata=Metadata(voxel_size={"Y": pixel, "X": pixel}, units={"Y": "um", "X": "um"}),
+        )
 
 
 def test_a_suffix_bound_to_numpy_load_wins_over_the_numpy_format(tmp_path: Path, cleanup: list[str]) -> None:
@@ -53,8 +57,9 @@ def test_a_suffix_bound_to_numpy_load_wins_over_the_numpy_format(tmp_path: Path,
 
 def test_a_read_function_with_fixed_and_caller_kwargs(tmp_path: Path, cleanup: list[str]) -> None:
     np.savetxt(tmp_path / "a.grid", np.eye(3), delimiter=";")
-    stackio_custom.register_format("grid", ".grid", read_func=read_text_plane, kwargs={"delimiter": ";"},
-                                   options=("delimiter",))
+    stackio_custom.register_format(
+        "grid", ".grid", read_func=read_text_plane, kwargs={"delimiter": ";"}, options=("delimiter",)
+    )
     cleanup.append("grid")
     (stack,) = stackio.load(tmp_path / "a.grid", "YX", in_memory=True)
     np.testing.assert_array_equal(stack.extract_patch(0, None, (0, 0), (3, 3))[0], np.eye(3))

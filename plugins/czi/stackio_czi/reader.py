@@ -47,10 +47,16 @@ UNREADABLE = {
     "Bgr96Float": "libCZI's tile composition does not implement it (\"this pixeltype isn't implemented yet\")",
 }
 #: Conversions libCZI makes without changing values, used for files whose channels differ in type.
-LOSSLESS = frozenset({
-    ("Gray8", "Gray16"), ("Gray8", "Gray32Float"), ("Gray16", "Gray32Float"),
-    ("Gray8", "Bgr24"), ("Gray8", "Bgr48"), ("Gray16", "Bgr48"),
-})
+LOSSLESS = frozenset(
+    {
+        ("Gray8", "Gray16"),
+        ("Gray8", "Gray32Float"),
+        ("Gray16", "Gray32Float"),
+        ("Gray8", "Bgr24"),
+        ("Gray8", "Bgr48"),
+        ("Gray16", "Bgr48"),
+    }
+)
 _BITS = {"uint8": 0, "uint16": 1, "float32": 2}
 _GRAY_BY_BITS = {_BITS[v]: k for k, v in GRAY.items()}
 _RGB_BY_BITS = {_BITS[v]: k for k, v in RGB.items()}
@@ -152,8 +158,9 @@ def _same_entry(directory: bytes, own: bytes) -> bool:
     if len(own) != len(directory) or any(own[a:b] != directory[a:b] for a, b in ((0, 6), (18, 23), (28, 32))):
         return False
     dims = range(_ENTRY.size, len(directory), 20)
-    return all(own[i : i + 12] == directory[i : i + 12] and own[i + 16 : i + 20] == directory[i + 16 : i + 20]
-               for i in dims)
+    return all(
+        own[i : i + 12] == directory[i : i + 12] and own[i + 16 : i + 20] == directory[i + 16 : i + 20] for i in dims
+    )
 
 
 def _check_subblocks(path: str, positions: list[tuple[int, int, bytes]], size: int, corrupt: Any) -> None:
@@ -485,8 +492,10 @@ def channel_names(root: ET.Element | None, start: int, count: int) -> tuple[str,
     """Names of channels start..start+count-1: Information's Channel names, else DisplaySetting's."""
     if root is None:
         return None
-    for where in ("./Metadata/Information/Image/Dimensions/Channels/Channel",
-                  "./Metadata/DisplaySetting/Channels/Channel"):
+    for where in (
+        "./Metadata/Information/Image/Dimensions/Channels/Channel",
+        "./Metadata/DisplaySetting/Channels/Channel",
+    ):
         names = [c.get("Name") for c in root.findall(where)]
         chosen = names[start : start + count]
         if len(chosen) == count and all(chosen):
@@ -533,8 +542,7 @@ def _choose_axes(info: FileInfo, axes: str | None, where: str) -> str:
         other = "SCTYX" if depth[0] == "Z" and t > 1 else "SCZYX" if depth[0] == "T" and z > 1 else None
         hint = f"use SCYX, or {other}" if other else "use SCYX"
         raise AxesError(
-            f"{where}: axes {axes!r} need a {depth[0]} dimension of size > 1 as depth, but the file "
-            f"has {have}; {hint}",
+            f"{where}: axes {axes!r} need a {depth[0]} dimension of size > 1 as depth, but the file has {have}; {hint}",
             source=where,
         )
     return axes
@@ -578,8 +586,7 @@ def load(
     else:
         if chosen is not None:
             raise ValidationError(
-                f"{path}: scene {chosen} does not exist; the file has no scenes, so load it without "
-                "'@N' or scene=",
+                f"{path}: scene {chosen} does not exist; the file has no scenes, so load it without '@N' or scene=",
                 source=str(source),
             )
         selected = [None]
@@ -607,7 +614,5 @@ def load(
         )
         layout = Layout(plan.original_axes, plan.shape, sample_axes, depth)
         name = resolved if index is None else f"{resolved}@{index}"
-        stacks.append(
-            LazyStack(name, layout, plan.dtype, CziOpener(plan), metadata=build_metadata(info, plan, layout))
-        )
+        stacks.append(LazyStack(name, layout, plan.dtype, CziOpener(plan), metadata=build_metadata(info, plan, layout)))
     return stacks

@@ -23,8 +23,12 @@ def _write(path: Path, tiles: list[tuple[np.ndarray, dict[str, int], int]], comp
 def good(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """2 scenes, Z=3, C=2, 40x40 uint16, zstd-compressed."""
     rng = np.random.default_rng(5)
-    tiles = [(rng.integers(0, 60000, (40, 40), dtype=np.uint16), {"Z": z, "C": c}, s)
-             for s in range(2) for z in range(3) for c in range(2)]
+    tiles = [
+        (rng.integers(0, 60000, (40, 40), dtype=np.uint16), {"Z": z, "C": c}, s)
+        for s in range(2)
+        for z in range(3)
+        for c in range(2)
+    ]
     return _write(tmp_path_factory.mktemp("czi") / "good.czi", tiles, "zstd1:ExplicitLevel=1")
 
 

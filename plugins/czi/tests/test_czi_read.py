@@ -34,8 +34,9 @@ def write_czi(path: Path, tiles: list[tuple[np.ndarray, dict[str, int], tuple[in
     return path
 
 
-def pyczi_read(path: Path | str, plane: dict[str, int], roi: tuple[int, int, int, int], scene: int | None,
-               **kw: Any) -> np.ndarray:
+def pyczi_read(
+    path: Path | str, plane: dict[str, int], roi: tuple[int, int, int, int], scene: int | None, **kw: Any
+) -> np.ndarray:
     """pylibCZIrw's own reading of one plane and region."""
     with pyczi.open_czi(str(path)) as reader:
         return np.array(reader.read(roi=roi, plane=plane, scene=scene, **kw))
@@ -48,7 +49,10 @@ def tzc(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarray]:
     data = rng.integers(1, 65535, (2, T, Z, C, H, W), dtype=np.uint16)
     tiles = [
         (data[s, t, z, c], {"T": t, "Z": z, "C": c}, ORIGINS[s], s)
-        for s in range(2) for t in range(T) for z in range(Z) for c in range(C)
+        for s in range(2)
+        for t in range(T)
+        for z in range(Z)
+        for c in range(C)
     ]
     path = write_czi(tmp_path_factory.mktemp("czi") / "tzc.czi", tiles, compression=ZSTD)
     return path, data
@@ -164,8 +168,11 @@ def big_tiles(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarra
     """T=6 planes, each one zstd-compressed 1024x1024 uint16 subblock (2 MiB decoded)."""
     rng = np.random.default_rng(6)
     data = rng.integers(0, 4000, (6, 1024, 1024), dtype=np.uint16)
-    path = write_czi(tmp_path_factory.mktemp("czi") / "big_tiles.czi",
-                     [(data[t], {"T": t}, (0, 0), 0) for t in range(6)], compression=ZSTD)
+    path = write_czi(
+        tmp_path_factory.mktemp("czi") / "big_tiles.czi",
+        [(data[t], {"T": t}, (0, 0), 0) for t in range(6)],
+        compression=ZSTD,
+    )
     return path, data
 
 
@@ -204,8 +211,12 @@ def test_numpy_basic_indexing_of_the_reader(tzc: tuple[Path, np.ndarray]) -> Non
     (stack,) = stackio.load(path, "SCZYX", scene=0)
     array = stack._open()
     d = data[0]
-    for key in [(1, slice(None), 0), (-1, 2, slice(1, 2), slice(3, 20, 4), slice(None, None, -3)),
-                (slice(0, 2), slice(0, 0)), (0, 0, 1, 5, 7)]:
+    for key in [
+        (1, slice(None), 0),
+        (-1, 2, slice(1, 2), slice(3, 20, 4), slice(None, None, -3)),
+        (slice(0, 2), slice(0, 0)),
+        (0, 0, 1, 5, 7),
+    ]:
         np.testing.assert_array_equal(array[key], d[key])
     with pytest.raises(IndexError):
         array[2]
@@ -219,8 +230,7 @@ def mosaic(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarray, 
     rng = np.random.default_rng(2)
     a = rng.integers(1, 1000, (30, 40), dtype=np.uint16)
     b = rng.integers(1, 1000, (30, 40), dtype=np.uint16)
-    path = write_czi(tmp_path_factory.mktemp("czi") / "mosaic.czi",
-                     [(a, {}, (500, 300), 0), (b, {}, (560, 310), 0)])
+    path = write_czi(tmp_path_factory.mktemp("czi") / "mosaic.czi", [(a, {}, (500, 300), 0), (b, {}, (560, 310), 0)])
     return path, a, b
 
 
@@ -257,8 +267,9 @@ def test_rgb_becomes_three_channels_in_rgb_order(tmp_path: Path, dtype: type, pi
         np.testing.assert_array_equal(got[3 * c : 3 * c + 3], ref[..., ::-1].transpose(2, 0, 1))
         np.testing.assert_array_equal(got[3 * c], bgr[c][..., 2])  # R first
         np.testing.assert_array_equal(got[3 * c + 2], bgr[c][..., 0])  # B last
-    np.testing.assert_array_equal(stack.extract_patch(0, [4, 0], (2, 3), (5, 6)),
-                                  np.stack([bgr[1][2:7, 3:9, 1], bgr[0][2:7, 3:9, 2]]))
+    np.testing.assert_array_equal(
+        stack.extract_patch(0, [4, 0], (2, 3), (5, 6)), np.stack([bgr[1][2:7, 3:9, 1], bgr[0][2:7, 3:9, 2]])
+    )
 
 
 def test_float_gray_and_mixed_pixel_types(tmp_path: Path) -> None:
@@ -387,8 +398,7 @@ def test_threads_share_one_stack(tzc: tuple[Path, np.ndarray]) -> None:
     (stack,) = stackio.load(path, "SCYX", scene=0)
     expected = data[0].reshape(T * Z, C, H, W)
     rng = np.random.default_rng(4)
-    jobs = [(int(rng.integers(0, T * Z)), int(rng.integers(0, H - 8)), int(rng.integers(0, W - 8)))
-            for _ in range(200)]
+    jobs = [(int(rng.integers(0, T * Z)), int(rng.integers(0, H - 8)), int(rng.integers(0, W - 8))) for _ in range(200)]
     barrier = threading.Barrier(4)
 
     def work(chunk: list[tuple[int, int, int]]) -> bool:
@@ -410,7 +420,6 @@ def test_nothing_is_printed_to_stdout(tzc: tuple[Path, np.ndarray], capfd: pytes
     assert out == ""
 
 
-
 def test_planes_a_scene_lacks_read_as_background(tmp_path: Path) -> None:
     """Dimension sizes are the file's; scene 1 has only Z=0 of the file's Z=3."""
     tiles = [(np.full((5, 6), z + 1, np.uint8), {"Z": z}, (0, 0), 0) for z in range(3)]
@@ -426,8 +435,10 @@ def test_planes_a_scene_lacks_read_as_background(tmp_path: Path) -> None:
 
 def test_channels_starting_above_zero(tmp_path: Path) -> None:
     """C = 1, 2: pylibCZIrw's own `pixel_types` looks at C 0..1 and misses C2; the plugin does not."""
-    tiles = [(np.full((5, 6), 7, np.uint8), {"C": 1}, (0, 0), 0),
-             (np.arange(30, dtype=np.uint16).reshape(5, 6) * 1000, {"C": 2}, (0, 0), 0)]
+    tiles = [
+        (np.full((5, 6), 7, np.uint8), {"C": 1}, (0, 0), 0),
+        (np.arange(30, dtype=np.uint16).reshape(5, 6) * 1000, {"C": 2}, (0, 0), 0),
+    ]
     path = write_czi(tmp_path / "c12.czi", tiles)
     with pyczi.open_czi(str(path)) as reader:
         assert reader.pixel_types == {0: "Invalid", 1: "Gray8"}

@@ -40,8 +40,11 @@ def _reference(path: Path, scene: int | None, axes: str) -> np.ndarray:
     """The stack pylibCZIrw reads, as S C (D) Y X, one `read` per plane."""
     with pyczi.open_czi(str(path)) as reader:
         box = reader.total_bounding_box_no_pyramid
-        rect = (reader.scenes_bounding_rectangle_no_pyramid[scene] if scene is not None
-                else reader.total_bounding_rectangle_no_pyramid)
+        rect = (
+            reader.scenes_bounding_rectangle_no_pyramid[scene]
+            if scene is not None
+            else reader.total_bounding_rectangle_no_pyramid
+        )
         depth = {"SCZYX": "Z", "SCTYX": "T"}.get(axes)
         sample_dims = [d for d in "TZRIHVB" if d in box and d != depth]
         depth_size = box[depth][1] if depth else 1
@@ -87,7 +90,8 @@ def test_real_czi_pixels_equal_pylibczirw(
             if letter not in "XY" and size > 1:
                 assert shape[letter] == size, (letter, shape)
         assert np.prod(stack.data_shape[:1] + stack.data_shape[2:-2]) == np.prod(
-            [n for d, n in dims.items() if d not in "CXY"])
+            [n for d, n in dims.items() if d not in "CXY"]
+        )
     axes_to_try = [None] + (["SCYX"] if has_z else []) + (["SCTYX"] if has_t else [])
     for axes in axes_to_try:
         for stack in stackio.load(entry.path, axes):
@@ -107,8 +111,11 @@ def test_real_czi_patches_are_roi_reads(stackio_realdata: Path, entry: RealFile)
         scene = _scene_of(stack)
         n_s, n_c, h, w = stack.data_shape
         with pyczi.open_czi(str(entry.path)) as reader:
-            rect = (reader.scenes_bounding_rectangle_no_pyramid[scene] if scene is not None
-                    else reader.total_bounding_rectangle_no_pyramid)
+            rect = (
+                reader.scenes_bounding_rectangle_no_pyramid[scene]
+                if scene is not None
+                else reader.total_bounding_rectangle_no_pyramid
+            )
             box = reader.total_bounding_box_no_pyramid
             sample_dims = [d for d in "TZRIHVB" if d in box]
             for _ in range(4):
@@ -121,10 +128,14 @@ def test_real_czi_patches_are_roi_reads(stackio_realdata: Path, entry: RealFile)
                 expected = np.zeros((n_c, *size), stack.data_dtype)
                 per = n_c // box["C"][1]
                 for c in range(box["C"][1]):
-                    tile = reader.read(roi=(rect.x + x0, rect.y + y0, x1 - x0, y1 - y0),
-                                       plane={**{k: int(v) for k, v in plane.items()}, "C": c}, scene=scene)
-                    expected[c * per : (c + 1) * per, y0 - y : y1 - y, x0 - x : x1 - x] = (
-                        tile[..., ::-1].transpose(2, 0, 1))
+                    tile = reader.read(
+                        roi=(rect.x + x0, rect.y + y0, x1 - x0, y1 - y0),
+                        plane={**{k: int(v) for k, v in plane.items()}, "C": c},
+                        scene=scene,
+                    )
+                    expected[c * per : (c + 1) * per, y0 - y : y1 - y, x0 - x : x1 - x] = tile[..., ::-1].transpose(
+                        2, 0, 1
+                    )
                 np.testing.assert_array_equal(patch, expected)
 
 

@@ -34,14 +34,20 @@ def main(root: Path) -> None:
     rng = np.random.default_rng(0)
     volume = root / "czyx"
     if not volume.exists():
-        images = [({"channel": c, "z": z}, rng.integers(0, 4000, (1024, 1024), dtype=np.uint16))
-                  for c in ("A", "B") for z in range(10)]
+        images = [
+            ({"channel": c, "z": z}, rng.integers(0, 4000, (1024, 1024), dtype=np.uint16))
+            for c in ("A", "B")
+            for z in range(10)
+        ]
         write_ndtiff(volume, images, {"PixelSize_um": 0.2})
     grid = root / "grid"
     if not grid.exists():
         whole = rng.integers(0, 4000, (4 * 480 + 32, 4 * 480 + 32), dtype=np.uint16)
-        write_ndtiff(grid / "Full resolution", [({**k, "channel": 0}, t) for k, t in tiles(whole, 4, 4, (32, 32))],
-                     {"GridPixelOverlapX": 32, "GridPixelOverlapY": 32})
+        write_ndtiff(
+            grid / "Full resolution",
+            [({**k, "channel": 0}, t) for k, t in tiles(whole, 4, 4, (32, 32))],
+            {"GridPixelOverlapX": 32, "GridPixelOverlapY": 32},
+        )
 
     with contextlib.redirect_stdout(io.StringIO()):
         t0 = time.perf_counter()
@@ -85,8 +91,12 @@ def main(root: Path) -> None:
     n = len(spots)
     rows = [
         ("open the volume dataset", open_stackio, open_nd, None),
-        ("2x8x64x64 patch, volume", timed(stackio_volume, 3) / n, timed(dask_volume_patch, 1) / n,
-         timed(memmap_volume, 3) / n),
+        (
+            "2x8x64x64 patch, volume",
+            timed(stackio_volume, 3) / n,
+            timed(dask_volume_patch, 1) / n,
+            timed(memmap_volume, 3) / n,
+        ),
         ("64x64 patch, stitched 4x4 grid", timed(stackio_grid, 3) / n, timed(dask_grid_patch, 1) / 8, None),
     ]
     print(f"{'ms per operation':<34}{'stackio':>10}{'ndstorage+dask':>16}{'bare memmap':>13}")

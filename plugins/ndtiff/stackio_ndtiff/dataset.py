@@ -399,8 +399,13 @@ def _depth_axis(name: str, axes: str | None, values: dict[str, list[Any]], fixed
     depth = {"SCYX": None, "SCZYX": Z, "SCTYX": TIME}[axes]
     if depth is not None and len(values.get(depth, ())) < 2:
         sizes = ", ".join(f"{a}={len(v)}" for a, v in sorted(values.items()))
-        why = (f"select fixes {depth}" if depth in fixed
-               else f"its {depth} axis has size 1" if depth in values else f"it has no {depth} axis")
+        why = (
+            f"select fixes {depth}"
+            if depth in fixed
+            else f"its {depth} axis has size 1"
+            if depth in values
+            else f"it has no {depth} axis"
+        )
         others = [a for a, d in (("SCZYX", Z), ("SCTYX", TIME)) if len(values.get(d, ())) > 1]
         raise AxesError(
             f"{name}: axes {axes!r} makes {depth} the depth axis, but {why} (axes: {sizes or 'none'}); "
@@ -447,9 +452,7 @@ def build(root: Path, name: str, axes: str | None, options: Options) -> Loaded:
         )
 
     channel_values = values.get(CHANNEL)
-    ch_names = (
-        channel_names(folder, entries, channel_values, summary) if channel_values is not None else None
-    )
+    ch_names = channel_names(folder, entries, channel_values, summary) if channel_values is not None else None
 
     fixed, ch_names = _apply_select(name, options.select, values, stitched, ch_names)
     depth = _depth_axis(name, axes, values, fixed)
@@ -517,8 +520,9 @@ def build(root: Path, name: str, axes: str | None, options: Options) -> Loaded:
         shape.append(len(values[depth]) if depth in values else 1)
     original += "YX"
     shape += list(plane)
-    table_dims = tuple(table_axes.index(a) if a in table_axes else -1
-                       for a in [*samples, CHANNEL, *([depth] if depth else [])])
+    table_dims = tuple(
+        table_axes.index(a) if a in table_axes else -1 for a in [*samples, CHANNEL, *([depth] if depth else [])]
+    )
     plan = Plan(
         folder=str(folder),
         filenames=filenames,
@@ -572,8 +576,7 @@ def _mosaic(
         oy, ox = overlap
         if not (0 <= oy < height and 0 <= ox < width):
             raise ReadError(
-                f"{name}: the tile overlap {overlap} (GridPixelOverlapY/X) does not fit tiles of "
-                f"{height}x{width}",
+                f"{name}: the tile overlap {overlap} (GridPixelOverlapY/X) does not fit tiles of {height}x{width}",
                 source=name,
             )
         # half the overlap comes off each side, the odd pixel off the far side (as ndstorage does)
@@ -589,9 +592,14 @@ def _mosaic(
     x_max = math.trunc((max(full_values[COLUMN]) + 1) * tile_x / factor)
     first_row, first_column = min(positions[ROW]), min(positions[COLUMN])
     return Mosaic(
-        height, width, 0, 0,
-        y_min - first_row * height, x_min - first_column * width,
-        max(y_max - y_min, 1), max(x_max - x_min, 1),
+        height,
+        width,
+        0,
+        0,
+        y_min - first_row * height,
+        x_min - first_column * width,
+        max(y_max - y_min, 1),
+        max(x_max - x_min, 1),
     )
 
 

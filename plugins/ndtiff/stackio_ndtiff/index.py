@@ -96,13 +96,12 @@ def parse_index(data: bytes) -> Index:
             axes = json.loads(axes_bytes.decode("utf-8"))
             filename = name_bytes.decode("utf-8")
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise IndexFormatError(
-                f"entry {len(entries)} at byte {start} does not decode ({exc})"
-            ) from exc
+            raise IndexFormatError(f"entry {len(entries)} at byte {start} does not decode ({exc})") from exc
         if not isinstance(axes, dict):
             raise IndexFormatError(f"entry {len(entries)} at byte {start} has axes {axes!r}, not a JSON object")
-        entries.append(IndexEntry(axes, filename, fields[0], fields[1], fields[2], fields[3], fields[4],
-                                  fields[5], fields[6]))
+        entries.append(
+            IndexEntry(axes, filename, fields[0], fields[1], fields[2], fields[3], fields[4], fields[5], fields[6])
+        )
     else:
         return Index(tuple(entries), size, 0)
     return Index(tuple(entries), size, size - position)

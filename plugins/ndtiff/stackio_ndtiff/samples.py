@@ -84,8 +84,13 @@ def write_samples(directory: Path) -> list[Sample]:
     write_ndtiff(
         grid / "Full resolution",
         [({**k, "channel": "BF"}, t) for k, t in tiles(full, 2, 2, overlap)],
-        {"PixelSize_um": 0.5, "GridPixelOverlapY": overlap[0], "GridPixelOverlapX": overlap[1],
-         "Width": 64, "Height": 64},
+        {
+            "PixelSize_um": 0.5,
+            "GridPixelOverlapY": overlap[0],
+            "GridPixelOverlapX": overlap[1],
+            "Width": 64,
+            "Height": 64,
+        },
     )
     return [
         Sample(str(tcz), "SCZYX", "time 3 x channel [DAPI, GFP] x z 4, 48x40 uint16 (SCZYX: S=time)"),

@@ -107,8 +107,11 @@ def test_wrong_axes(small: Path, axes: str) -> None:
 
 
 def test_depth_axis_must_exist(small: Path, tcz_dataset: Path) -> None:
-    with pytest.raises(stackio.AxesError, match=r"small: axes 'SCZYX' makes z the depth axis, but it has no z axis "
-                                                r"\(axes: channel=2, time=3\); use SCYX, SCTYX"):
+    with pytest.raises(
+        stackio.AxesError,
+        match=r"small: axes 'SCZYX' makes z the depth axis, but it has no z axis "
+        r"\(axes: channel=2, time=3\); use SCYX, SCTYX",
+    ):
         stackio.load(small, "SCZYX")
     assert stackio.load(small, "SCTYX")[0].data_shape == (1, 2, 3, 8, 10)
     with pytest.raises(stackio.AxesError, match=r"tcz: axes 'SCZYX' makes z the depth axis, but select fixes z"):
@@ -124,16 +127,22 @@ def test_depth_axis_must_exist(small: Path, tcz_dataset: Path) -> None:
         ({"select": {"time": 1.5}}, r"small: select\['time'\] must be an int or str"),
         ({"select": {"time": []}}, r"small: select\['time'\] must be an int or str"),
         ({"select": {"time": [1, 1]}}, r"small: select\['time'\] repeats a value"),
-        ({"select": {"z": 0}}, r"small: select names the axis 'z', which the dataset does not have; its axes are "
-                               r"channel, time"),
+        (
+            {"select": {"z": 0}},
+            r"small: select names the axis 'z', which the dataset does not have; its axes are "
+            r"channel, time",
+        ),
         ({"select": {"time": 7}}, r"small: select\['time'\] = 7 is not a value of that axis; it has 0, 1, 2"),
         ({"select": {"channel": "c"}}, r"small: select\['channel'\] = 'c' is not a value.*'a', 'b'"),
         ({"select": {"channel": 0}}, r"small: select\['channel'\] = 0 is not a value"),
         ({"stitched": "yes"}, r"small: stitched must be True, False or None"),
         ({"level": -1}, r"small: level must be a resolution level"),
         ({"level": "1"}, r"small: level must be a resolution level"),
-        ({"tile": 1}, r"small: the ndtiff format does not take the option\(s\) tile; it accepts: select, stitched, "
-                      r"level"),
+        (
+            {"tile": 1},
+            r"small: the ndtiff format does not take the option\(s\) tile; it accepts: select, stitched, "
+            r"level",
+        ),
     ],
 )
 def test_bad_options(small: Path, options: dict, message: str) -> None:

@@ -29,8 +29,13 @@ def test_dispatch_by_marker(tcz_dataset: Path, grid_dataset: Path) -> None:
 
 
 def _run(code: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False,
-                          env={**os.environ, "PYTHONWARNINGS": "error::UserWarning"})
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PYTHONWARNINGS": "error::UserWarning"},
+    )
 
 
 def test_reading_imports_neither_ndstorage_nor_dask_and_prints_nothing(grid_dataset: Path) -> None:

@@ -148,11 +148,20 @@ def test_stitching_options_errors(grid_dataset: Path, tcz_dataset: Path, tmp_pat
         stackio.load(bad)
 
 
-@pytest.mark.parametrize(("dataset", "options"), [
-    ("grid_dataset", {}), ("grid_dataset", {"stitched": False}), ("grid_dataset", {"level": 1}),
-    ("grid_dataset", {"select": {"channel": "B"}}), ("tcz_dataset", {}), ("tcz_dataset", {"axes": "SCTYX"}),
-    ("sparse_dataset", {}), ("positions_dataset", {}), ("rgb_dataset", {}),
-])
+@pytest.mark.parametrize(
+    ("dataset", "options"),
+    [
+        ("grid_dataset", {}),
+        ("grid_dataset", {"stitched": False}),
+        ("grid_dataset", {"level": 1}),
+        ("grid_dataset", {"select": {"channel": "B"}}),
+        ("tcz_dataset", {}),
+        ("tcz_dataset", {"axes": "SCTYX"}),
+        ("sparse_dataset", {}),
+        ("positions_dataset", {}),
+        ("rgb_dataset", {}),
+    ],
+)
 def test_sparse_tables_read_what_dense_tables_read(
     dataset: str, options: dict, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -175,16 +184,20 @@ def test_sparse_tables_read_what_dense_tables_read(
         s = int(rng.integers(0, dense.data_shape[0]))
         start = [int(rng.integers(-3, n)) for n in spatial]
         size = [int(rng.integers(max(1, 1 - a), n + 4)) for a, n in zip(start, spatial, strict=True)]
-        np.testing.assert_array_equal(sparse.extract_patch(s, None, start, size),
-                                      dense.extract_patch(s, None, start, size))
+        np.testing.assert_array_equal(
+            sparse.extract_patch(s, None, start, size), dense.extract_patch(s, None, start, size)
+        )
 
 
 def test_tiles_far_apart_load_lazily_and_read_right(tmp_path: Path) -> None:
     """Two tiles 40,000 rows and columns apart: the table holds two cells, not 1.6e9."""
     first, last = scene(16, 16, seed=1), scene(16, 16, seed=2)
     far = 40_000
-    folder = write_ndtiff(tmp_path / "far", [({"row": 0, "column": 0}, first), ({"row": far, "column": far}, last)],
-                          {"GridPixelOverlapY": 0, "GridPixelOverlapX": 0})
+    folder = write_ndtiff(
+        tmp_path / "far",
+        [({"row": 0, "column": 0}, first), ({"row": far, "column": far}, last)],
+        {"GridPixelOverlapY": 0, "GridPixelOverlapX": 0},
+    )
     stackio.load(folder)  # modules imported, not measured
     tracemalloc.start()
     try:
@@ -196,10 +209,10 @@ def test_tiles_far_apart_load_lazily_and_read_right(tmp_path: Path) -> None:
     assert peak < 2**20, peak
     assert reader.plan.sparse and len(reader.plan.table) == 2
     assert stack.data_shape == (1, 1, (far + 1) * 16, (far + 1) * 16)
-    np.testing.assert_array_equal(stack.extract_patch(0, None, (0, 0), (20, 20))[0],
-                                  np.pad(first, ((0, 4), (0, 4))))
+    np.testing.assert_array_equal(stack.extract_patch(0, None, (0, 0), (20, 20))[0], np.pad(first, ((0, 4), (0, 4))))
     corner = far * 16 - 4
-    np.testing.assert_array_equal(stack.extract_patch(0, None, (corner, corner), (24, 24))[0],
-                                  np.pad(last, ((4, 4), (4, 4))))
+    np.testing.assert_array_equal(
+        stack.extract_patch(0, None, (corner, corner), (24, 24))[0], np.pad(last, ((4, 4), (4, 4)))
+    )
     assert not stack.extract_patch(0, None, (20_000 * 16, 8), (64, 64)).any()
     assert reader.images_read == 2

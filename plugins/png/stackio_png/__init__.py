@@ -14,10 +14,20 @@ MAGIC = {"png": PNG_MAGIC, "jpeg": JPEG_MAGIC}
 
 @hookimpl
 def stackio_register_formats(register: Callable[[FormatSpec], None]) -> None:
-    register(FormatSpec(name="png", suffixes=(".png", ".apng"),
-                        description="PNG images: 1/8/16-bit grey, RGB(A), palette, animated frames (Pillow)"))
-    register(FormatSpec(name="jpeg", suffixes=(".jpg", ".jpeg", ".jpe", ".jfif"),
-                        description="JPEG images: grey, RGB or CMYK (Pillow)"))
+    register(
+        FormatSpec(
+            name="png",
+            suffixes=(".png", ".apng"),
+            description="PNG images: 1/8/16-bit grey, RGB(A), palette, animated frames (Pillow)",
+        )
+    )
+    register(
+        FormatSpec(
+            name="jpeg",
+            suffixes=(".jpg", ".jpeg", ".jpe", ".jfif"),
+            description="JPEG images: grey, RGB or CMYK (Pillow)",
+        )
+    )
 
 
 @hookimpl

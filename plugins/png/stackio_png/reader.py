@@ -72,8 +72,13 @@ class Decoder:
 def raw_info(path: str) -> dict[str, Any]:
     """Pillow's own metadata of the file: format, mode, size and its `info` dict."""
     with Image.open(path) as image:
-        return {"format": image.format, "mode": image.mode, "size": image.size,
-                "n_frames": getattr(image, "n_frames", 1), **image.info}
+        return {
+            "format": image.format,
+            "mode": image.mode,
+            "size": image.size,
+            "n_frames": getattr(image, "n_frames", 1),
+            **image.info,
+        }
 
 
 def _metadata(image: Image.Image, path: str, channel_names: tuple[str, ...] | None) -> Metadata:

@@ -109,8 +109,11 @@ def test_the_image_is_decoded_once_and_dropped_on_close(files: Path, monkeypatch
 
 
 def test_wrong_axes_show_the_shape(files: Path) -> None:
-    with pytest.raises(AxesError, match=r"rgba\.png: the image has 3 dimensions, shape \(30, 41, 4\) \(YXC: rows, "
-                                        r"columns, colour samples\); axes 'YX' has 2 letters"):
+    with pytest.raises(
+        AxesError,
+        match=r"rgba\.png: the image has 3 dimensions, shape \(30, 41, 4\) \(YXC: rows, "
+        r"columns, colour samples\); axes 'YX' has 2 letters",
+    ):
         stackio.load(files / "rgba.png", "YX")
 
 

@@ -36,19 +36,29 @@ def main(root: Path) -> None:
     files = {
         "uncompressed 32x1024x1024": (root / "plain.tif", (32, 1024, 1024), {}),
         "zstd tiles 8x4096x4096": (root / "tiled.tif", (8, 4096, 4096), {"tile": (256, 256), "compression": "zstd"}),
-        "zlib strips 16x1024x1024": (root / "strips.tif", (16, 1024, 1024),
-                                     {"rowsperstrip": 64, "compression": "zlib"}),
+        "zlib strips 16x1024x1024": (
+            root / "strips.tif",
+            (16, 1024, 1024),
+            {"rowsperstrip": 64, "compression": "zlib"},
+        ),
     }
     for path, shape, kwargs in files.values():
         if not path.exists():
-            tifffile.imwrite(path, rng.integers(0, 4000, shape, dtype=np.uint16), photometric="minisblack",
-                             metadata={"axes": "ZYX"}, **kwargs)
+            tifffile.imwrite(
+                path,
+                rng.integers(0, 4000, shape, dtype=np.uint16),
+                photometric="minisblack",
+                metadata={"axes": "ZYX"},
+                **kwargs,
+            )
     stackio.load(files["uncompressed 32x1024x1024"][0])  # import the plugin before timing
     n = 200
     print(f"{'ms per 64x64 patch':<28}{'stackio':>9}{'bare memmap':>13}{'tifffile zarr':>15}{'dask (bioio)':>14}")
     for label, (path, shape, kwargs) in files.items():
-        spots = [(int(rng.integers(0, shape[0])), int(rng.integers(0, shape[1] - 64)),
-                  int(rng.integers(0, shape[2] - 64))) for _ in range(n)]
+        spots = [
+            (int(rng.integers(0, shape[0])), int(rng.integers(0, shape[1] - 64)), int(rng.integers(0, shape[2] - 64)))
+            for _ in range(n)
+        ]
         (stack,) = stackio.load(path)
         tif = tifffile.TiffFile(path)
         z = zarr.open(tif.series[0].aszarr(), mode="r")
@@ -71,10 +81,16 @@ def main(root: Path) -> None:
             for k, y, x in spots:
                 d[k : k + 1, y : y + 64, x : x + 64].compute()
 
-        row = [timed(ours, 3) / n, timed(mapped, 3) / n if bare is not None else None,
-               timed(zarr_store, 1) / n, timed(dask_array, 1) / 20]
-        print(f"{label:<28}" + "".join(f"{'' if v is None else f'{v:.3f}':>{w}}" for v, w in
-                                       zip(row, (9, 13, 15, 14), strict=True)))
+        row = [
+            timed(ours, 3) / n,
+            timed(mapped, 3) / n if bare is not None else None,
+            timed(zarr_store, 1) / n,
+            timed(dask_array, 1) / 20,
+        ]
+        print(
+            f"{label:<28}"
+            + "".join(f"{'' if v is None else f'{v:.3f}':>{w}}" for v, w in zip(row, (9, 13, 15, 14), strict=True))
+        )
         tif.close()
 
 

@@ -12,10 +12,23 @@ from typing import Any
 from stackio import Detection, FormatSpec, ImageStack, Sample, Source, ValidationError, hookimpl
 
 #: Classic TIFF and BigTIFF, little- and big-endian.
-MAGIC = {b"II*\x00": "TIFF", b"MM\x00*": "TIFF (big-endian)", b"II+\x00": "BigTIFF",
-         b"MM\x00+": "BigTIFF (big-endian)"}
-SUFFIXES = (".ome.tif", ".ome.tiff", ".tif", ".tiff", ".btf", ".tf8", ".tf2", ".svs", ".qptiff", ".ndpi",
-            ".scn", ".lsm", ".stk", ".companion.ome")
+MAGIC = {b"II*\x00": "TIFF", b"MM\x00*": "TIFF (big-endian)", b"II+\x00": "BigTIFF", b"MM\x00+": "BigTIFF (big-endian)"}
+SUFFIXES = (
+    ".ome.tif",
+    ".ome.tiff",
+    ".tif",
+    ".tiff",
+    ".btf",
+    ".tf8",
+    ".tf2",
+    ".svs",
+    ".qptiff",
+    ".ndpi",
+    ".scn",
+    ".lsm",
+    ".stk",
+    ".companion.ome",
+)
 OPTIONS = ("series", "level", "file_backed", "allow_missing")
 
 
@@ -48,23 +61,25 @@ def _detect_directory(source: Source) -> Detection:
     mmstack = [n for n in lower if "_mmstack" in n and n.endswith((".tif", ".tiff"))]
     ome = [n for n in lower if n.endswith((".ome.tif", ".ome.tiff"))]
     if not (companions or mmstack or len(ome) >= 2):
-        return Detection.refuse("a plain folder (no multi-file OME-TIFF or Micro-Manager set): "
-                                "each file is loaded on its own")
+        return Detection.refuse(
+            "a plain folder (no multi-file OME-TIFF or Micro-Manager set): each file is loaded on its own"
+        )
     import stackio
     from stackio.dispatch import claims_by_suffix
 
     others = [e for e in stackio.formats() if e.name != "tiff"]
     assert source.path is not None
     foreign = sorted(
-        n for n in names
-        if not n.startswith(".") and not n.lower().endswith(SUFFIXES)
+        n
+        for n in names
+        if not n.startswith(".")
+        and not n.lower().endswith(SUFFIXES)
         and claims_by_suffix(others, Source.parse(source.path / n))
     )
     if foreign and not (companions or mmstack):
         return Detection.refuse(f"the folder also holds files of other formats ({', '.join(foreign[:3])})")
     what = "an OME companion file" if companions else "Micro-Manager stacks" if mmstack else "OME-TIFF files"
-    return Detection.accept(f"a folder with {what}: multi-file sets are read once, each image from its "
-                            "first file")
+    return Detection.accept(f"a folder with {what}: multi-file sets are read once, each image from its first file")
 
 
 @hookimpl
@@ -94,14 +109,12 @@ def _check_int(source: Source, name: str, value: Any) -> None:
 @hookimpl
 def stackio_validate(source: Source, axes: str | None, options: dict[str, Any]) -> None:
     if source.path is None:
-        raise ValidationError(f"{source}: the tiff format reads local files and folders only",
-                              source=str(source))
+        raise ValidationError(f"{source}: the tiff format reads local files and folders only", source=str(source))
     _check_int(source, "series", options.get("series"))
     _check_int(source, "level", options.get("level"))
     for flag in ("file_backed", "allow_missing"):
         if flag in options and not isinstance(options[flag], bool):
-            raise ValidationError(f"{source}: {flag}={options[flag]!r} must be True or False",
-                                  source=str(source))
+            raise ValidationError(f"{source}: {flag}={options[flag]!r} must be True or False", source=str(source))
     series = options.get("series")
     if series is not None and source.index is not None and series != source.index:
         raise ValidationError(
@@ -112,9 +125,7 @@ def stackio_validate(source: Source, axes: str | None, options: dict[str, Any]) 
 
 
 @hookimpl
-def stackio_load(
-    source: Source, axes: str | None, options: dict[str, Any], in_memory: bool
-) -> Sequence[ImageStack]:
+def stackio_load(source: Source, axes: str | None, options: dict[str, Any], in_memory: bool) -> Sequence[ImageStack]:
     from . import reader  # tifffile is imported only now
 
     return reader.load(source, axes, options, in_memory)

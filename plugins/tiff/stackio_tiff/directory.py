@@ -37,9 +37,7 @@ def _other_formats() -> list[Any]:
     return [e for e in stackio.formats() if e.name != "tiff"]
 
 
-def load_directory(
-    source: Source, axes: str | None, options: dict[str, Any], in_memory: bool
-) -> list[ImageStack]:
+def load_directory(source: Source, axes: str | None, options: dict[str, Any], in_memory: bool) -> list[ImageStack]:
     folder = source.path
     assert folder is not None
     if options.get("series") is not None:
@@ -69,8 +67,9 @@ def load_directory(
         elif name.endswith(TIFF_SUFFIXES) and os.path.realpath(path) not in covered:
             refuse_ndtiff(path)
             if path.stat().st_size == 0:
-                raise ReadError(f"{path}: the file is empty (0 bytes); it may not have been written completely",
-                                source=str(path))
+                raise ReadError(
+                    f"{path}: the file is empty (0 bytes); it may not have been written completely", source=str(path)
+                )
             # every image of the file's set, once; the set's other files are then skipped
             stacks += load_file(path, axes, options, index=None, covered=covered)
     if not stacks:

@@ -85,7 +85,6 @@ class MapCache:
     def __len__(self) -> int:
         return len(self._maps)
 
-
     def after_fork(self) -> None:
         """A forked child starts with a free lock (a parent thread may have held it at the fork)."""
         self._lock = threading.Lock()

@@ -128,7 +128,8 @@ def open_file(path: Path, *, allow_missing: bool = False) -> Opened:
     if head not in MAGIC:
         raise ReadError(
             f"{tiff_path}: is not a TIFF file: it starts with {head!r}, not a TIFF header (II*\\0 or MM\\0*, "
-            "BigTIFF II+\\0 or MM\\0+)" + (" (the file is empty)" if not head else "")
+            "BigTIFF II+\\0 or MM\\0+)"
+            + (" (the file is empty)" if not head else "")
             + "; is it another format with a .tif name, or a file that was not written?",
             source=str(tiff_path),
         )
@@ -219,8 +220,17 @@ def list_images(tif: Any, path: Path) -> list[Image]:
             images += _positions(s, start=len(images))
             continue
         images.append(
-            Image(len(images), s.name or "", s.kind, s.axes, tuple(s.shape), np.dtype(s.dtype), s,
-                  levels=len(s.levels), guessed=axes_guessed(s))
+            Image(
+                len(images),
+                s.name or "",
+                s.kind,
+                s.axes,
+                tuple(s.shape),
+                np.dtype(s.dtype),
+                s,
+                levels=len(s.levels),
+                guessed=axes_guessed(s),
+            )
         )
     return images
 
@@ -242,8 +252,9 @@ def axes_guessed(series: Any) -> bool:
 def _positions(series: Any, start: int) -> list[Image]:
     axes, shape = series.get_axes(False), series.get_shape(False)
     if "R" not in axes or shape[axes.index("R")] == 1:
-        return [Image(start, series.name or "", "mmstack", series.axes, tuple(series.shape),
-                      np.dtype(series.dtype), series)]
+        return [
+            Image(start, series.name or "", "mmstack", series.axes, tuple(series.shape), np.dtype(series.dtype), series)
+        ]
     r = axes.index("R")
     kept = [i for i, n in enumerate(shape) if i != r and (n > 1 or axes[i] in "YX")]
     sub_axes = "".join(axes[i] for i in kept)
@@ -262,8 +273,11 @@ def _codec(keyframe: Any) -> Codec:
     if keyframe.is_tiled:
         segment = (keyframe.tiledepth, keyframe.tilelength, keyframe.tilewidth)
     else:
-        segment = (1, max(1, min(keyframe.rowsperstrip or keyframe.imagelength, keyframe.imagelength)),
-                   keyframe.imagewidth)
+        segment = (
+            1,
+            max(1, min(keyframe.rowsperstrip or keyframe.imagelength, keyframe.imagelength)),
+            keyframe.imagewidth,
+        )
     raw = None
     stored = getattr(keyframe, "_dtype", None)
     if (
@@ -275,8 +289,7 @@ def _codec(keyframe: Any) -> Codec:
     ):
         raw = np.dtype(stored).newbyteorder(keyframe.parent.byteorder)
     nodata = keyframe.nodata if keyframe.nodata is not None else 0
-    return Codec(decode, tuple(keyframe.shaped), bool(keyframe.is_tiled), segment, raw, nodata,
-                 keyframe.jpegheader)
+    return Codec(decode, tuple(keyframe.shaped), bool(keyframe.is_tiled), segment, raw, nodata, keyframe.jpegheader)
 
 
 def page_file(page: Any) -> str:
@@ -410,14 +423,18 @@ def make_store(
         axes, shape = series.get_axes(False), series.get_shape(False)
         split = _split(shape, keyframe.shaped)
         if split is None:
-            raise ReadError(f"{path}: cannot map the Micro-Manager stack's pages onto its axes {axes}",
-                            source=str(path))
+            raise ReadError(
+                f"{path}: cannot map the Micro-Manager stack's pages onto its axes {axes}", source=str(path)
+            )
         outer = shape[: split[0]]
         r = axes.index("R")
         fixed = {r: image.position}
         exposed = [("outer", k) for k in range(split[0]) if k != r and outer[k] > 1]
-        exposed += [("page", j) for k, j in zip(range(split[0], len(shape)), split[1], strict=True)
-                    if shape[k] > 1 or axes[k] in "YX"]
+        exposed += [
+            ("page", j)
+            for k, j in zip(range(split[0], len(shape)), split[1], strict=True)
+            if shape[k] > 1 or axes[k] in "YX"
+        ]
     return PlaneStore(planes.planes, outer, exposed, series.dtype, tuple(keyframe.shaped), fixed=fixed)
 
 

@@ -55,7 +55,12 @@ def _extra(letter: str) -> bool:
 
 
 def resolve(
-    tiff_axes: str, shape: Sequence[int], given: str | None, *, source: str, kind: str,
+    tiff_axes: str,
+    shape: Sequence[int],
+    given: str | None,
+    *,
+    source: str,
+    kind: str,
     guessed: bool = False,
 ) -> str:
     """The axes of the image in stackio letters (extras kept as tifffile's letters).
@@ -69,8 +74,7 @@ def resolve(
     if vague:
         if given is not None:
             return normalize_axes(given, shape, source=source)
-        declared = "".join("?" if tiff_axes.count(a) > 1 else d
-                           for a, d in zip(tiff_axes, declared, strict=True))
+        declared = "".join("?" if tiff_axes.count(a) > 1 else d for a, d in zip(tiff_axes, declared, strict=True))
     if given is None:
         unknown = [i for i, a in enumerate(declared) if a == "?"]
         if unknown:
@@ -94,10 +98,7 @@ def resolve(
             )
         return declared
     upper = normalize_axes(given, shape, source=source)
-    wrong = [
-        i for i, (d, g) in enumerate(zip(declared, upper, strict=True))
-        if d != "?" and not _extra(d) and d != g
-    ]
+    wrong = [i for i, (d, g) in enumerate(zip(declared, upper, strict=True)) if d != "?" and not _extra(d) and d != g]
     if wrong:
         named = "" if "?" not in declared else " with each '?' named"
         raise AxesError(

@@ -13,16 +13,44 @@ from typing import Any
 import attrs
 
 _UNITS = {
-    "µm": "micrometer", "μm": "micrometer", "um": "micrometer", "micron": "micrometer",
-    "microns": "micrometer", "micrometer": "micrometer", "micrometre": "micrometer",
-    "nm": "nanometer", "nanometer": "nanometer", "mm": "millimeter", "millimeter": "millimeter",
-    "cm": "centimeter", "centimeter": "centimeter", "m": "meter", "meter": "meter",
-    "pm": "picometer", "å": "angstrom", "angstrom": "angstrom", "inch": "inch", "in": "inch",
-    "s": "second", "sec": "second", "secs": "second", "second": "second", "seconds": "second",
-    "ms": "millisecond", "msec": "millisecond", "millisecond": "millisecond",
-    "µs": "microsecond", "us": "microsecond", "ns": "nanosecond",
-    "min": "minute", "minute": "minute", "minutes": "minute",
-    "h": "hour", "hr": "hour", "hour": "hour", "hours": "hour",
+    "µm": "micrometer",
+    "μm": "micrometer",
+    "um": "micrometer",
+    "micron": "micrometer",
+    "microns": "micrometer",
+    "micrometer": "micrometer",
+    "micrometre": "micrometer",
+    "nm": "nanometer",
+    "nanometer": "nanometer",
+    "mm": "millimeter",
+    "millimeter": "millimeter",
+    "cm": "centimeter",
+    "centimeter": "centimeter",
+    "m": "meter",
+    "meter": "meter",
+    "pm": "picometer",
+    "å": "angstrom",
+    "angstrom": "angstrom",
+    "inch": "inch",
+    "in": "inch",
+    "s": "second",
+    "sec": "second",
+    "secs": "second",
+    "second": "second",
+    "seconds": "second",
+    "ms": "millisecond",
+    "msec": "millisecond",
+    "millisecond": "millisecond",
+    "µs": "microsecond",
+    "us": "microsecond",
+    "ns": "nanosecond",
+    "min": "minute",
+    "minute": "minute",
+    "minutes": "minute",
+    "h": "hour",
+    "hr": "hour",
+    "hour": "hour",
+    "hours": "hour",
 }
 #: ImageJ's word for "not calibrated".
 _UNCALIBRATED = {"pixel", "pixels", ""}
@@ -94,8 +122,14 @@ def ome_images(xml: str) -> list[OmeImage]:
             continue
         if not any(_local(c.tag) in ("TiffData", "BinData", "MetadataOnly") for c in pixels):
             continue
-        out.append(OmeImage(image.attrib.get("Name", ""), int(pixels.attrib.get("SizeX", 0)),
-                            int(pixels.attrib.get("SizeY", 0)), _ome_physical(pixels)))
+        out.append(
+            OmeImage(
+                image.attrib.get("Name", ""),
+                int(pixels.attrib.get("SizeX", 0)),
+                int(pixels.attrib.get("SizeY", 0)),
+                _ome_physical(pixels),
+            )
+        )
     return out
 
 

@@ -204,15 +204,11 @@ class PlaneStore:
         self.shaped = tuple(int(n) for n in shaped)
         self.fixed = dict(fixed or {})
         self.dtype = np.dtype(dtype).newbyteorder("=")
-        self.shape = tuple(
-            self.outer_shape[i] if kind == "outer" else self.shaped[i] for kind, i in self.exposed
-        )
+        self.shape = tuple(self.outer_shape[i] if kind == "outer" else self.shaped[i] for kind, i in self.exposed)
         self.ndim = len(self.shape)
         self._outer_dims = [i for kind, i in self.exposed if kind == "outer"]
         self._page_dims = [i for kind, i in self.exposed if kind == "page"]
-        if [kind for kind, _ in self.exposed] != ["outer"] * len(self._outer_dims) + ["page"] * len(
-            self._page_dims
-        ):
+        if [kind for kind, _ in self.exposed] != ["outer"] * len(self._outer_dims) + ["page"] * len(self._page_dims):
             raise ValueError("outer dimensions must come before page dimensions")
         hidden = [j for j in range(5) if j not in self._page_dims and self.shaped[j] != 1]
         if hidden:
@@ -221,8 +217,10 @@ class PlaneStore:
 
     def plane_indices(self) -> list[int]:
         """Indices (into `planes`) of every plane this store exposes."""
-        ranges = [range(self.outer_shape[k]) if k in self._outer_dims else [self.fixed.get(k, 0)]
-                  for k in range(len(self.outer_shape))]
+        ranges = [
+            range(self.outer_shape[k]) if k in self._outer_dims else [self.fixed.get(k, 0)]
+            for k in range(len(self.outer_shape))
+        ]
         return [int(np.ravel_multi_index(index, self.outer_shape)) for index in itertools.product(*ranges)]
 
     def __getitem__(self, key: Any) -> np.ndarray:
@@ -302,9 +300,7 @@ class PlaneStore:
         mapped = MAPS.get(plane.file)
         data = mapped[offset : offset + count]
         if len(data) != count:
-            raise EOFError(
-                f"segment {index} needs bytes {offset}..{offset + count} but the file ends at {len(mapped)}"
-            )
+            raise EOFError(f"segment {index} needs bytes {offset}..{offset + count} but the file ends at {len(mapped)}")
         decoded, origin, _ = codec.decode(data, index, **kwargs)
         self.stats.segments_decoded += 1
         self.stats.bytes_read += count

@@ -58,8 +58,14 @@ def refuse_ndtiff(path: Path) -> None:
 class ImageOpener:
     """Reopens one image of a file and returns its store; picklable (the store is not pickled)."""
 
-    def __init__(self, path: str, index: int, level: int, allow_missing: bool = False,
-                 prebuilt: MemmapStore | PlaneStore | None = None) -> None:
+    def __init__(
+        self,
+        path: str,
+        index: int,
+        level: int,
+        allow_missing: bool = False,
+        prebuilt: MemmapStore | PlaneStore | None = None,
+    ) -> None:
         self.path = path
         self.index = index
         self.level = level
@@ -73,8 +79,7 @@ class ImageOpener:
         opened = open_file(Path(self.path), allow_missing=self.allow_missing)
         try:
             if self.index >= len(opened.images):
-                raise ReadError(f"{self.path}: series {self.index} is gone; was the file changed?",
-                                source=self.path)
+                raise ReadError(f"{self.path}: series {self.index} is gone; was the file changed?", source=self.path)
             store = make_store(opened.images[self.index], self.level, Path(self.path))
             _check_missing(self.path, opened, opened.images[self.index], store, self.allow_missing)
             return store
@@ -123,7 +128,11 @@ def load(source: Source, axes: str | None, options: dict[str, Any], in_memory: b
 
 
 def load_file(
-    path: Path, axes: str | None, options: dict[str, Any], *, index: int | None,
+    path: Path,
+    axes: str | None,
+    options: dict[str, Any],
+    *,
+    index: int | None,
     covered: set[str] | None = None,
 ) -> list[ImageStack]:
     """The stacks of one file: the image asked for by index, else every image the file owns.
@@ -299,11 +308,11 @@ def _mm_physical(tif: Any) -> meta.Physical:
     return meta.Physical(voxel, units, {}, tuple(str(n) for n in names) if names else None)
 
 
-def _stack(path: Path, opened: Opened, image: Image, store: Any, axes: str | None, level: int,
-           options: dict[str, Any]) -> ImageStack:
+def _stack(
+    path: Path, opened: Opened, image: Image, store: Any, axes: str | None, level: int, options: dict[str, Any]
+) -> ImageStack:
     label = _label(path, opened, image)
-    resolved = layouts.resolve(image.axes, store.shape, axes, source=label, kind=image.kind,
-                               guessed=image.guessed)
+    resolved = layouts.resolve(image.axes, store.shape, axes, source=label, kind=image.kind, guessed=image.guessed)
     layout = layouts.layout_for(resolved, store.shape, source=label)
     metadata = _metadata(path, opened, image, resolved, layout.n_channels)
     opener = ImageOpener(str(path), image.index, level, bool(options.get("allow_missing")), prebuilt=store)
@@ -311,11 +320,12 @@ def _stack(path: Path, opened: Opened, image: Image, store: Any, axes: str | Non
         arrange = any(a not in "STCZYX" for a in resolved)
         stack_axes = layout.axes if arrange else resolved
         shape = layout.shape if arrange else store.shape
-        read = ReadWhole(ImageOpener(str(path), image.index, level, bool(options.get("allow_missing"))),
-                         arrange, layout)
+        read = ReadWhole(
+            ImageOpener(str(path), image.index, level, bool(options.get("allow_missing"))), arrange, layout
+        )
         store.close()
-        return FileBackedStack(str(path), read, stack_axes, source=label, metadata=metadata, shape=shape,
-                               dtype=store.dtype, depth_axis="Z")
+        return FileBackedStack(
+            str(path), read, stack_axes, source=label, metadata=metadata, shape=shape, dtype=store.dtype, depth_axis="Z"
+        )
     kept = {k: options[k] for k in ("level", "allow_missing") if options.get(k)}  # what `label` cannot say
-    return LazyStack(label, layout, store.dtype, opener, metadata=metadata, chunks=_chunks(store),
-                     load_options=kept)
+    return LazyStack(label, layout, store.dtype, opener, metadata=metadata, chunks=_chunks(store), load_options=kept)

@@ -18,14 +18,28 @@ RNG = np.random.default_rng(9)
 @pytest.fixture(scope="module")
 def d(tmp_path_factory: pytest.TempPathFactory) -> Path:
     d = tmp_path_factory.mktemp("axes")
-    tifffile.imwrite(d / "tczyx.ome.tif", RNG.integers(0, 255, (2, 3, 4, 10, 11), dtype=np.uint8),
-                     metadata={"axes": "TCZYX"})
-    tifffile.imwrite(d / "zyx_shaped.tif", RNG.integers(0, 255, (4, 10, 11), dtype=np.uint8),
-                     photometric="minisblack", metadata={"axes": "ZYX"})
-    tifffile.imwrite(d / "rgb_t_imagej.tif", RNG.integers(0, 255, (3, 10, 11, 3), dtype=np.uint8),
-                     imagej=True, photometric="rgb", metadata={"axes": "TYXS"})
-    tifffile.imwrite(d / "c_and_rgb.ome.tif", RNG.integers(0, 255, (2, 10, 11, 3), dtype=np.uint8),
-                     photometric="rgb", metadata={"axes": "CYXS"})
+    tifffile.imwrite(
+        d / "tczyx.ome.tif", RNG.integers(0, 255, (2, 3, 4, 10, 11), dtype=np.uint8), metadata={"axes": "TCZYX"}
+    )
+    tifffile.imwrite(
+        d / "zyx_shaped.tif",
+        RNG.integers(0, 255, (4, 10, 11), dtype=np.uint8),
+        photometric="minisblack",
+        metadata={"axes": "ZYX"},
+    )
+    tifffile.imwrite(
+        d / "rgb_t_imagej.tif",
+        RNG.integers(0, 255, (3, 10, 11, 3), dtype=np.uint8),
+        imagej=True,
+        photometric="rgb",
+        metadata={"axes": "TYXS"},
+    )
+    tifffile.imwrite(
+        d / "c_and_rgb.ome.tif",
+        RNG.integers(0, 255, (2, 10, 11, 3), dtype=np.uint8),
+        photometric="rgb",
+        metadata={"axes": "CYXS"},
+    )
     return d
 
 
@@ -47,8 +61,9 @@ def test_given_axes_that_permute_the_file_are_refused(d: Path) -> None:
         stackio.load(d / "zyx_shaped.tif", "TYX")
 
 
-@pytest.mark.parametrize(("shape", "axes"), [((2, 1, 1), "ZYX"), ((1, 1, 1), "ZYX"), ((2, 3, 5, 1), "CZYX"),
-                                             ((3, 2, 1, 1), "TZYX")])
+@pytest.mark.parametrize(
+    ("shape", "axes"), [((2, 1, 1), "ZYX"), ((1, 1, 1), "ZYX"), ((2, 3, 5, 1), "CZYX"), ((3, 2, 1, 1), "TZYX")]
+)
 def test_guessed_axes_of_one_pixel_wide_images_give_way_to_given_axes(
     tmp_path: Path, shape: tuple[int, ...], axes: str
 ) -> None:
@@ -67,8 +82,9 @@ def test_guessed_axes_of_one_pixel_wide_images_give_way_to_given_axes(
 
 
 def test_declared_axes_of_one_pixel_wide_images_are_still_checked(tmp_path: Path) -> None:
-    tifffile.imwrite(tmp_path / "a.tif", np.zeros((2, 1, 1), np.uint8), photometric="minisblack",
-                     metadata={"axes": "ZYX"})
+    tifffile.imwrite(
+        tmp_path / "a.tif", np.zeros((2, 1, 1), np.uint8), photometric="minisblack", metadata={"axes": "ZYX"}
+    )
     (stack,) = stackio.load(tmp_path / "a.tif")
     assert stack.original_axes == "ZYX"
     with pytest.raises(AxesError, match=r"axes 'TYX' contradict the file: its tifffile 'shaped' metadata"):

@@ -22,12 +22,21 @@ def _cut(source: Path, target: Path, keep: int) -> Path:
 @pytest.fixture(scope="module")
 def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
     d = tmp_path_factory.mktemp("bad")
-    tifffile.imwrite(d / "stack.tif", RNG.integers(0, 255, (8, 64, 64), dtype=np.uint8),
-                     photometric="minisblack", metadata={"axes": "ZYX"})
-    tifffile.imwrite(d / "tiled.tif", RNG.integers(0, 255, (4, 128, 128), dtype=np.uint8), tile=(32, 32),
-                     compression="zlib", photometric="minisblack", metadata={"axes": "ZYX"})
-    tifffile.imwrite(d / "hyper.tif", np.zeros((2, 3, 16, 16), np.uint8), imagej=True,
-                     metadata={"axes": "TCYX"})
+    tifffile.imwrite(
+        d / "stack.tif",
+        RNG.integers(0, 255, (8, 64, 64), dtype=np.uint8),
+        photometric="minisblack",
+        metadata={"axes": "ZYX"},
+    )
+    tifffile.imwrite(
+        d / "tiled.tif",
+        RNG.integers(0, 255, (4, 128, 128), dtype=np.uint8),
+        tile=(32, 32),
+        compression="zlib",
+        photometric="minisblack",
+        metadata={"axes": "ZYX"},
+    )
+    tifffile.imwrite(d / "hyper.tif", np.zeros((2, 3, 16, 16), np.uint8), imagej=True, metadata={"axes": "TCYX"})
     tifffile.imwrite(d / "pages.tif", np.zeros((3, 16, 16), np.uint8), photometric="minisblack", metadata=None)
     return d
 
@@ -104,19 +113,24 @@ def test_directory_of_different_shapes_and_dtypes_gives_one_stack_per_file(tmp_p
     with pytest.raises(AxesError, match=r"a10\.tif: axes are needed"):
         stackio.load(tmp_path)  # a10 is a stack of pages of unknown meaning
     (tmp_path / "a10.tif").unlink()
-    tifffile.imwrite(tmp_path / "a10.tif", arrays["a10.tif"], photometric="minisblack",
-                     metadata={"axes": "ZYX"})
+    tifffile.imwrite(tmp_path / "a10.tif", arrays["a10.tif"], photometric="minisblack", metadata={"axes": "ZYX"})
     stacks = stackio.load(tmp_path)
     assert [Path(s.source).name for s in stacks] == ["a1.tif", "a2.tif", "a10.tif"]
     assert [(s.data_shape, s.data_dtype) for s in stacks] == [
-        ((1, 1, 10, 12), np.uint8), ((1, 1, 20, 8), np.uint16), ((1, 1, 2, 5, 6), np.float32)]
+        ((1, 1, 10, 12), np.uint8),
+        ((1, 1, 20, 8), np.uint16),
+        ((1, 1, 2, 5, 6), np.float32),
+    ]
     for stack in stacks:
         np.testing.assert_array_equal(every_sample(stack)[0, 0], arrays[Path(stack.source).name])
 
 
 def test_axes_contradicting_imagej_metadata(files: Path) -> None:
-    with pytest.raises(AxesError, match=r"hyper\.tif: axes 'ZCYX' contradict the file: its ImageJ metadata "
-                                        r"declares 'TCYX'"):
+    with pytest.raises(
+        AxesError,
+        match=r"hyper\.tif: axes 'ZCYX' contradict the file: its ImageJ metadata "
+        r"declares 'TCYX'",
+    ):
         stackio.load(files / "hyper.tif", "ZCYX")
     with pytest.raises(AxesError, match=r"hyper\.tif: axes 'CTYX' contradict"):
         stackio.load(files / "hyper.tif", "CTYX")
@@ -141,12 +155,15 @@ def test_series_index_out_of_range(files: Path) -> None:
         stackio.load(files / "stack.tif", "ZYX", series=4)
 
 
-@pytest.mark.parametrize(("option", "value", "message"), [
-    ("series", -1, "series=-1 must be a whole number"),
-    ("series", "1", "series='1' must be a whole number"),
-    ("level", 1.5, "level=1.5 must be a whole number"),
-    ("file_backed", "yes", "file_backed='yes' must be True or False"),
-])
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("series", -1, "series=-1 must be a whole number"),
+        ("series", "1", "series='1' must be a whole number"),
+        ("level", 1.5, "level=1.5 must be a whole number"),
+        ("file_backed", "yes", "file_backed='yes' must be True or False"),
+    ],
+)
 def test_bad_option_values(files: Path, option: str, value: object, message: str) -> None:
     with pytest.raises(ValidationError, match=rf"stack\.tif: {message}"):
         stackio.load(files / "stack.tif", "ZYX", **{option: value})

@@ -38,8 +38,15 @@ def _expected(y: int, x: int, h: int, w: int) -> np.ndarray:
 @pytest.fixture(scope="module")
 def big(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("big") / "big_tiled_zstd.tif"
-    tifffile.imwrite(path, _tiles(), shape=(BIG, BIG), dtype=np.uint8, tile=(TILE, TILE), compression="zstd",
-                     photometric="minisblack")
+    tifffile.imwrite(
+        path,
+        _tiles(),
+        shape=(BIG, BIG),
+        dtype=np.uint8,
+        tile=(TILE, TILE),
+        compression="zstd",
+        photometric="minisblack",
+    )
     return path
 
 
@@ -76,8 +83,9 @@ def test_edge_patch_of_big_image_is_zero_filled(big: Path) -> None:
 def whole_plane_strips(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarray]:
     data = np.random.default_rng(1).integers(0, 60000, (30, 256, 256), dtype=np.uint16)
     path = tmp_path_factory.mktemp("strips") / "plane_strips_zlib.tif"
-    tifffile.imwrite(path, data, compression="zlib", rowsperstrip=256, photometric="minisblack",
-                     metadata={"axes": "ZYX"})
+    tifffile.imwrite(
+        path, data, compression="zlib", rowsperstrip=256, photometric="minisblack", metadata={"axes": "ZYX"}
+    )
     return path, data
 
 
@@ -119,16 +127,20 @@ def _open_fds() -> int:
 def test_many_lazy_stacks_hold_a_bounded_number_of_files(tmp_path: Path) -> None:
     rng = np.random.default_rng(3)
     for i in range(120):
-        tifffile.imwrite(tmp_path / f"f{i}.tif", rng.integers(0, 255, (16, 16), dtype=np.uint8),
-                         compression="zlib" if i % 2 else None)
+        tifffile.imwrite(
+            tmp_path / f"f{i}.tif",
+            rng.integers(0, 255, (16, 16), dtype=np.uint8),
+            compression="zlib" if i % 2 else None,
+        )
     limit, MAPS.limit = MAPS.limit, 10
     try:
         stacks = stackio.load(tmp_path)
         before = _open_fds()
         for _ in range(2):
             for i, stack in enumerate(stacks):
-                np.testing.assert_array_equal(stack.extract_patch(0, None, (0, 0), (16, 16))[0],
-                                              tifffile.imread(tmp_path / f"f{i}.tif"))
+                np.testing.assert_array_equal(
+                    stack.extract_patch(0, None, (0, 0), (16, 16))[0], tifffile.imread(tmp_path / f"f{i}.tif")
+                )
         assert _open_fds() - before <= 10
         assert len(MAPS) <= 10
     finally:

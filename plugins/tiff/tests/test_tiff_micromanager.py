@@ -15,8 +15,17 @@ import tifffile
 from tiff_helpers import every_sample, write_mmstack
 
 T, P, Z, C, H, W = 2, 3, 3, 2, 10, 12
-SUMMARY = {"MicroManagerVersion": "2.0.1", "Frames": T, "Slices": Z, "Channels": C, "Positions": P,
-           "Prefix": "acq", "PixelSize_um": 0.5, "z-step_um": 2.0, "ChNames": ["DAPI", "GFP"]}
+SUMMARY = {
+    "MicroManagerVersion": "2.0.1",
+    "Frames": T,
+    "Slices": Z,
+    "Channels": C,
+    "Positions": P,
+    "Prefix": "acq",
+    "PixelSize_um": 0.5,
+    "z-step_um": 2.0,
+    "ChNames": ["DAPI", "GFP"],
+}
 
 
 def _planes(data: np.ndarray, position: int, frames: range) -> dict[tuple[int, int, int, int], np.ndarray]:

@@ -26,9 +26,14 @@ def _positions(folder: Path, n: int = 4) -> list[np.ndarray]:
     folder.mkdir(parents=True, exist_ok=True)
     data = [RNG.integers(0, 60000, SHAPE, dtype=np.uint16) for _ in range(n)]
     images = [
-        {"name": f"Pos{i}", "size": (SHAPE[0], 1, 1, SHAPE[1], SHAPE[2]), "type": "uint16",
-         "pixels": {"PhysicalSizeX": 0.65, "PhysicalSizeY": 0.65}, "channels": ["GFP"],
-         "planes": [(f"run_Pos{i}.ome.tif", 0, SHAPE[0])]}
+        {
+            "name": f"Pos{i}",
+            "size": (SHAPE[0], 1, 1, SHAPE[1], SHAPE[2]),
+            "type": "uint16",
+            "pixels": {"PhysicalSizeX": 0.65, "PhysicalSizeY": 0.65},
+            "channels": ["GFP"],
+            "planes": [(f"run_Pos{i}.ome.tif", 0, SHAPE[0])],
+        }
         for i in range(n)
     ]
     for i in range(n):
@@ -85,8 +90,12 @@ def test_explicit_index_reads_another_files_position(positions: tuple[Path, list
 def split(tmp_path: Path) -> tuple[Path, np.ndarray]:
     """One image whose Z planes 0-1 are in a.ome.tif and 2-3 in b.ome.tif (Bio-Formats' split files)."""
     data = RNG.integers(0, 255, (4, 16, 18), dtype=np.uint8)
-    image = {"name": "split", "size": (4, 1, 1, 16, 18), "type": "uint8",
-             "planes": [("a.ome.tif", 0, 2), ("b.ome.tif", 0, 2)]}
+    image = {
+        "name": "split",
+        "size": (4, 1, 1, 16, 18),
+        "type": "uint8",
+        "planes": [("a.ome.tif", 0, 2), ("b.ome.tif", 0, 2)],
+    }
     write_pages(tmp_path / "a.ome.tif", data[:2], ome_xml([image], uuid="urn:uuid:a.ome.tif"))
     write_pages(tmp_path / "b.ome.tif", data[2:], ome_xml([image], uuid="urn:uuid:b.ome.tif"))
     tifffile.imwrite(tmp_path / "other.tif", RNG.integers(0, 255, (5, 6), dtype=np.uint8))
@@ -134,14 +143,20 @@ def test_missing_file_of_a_set_is_an_error_not_zeros(split: tuple[Path, np.ndarr
 def companion(tmp_path: Path) -> tuple[Path, np.ndarray]:
     """A Z-stack in 3 single-plane files that only point to a companion file (BinaryOnly)."""
     data = RNG.integers(0, 255, (3, 10, 12), dtype=np.uint8)
-    image = {"name": "zstack", "size": (3, 1, 1, 10, 12), "type": "uint8",
-             "pixels": {"PhysicalSizeZ": 2.0, "PhysicalSizeZUnit": "µm"},
-             "planes": [(f"z{i}.ome.tif", 0, 1) for i in range(3)]}
+    image = {
+        "name": "zstack",
+        "size": (3, 1, 1, 10, 12),
+        "type": "uint8",
+        "pixels": {"PhysicalSizeZ": 2.0, "PhysicalSizeZUnit": "µm"},
+        "planes": [(f"z{i}.ome.tif", 0, 1) for i in range(3)],
+    }
     (tmp_path / "set.companion.ome").write_text(ome_xml([image]), encoding="utf-8")
     for i in range(3):
-        binary_only = (f'<?xml version="1.0"?><OME xmlns="http://www.openmicroscopy.org/Schemas/OME/2016-06" '
-                       f'UUID="urn:uuid:z{i}.ome.tif"><BinaryOnly MetadataFile="set.companion.ome" '
-                       'UUID="urn:uuid:companion"/></OME>')
+        binary_only = (
+            f'<?xml version="1.0"?><OME xmlns="http://www.openmicroscopy.org/Schemas/OME/2016-06" '
+            f'UUID="urn:uuid:z{i}.ome.tif"><BinaryOnly MetadataFile="set.companion.ome" '
+            'UUID="urn:uuid:companion"/></OME>'
+        )
         write_pages(tmp_path / f"z{i}.ome.tif", data[i : i + 1], binary_only)
     return tmp_path, data
 
@@ -191,15 +206,15 @@ def test_ndtiff_stack_files_are_left_to_the_ndtiff_plugin(tmp_path: Path, stacki
 
 def test_plain_folders_are_left_to_the_core(tmp_path: Path) -> None:
     for i in range(3):
-        tifffile.imwrite(tmp_path / f"img{i}.ome.tif" if i == 0 else tmp_path / f"img{i}.tif",
-                         np.full((4, 4), i, np.uint8))
+        tifffile.imwrite(
+            tmp_path / f"img{i}.ome.tif" if i == 0 else tmp_path / f"img{i}.tif", np.full((4, 4), i, np.uint8)
+        )
     assert not stackio_tiff.stackio_detect(Source.parse(tmp_path)).accepted
     (tmp_path / "img1.tif").rename(tmp_path / "img1.ome.tif")
     assert stackio_tiff.stackio_detect(Source.parse(tmp_path)).accepted  # two OME-TIFFs: maybe one set
     shutil.copy(tmp_path / "img2.tif", tmp_path / "img3.tif")
     stacks = stackio.load(tmp_path)
-    assert [int(whole[0, 0, 0]) for whole in (s.extract_patch(0, None, (0, 0), (4, 4)) for s in stacks)] == [
-        0, 1, 2, 2]
+    assert [int(whole[0, 0, 0]) for whole in (s.extract_patch(0, None, (0, 0), (4, 4)) for s in stacks)] == [0, 1, 2, 2]
 
 
 def test_folder_with_a_companion_set_and_other_formats(companion: tuple[Path, np.ndarray]) -> None:

@@ -80,8 +80,9 @@ def test_folder_of_1000_small_files(tmp_path: Path) -> None:
     assert len(stacks) == 1000
     for i, stack in enumerate(stacks):
         assert Path(stack.source).name == f"tile_{i}.tif"
-        np.testing.assert_array_equal(stack.extract_patch(0, None, (0, 0), (12, 10))[0],
-                                      tifffile.imread(tmp_path / f"tile_{i}.tif"))
+        np.testing.assert_array_equal(
+            stack.extract_patch(0, None, (0, 0), (12, 10))[0], tifffile.imread(tmp_path / f"tile_{i}.tif")
+        )
     memory = stackio.load(tmp_path, in_memory=True)
     np.testing.assert_array_equal(np.stack([m.data[0, 0] for m in memory]), arrays)
 

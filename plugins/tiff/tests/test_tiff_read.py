@@ -20,38 +20,96 @@ RNG = np.random.default_rng(42)
 def d(tmp_path_factory: pytest.TempPathFactory) -> Path:
     d = tmp_path_factory.mktemp("tiff")
     tifffile.imwrite(d / "plain2d.tif", RNG.integers(0, 65535, (37, 53), dtype=np.uint16))
-    tifffile.imwrite(d / "pages.tif", RNG.integers(0, 255, (6, 40, 30), dtype=np.uint8),
-                     photometric="minisblack", metadata=None)
-    tifffile.imwrite(d / "hyper.tif", RNG.integers(0, 4000, (3, 4, 2, 33, 41), dtype=np.uint16), imagej=True,
-                     resolution=(1 / 0.25, 1 / 0.25),
-                     metadata={"axes": "TZCYX", "spacing": 0.75, "unit": "um", "finterval": 1.5})
+    tifffile.imwrite(
+        d / "pages.tif", RNG.integers(0, 255, (6, 40, 30), dtype=np.uint8), photometric="minisblack", metadata=None
+    )
+    tifffile.imwrite(
+        d / "hyper.tif",
+        RNG.integers(0, 4000, (3, 4, 2, 33, 41), dtype=np.uint16),
+        imagej=True,
+        resolution=(1 / 0.25, 1 / 0.25),
+        metadata={"axes": "TZCYX", "spacing": 0.75, "unit": "um", "finterval": 1.5},
+    )
     tifffile.imwrite(d / "rgb_contig.tif", RNG.integers(0, 255, (31, 45, 3), dtype=np.uint8), photometric="rgb")
-    tifffile.imwrite(d / "rgb_planar.tif", RNG.integers(0, 255, (3, 31, 45), dtype=np.uint8), photometric="rgb",
-                     planarconfig="separate")
-    tifffile.imwrite(d / "rgb_planar_tiled.tif", RNG.integers(0, 255, (3, 70, 90), dtype=np.uint8),
-                     photometric="rgb", planarconfig="separate", tile=(32, 32), compression="zlib")
-    tifffile.imwrite(d / "bigtiff.tif", RNG.integers(0, 255, (3, 20, 25), dtype=np.uint8), bigtiff=True,
-                     photometric="minisblack", metadata={"axes": "ZYX"})
-    tifffile.imwrite(d / "big_endian.tif", RNG.random((4, 21, 19)).astype(">f4"), byteorder=">",
-                     photometric="minisblack", metadata={"axes": "ZYX"})
+    tifffile.imwrite(
+        d / "rgb_planar.tif",
+        RNG.integers(0, 255, (3, 31, 45), dtype=np.uint8),
+        photometric="rgb",
+        planarconfig="separate",
+    )
+    tifffile.imwrite(
+        d / "rgb_planar_tiled.tif",
+        RNG.integers(0, 255, (3, 70, 90), dtype=np.uint8),
+        photometric="rgb",
+        planarconfig="separate",
+        tile=(32, 32),
+        compression="zlib",
+    )
+    tifffile.imwrite(
+        d / "bigtiff.tif",
+        RNG.integers(0, 255, (3, 20, 25), dtype=np.uint8),
+        bigtiff=True,
+        photometric="minisblack",
+        metadata={"axes": "ZYX"},
+    )
+    tifffile.imwrite(
+        d / "big_endian.tif",
+        RNG.random((4, 21, 19)).astype(">f4"),
+        byteorder=">",
+        photometric="minisblack",
+        metadata={"axes": "ZYX"},
+    )
     tifffile.imwrite(d / "float_nan.tif", np.where(RNG.random((15, 16)) > 0.5, np.nan, 1.0).astype(np.float32))
     for codec in ("zlib", "zstd", "lzw"):
-        tifffile.imwrite(d / f"tiled_{codec}.tif", RNG.integers(0, 60000, (5, 150, 170), dtype=np.uint16),
-                         tile=(64, 48), compression=codec, photometric="minisblack", metadata={"axes": "ZYX"})
-        tifffile.imwrite(d / f"strips_{codec}.tif", RNG.integers(0, 60000, (5, 150, 170), dtype=np.uint16),
-                         rowsperstrip=16, compression=codec, photometric="minisblack", metadata={"axes": "ZYX"})
-    tifffile.imwrite(d / "predictor.tif", RNG.integers(0, 60000, (2, 50, 60), dtype=np.uint16),
-                     compression="zlib", predictor=True, tile=(32, 32), photometric="minisblack",
-                     metadata={"axes": "TYX"})
-    tifffile.imwrite(d / "volume_tiles.tif", RNG.integers(0, 255, (20, 40, 48), dtype=np.uint8),
-                     tile=(8, 16, 16), compression="zlib", photometric="minisblack", metadata=None)
+        tifffile.imwrite(
+            d / f"tiled_{codec}.tif",
+            RNG.integers(0, 60000, (5, 150, 170), dtype=np.uint16),
+            tile=(64, 48),
+            compression=codec,
+            photometric="minisblack",
+            metadata={"axes": "ZYX"},
+        )
+        tifffile.imwrite(
+            d / f"strips_{codec}.tif",
+            RNG.integers(0, 60000, (5, 150, 170), dtype=np.uint16),
+            rowsperstrip=16,
+            compression=codec,
+            photometric="minisblack",
+            metadata={"axes": "ZYX"},
+        )
+    tifffile.imwrite(
+        d / "predictor.tif",
+        RNG.integers(0, 60000, (2, 50, 60), dtype=np.uint16),
+        compression="zlib",
+        predictor=True,
+        tile=(32, 32),
+        photometric="minisblack",
+        metadata={"axes": "TYX"},
+    )
+    tifffile.imwrite(
+        d / "volume_tiles.tif",
+        RNG.integers(0, 255, (20, 40, 48), dtype=np.uint8),
+        tile=(8, 16, 16),
+        compression="zlib",
+        photometric="minisblack",
+        metadata=None,
+    )
     tifffile.imwrite(d / "bits.tif", RNG.integers(0, 2, (17, 23)).astype(bool))
     with tifffile.TiffWriter(d / "multi.ome.tif", ome=True) as tif:
         for i, shape in enumerate([(2, 3, 24, 28), (2, 3, 24, 28), (2, 5, 16, 20)]):
-            tif.write(RNG.integers(0, 255, shape, dtype=np.uint8), photometric="minisblack",
-                      metadata={"axes": "CZYX", "Name": f"pos{i}", "PhysicalSizeX": 0.1 * (i + 1),
-                                "PhysicalSizeY": 0.2, "PhysicalSizeZ": 1.5, "PhysicalSizeXUnit": "nm",
-                                "Channel": {"Name": ["DAPI", f"GFP{i}"]}})
+            tif.write(
+                RNG.integers(0, 255, shape, dtype=np.uint8),
+                photometric="minisblack",
+                metadata={
+                    "axes": "CZYX",
+                    "Name": f"pos{i}",
+                    "PhysicalSizeX": 0.1 * (i + 1),
+                    "PhysicalSizeY": 0.2,
+                    "PhysicalSizeZ": 1.5,
+                    "PhysicalSizeXUnit": "nm",
+                    "Channel": {"Name": ["DAPI", f"GFP{i}"]},
+                },
+            )
     with tifffile.TiffWriter(d / "pyramid.ome.tif", ome=True) as tif:
         base = RNG.integers(0, 255, (128, 96), dtype=np.uint8)
         tif.write(base, subifds=2, tile=(32, 32), compression="zlib", metadata={"axes": "YX"})
@@ -126,14 +184,21 @@ def test_compressed_tiles_and_strips(d: Path, codec: str, layout: str) -> None:
         z, y, x = coords
         patch = stack.extract_patch(0, None, coords, size)[0]
         expected = reference[z : z + size[0], y : y + size[1], x : x + size[2]]
-        np.testing.assert_array_equal(patch[: expected.shape[0], : expected.shape[1], : expected.shape[2]],
-                                      expected)
+        np.testing.assert_array_equal(patch[: expected.shape[0], : expected.shape[1], : expected.shape[2]], expected)
     assert stack.chunks == ((1, 64, 48) if layout == "tiled" else (1, 16, 170))
 
 
-@pytest.mark.parametrize(("name", "axes"), [("predictor.tif", "TYX"), ("volume_tiles.tif", "ZYX"),
-                                            ("bits.tif", "YX"), ("big_endian.tif", "ZYX"),
-                                            ("bigtiff.tif", "ZYX"), ("float_nan.tif", "YX")])
+@pytest.mark.parametrize(
+    ("name", "axes"),
+    [
+        ("predictor.tif", "TYX"),
+        ("volume_tiles.tif", "ZYX"),
+        ("bits.tif", "YX"),
+        ("big_endian.tif", "ZYX"),
+        ("bigtiff.tif", "ZYX"),
+        ("float_nan.tif", "YX"),
+    ],
+)
 def test_other_encodings(d: Path, name: str, axes: str) -> None:
     (stack,) = stackio.load(d / name, axes)
     reference = tifffile.imread(d / name)
@@ -204,8 +269,7 @@ def test_file_backed_stacks_load_and_close(d: Path) -> None:
     stacks = stackio.load([d / "tiled_zlib.tif", d / "hyper.tif"], None, file_backed=True)
     assert all(isinstance(s, FileBackedStack) and not s.is_loaded for s in stacks)
     assert stacks[1].data_shape == (3, 2, 4, 33, 41) and stacks[1].data_dtype == np.uint16
-    for stack, (path, axes) in zip(stacks, [(d / "tiled_zlib.tif", "ZYX"), (d / "hyper.tif", "TZCYX")],
-                                   strict=True):
+    for stack, (path, axes) in zip(stacks, [(d / "tiled_zlib.tif", "ZYX"), (d / "hyper.tif", "TZCYX")], strict=True):
         stack.load()
         assert stack.is_loaded
         same_as_tifffile(stack, path, axes)

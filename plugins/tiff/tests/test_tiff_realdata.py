@@ -22,8 +22,15 @@ from tiff_helpers import arranged, every_sample
 pytestmark = pytest.mark.realdata
 
 SERIES = re.compile(r"s(\d+):(\w+):([A-Z]+)\(([\d, ]+)\):(\w+):lv(\d+)")
-UNITS = {"µm": "micrometer", "\\u00B5m": "micrometer", "micron": "micrometer", "um": "micrometer",
-         "nm": "nanometer", "s": "second", "sec": "second"}
+UNITS = {
+    "µm": "micrometer",
+    "\\u00B5m": "micrometer",
+    "micron": "micrometer",
+    "um": "micrometer",
+    "nm": "nanometer",
+    "s": "second",
+    "sec": "second",
+}
 
 
 def _series(description: str) -> list[tuple[str, str, tuple[int, ...], str]]:
@@ -110,8 +117,10 @@ def test_real_tiff(stackio_realdata: Path, entry: Any) -> None:
         (again,) = stackio.load(stack.source, axes)
         spatial = stack.data_shape[2:]
         size = tuple(min(n, 32) for n in spatial)
-        np.testing.assert_array_equal(again.extract_patch(0, None, (0,) * len(spatial), size),
-                                      stack.extract_patch(0, None, (0,) * len(spatial), size))
+        np.testing.assert_array_equal(
+            again.extract_patch(0, None, (0,) * len(spatial), size),
+            stack.extract_patch(0, None, (0,) * len(spatial), size),
+        )
 
 
 def test_ome_companion_folder(stackio_realdata: Path) -> None:

@@ -40,8 +40,7 @@ def same_as_tifffile(stack: stackio.ImageStack, path: Path | str, axes: str, **i
 
 def ome_xml(images: list[dict[str, Any]], uuid: str | None = None) -> str:
     """A minimal OME-XML document; each image: name, size (z, c, t, y, x), type, planes [(file, ifd, count)]."""
-    parts = [f'<?xml version="1.0" encoding="UTF-8"?><OME xmlns="{NS}"' + (f' UUID="{uuid}"' if uuid else "")
-             + ">"]
+    parts = [f'<?xml version="1.0" encoding="UTF-8"?><OME xmlns="{NS}"' + (f' UUID="{uuid}"' if uuid else "") + ">"]
     for i, image in enumerate(images):
         z, c, t, y, x = image["size"]
         extra = "".join(f' {k}="{v}"' for k, v in image.get("pixels", {}).items())
@@ -68,8 +67,7 @@ def write_pages(path: Path, pages: np.ndarray, description: str) -> None:
     """Write YX pages with `description` in the first page only (no tifffile metadata of its own)."""
     with tifffile.TiffWriter(path) as tif:
         for i, page in enumerate(pages):
-            tif.write(page, photometric="minisblack", description=description if i == 0 else None,
-                      metadata=None)
+            tif.write(page, photometric="minisblack", description=description if i == 0 else None, metadata=None)
 
 
 # -- Micro-Manager stacks ---------------------------------------------------------------------
@@ -85,9 +83,18 @@ def _mm_ifd(offset: int, height: int, width: int, page_json: bytes) -> tuple[byt
     extras_at = pixels_at + height * width * 2
     rational_at, json_at = extras_at, extras_at + 8
     tags = [
-        (256, 4, 1, width), (257, 4, 1, height), (258, 3, 1, 16), (259, 3, 1, 1), (262, 3, 1, 1),
-        (273, 4, 1, pixels_at), (277, 3, 1, 1), (278, 4, 1, height), (279, 4, 1, height * width * 2),
-        (282, 5, 1, rational_at), (283, 5, 1, rational_at), (296, 3, 1, 1),
+        (256, 4, 1, width),
+        (257, 4, 1, height),
+        (258, 3, 1, 16),
+        (259, 3, 1, 1),
+        (262, 3, 1, 1),
+        (273, 4, 1, pixels_at),
+        (277, 3, 1, 1),
+        (278, 4, 1, height),
+        (279, 4, 1, height * width * 2),
+        (282, 5, 1, rational_at),
+        (283, 5, 1, rational_at),
+        (296, 3, 1, 1),
         (51123, 2, len(page_json), json_at),
     ]
     ifd = struct.pack("<H", len(tags)) + b"".join(struct.pack("<HHII", *t) for t in tags)

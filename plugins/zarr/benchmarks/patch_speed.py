@@ -40,11 +40,17 @@ def main() -> None:
         group = zarr.open_group(str(ome), mode="w", zarr_format=2)
         group.create_array("0", data=data, chunks=(1, 16, 128, 128))
         axes = [{"name": "c", "type": "channel"}] + [{"name": n, "type": "space"} for n in "zyx"]
-        group.attrs["multiscales"] = [{"version": "0.4", "axes": axes, "datasets": [
-            {"path": "0", "coordinateTransformations": [{"type": "scale", "scale": [1, 1, 1, 1]}]}]}]
+        group.attrs["multiscales"] = [
+            {
+                "version": "0.4",
+                "axes": axes,
+                "datasets": [{"path": "0", "coordinateTransformations": [{"type": "scale", "scale": [1, 1, 1, 1]}]}],
+            }
+        ]
         sharded = Path(tmp) / "sharded.zarr"
-        arr = zarr.create_array(str(sharded), shape=data.shape, dtype=data.dtype, chunks=(1, 16, 128, 128),
-                                shards=(1, 32, 256, 256))
+        arr = zarr.create_array(
+            str(sharded), shape=data.shape, dtype=data.dtype, chunks=(1, 16, 128, 128), shards=(1, 32, 256, 256)
+        )
         arr[...] = data
         coords = [tuple(int(v) for v in rng.integers(0, (64 - 16, 512 - 64, 512 - 64))) for _ in range(300)]
         for name, source, axes_arg, array_path in (
@@ -59,7 +65,7 @@ def main() -> None:
 
             def via_zarr(c, direct=direct):
                 z, y, x = c
-                return direct[:, z:z + patch[0], y:y + patch[1], x:x + patch[2]]
+                return direct[:, z : z + patch[0], y : y + patch[1], x : x + patch[2]]
 
             np.testing.assert_array_equal(via_stackio(coords[0]), via_zarr(coords[0]))
             s, d = _median_ms(via_stackio, via_zarr, coords)

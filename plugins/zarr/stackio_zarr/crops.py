@@ -75,8 +75,7 @@ def _is_node(path: Path) -> bool:
 
 
 def _groups(directory: Path) -> list[str]:
-    return sorted((p.name for p in directory.iterdir() if _is_node(p) and not p.name.startswith(".")),
-                  key=natural_key)
+    return sorted((p.name for p in directory.iterdir() if _is_node(p) and not p.name.startswith(".")), key=natural_key)
 
 
 def _one_stack(path: Path, role: str, axes: str | None, level: int | None) -> ImageStack:
@@ -85,8 +84,7 @@ def _one_stack(path: Path, role: str, axes: str | None, level: int | None) -> Im
     stacks = load_path(path, axes, level)
     if len(stacks) != 1:
         raise ReadError(
-            f"{path}: the crop's {role} should be one array or one OME-Zarr image, but it gives "
-            f"{len(stacks)} stacks",
+            f"{path}: the crop's {role} should be one array or one OME-Zarr image, but it gives {len(stacks)} stacks",
             source=str(path),
         )
     return stacks[0]
@@ -173,6 +171,7 @@ def load_crops(
         crops = _split_crops(root, "train", axes, level, shared=True)
         return crops + [attrs.evolve(c, split="test") for c in crops]
     for missing in set(SPLITS) - set(splits):
-        warnings.warn(f"{source}: has no {missing}/ group; only {splits[0]} crops are returned",
-                      UserWarning, stacklevel=2)
+        warnings.warn(
+            f"{source}: has no {missing}/ group; only {splits[0]} crops are returned", UserWarning, stacklevel=2
+        )
     return [c for s in splits for c in _split_crops(root / s, s, axes, level, shared=False)]

@@ -8,8 +8,18 @@ import attrs
 from stackio import ReadError
 
 #: funlib axis names stackio maps to letters; a trailing '^' marks a non-spatial axis.
-NON_SPATIAL = {"c": "C", "ch": "C", "channel": "C", "channels": "C", "s": "S", "sample": "S",
-               "b": "S", "batch": "S", "t": "T", "time": "T"}
+NON_SPATIAL = {
+    "c": "C",
+    "ch": "C",
+    "channel": "C",
+    "channels": "C",
+    "s": "S",
+    "sample": "S",
+    "b": "S",
+    "batch": "S",
+    "t": "T",
+    "time": "T",
+}
 SPATIAL = {"t": "T", "time": "T", "z": "Z", "y": "Y", "x": "X"}
 KEYS = ("voxel_size", "offset", "axis_names", "units")
 
@@ -46,18 +56,18 @@ class FunlibAttrs:
 
 
 def _numbers(value: Any, key: str, where: str) -> tuple[float, ...]:
-    if not isinstance(value, list) or not all(
-        isinstance(v, (int, float)) and not isinstance(v, bool) for v in value
-    ):
-        raise ReadError(f"{where}: the funlib attribute {key!r} should be a list of numbers, not {value!r}",
-                        source=where)
+    if not isinstance(value, list) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+        raise ReadError(
+            f"{where}: the funlib attribute {key!r} should be a list of numbers, not {value!r}", source=where
+        )
     return tuple(float(v) for v in value)
 
 
 def _strings(value: Any, key: str, where: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ReadError(f"{where}: the funlib attribute {key!r} should be a list of strings, not {value!r}",
-                        source=where)
+        raise ReadError(
+            f"{where}: the funlib attribute {key!r} should be a list of strings, not {value!r}", source=where
+        )
     return tuple(value)
 
 

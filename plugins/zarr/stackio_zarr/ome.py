@@ -171,11 +171,12 @@ def bioformats2raw_series(group: Node) -> list[str] | None:
                 listed = [check_internal(s, "the bioformats2raw series path", group.directory) for s in series]
     if listed is not None:
         return listed
-    numbered = sorted(
-        (p.name for p in group.directory.iterdir() if p.is_dir() and p.name.isdigit()), key=int
-    )
-    return [n for n in numbered if (group.directory / n / "zarr.json").is_file()
-            or (group.directory / n / ".zgroup").is_file()]
+    numbered = sorted((p.name for p in group.directory.iterdir() if p.is_dir() and p.name.isdigit()), key=int)
+    return [
+        n
+        for n in numbered
+        if (group.directory / n / "zarr.json").is_file() or (group.directory / n / ".zgroup").is_file()
+    ]
 
 
 def plate_images(group: Node, where: str) -> list[str] | None:

@@ -234,9 +234,7 @@ def _plain_group(location: Location, source: object) -> list[Target]:
 
 
 def _dimension_names(node: Node) -> tuple[str, ...] | None:
-    names = node.document.get("dimension_names") if node.zarr_format == 3 else node.attributes.get(
-        "_ARRAY_DIMENSIONS"
-    )
+    names = node.document.get("dimension_names") if node.zarr_format == 3 else node.attributes.get("_ARRAY_DIMENSIONS")
     if isinstance(names, list) and names and all(isinstance(n, str) for n in names):
         return tuple(names)
     return None
@@ -273,8 +271,10 @@ def declared_axes(target: Target, ndim: int, funlib: Any) -> _Declared:
                 f"{target.level} has {ndim} dimensions",
                 source=uri,
             )
-        by = f"the OME-Zarr axes {list(names)}" if ms.axes_declared else (
-            f"OME-Zarr {ms.version or '< 0.3'} (no axes: always TCZYX)"
+        by = (
+            f"the OME-Zarr axes {list(names)}"
+            if ms.axes_declared
+            else (f"OME-Zarr {ms.version or '< 0.3'} (no axes: always TCZYX)")
         )
         return _Declared(ms.letters, names, by, True)
     if funlib is not None and funlib.axis_names is not None:
@@ -333,8 +333,12 @@ def _ome_metadata(target: Target, axes: str, shape: tuple[int, ...], raw: Any) -
     if "C" in axes and ms.channel_labels is not None and len(ms.channel_labels) == shape[axes.index("C")]:
         channels = ms.channel_labels
     return Metadata(
-        voxel_size=voxel or None, offset=offset or None, units=units or None,
-        axis_names=tuple(a.name for a in ms.axes), channel_names=channels, raw=raw,
+        voxel_size=voxel or None,
+        offset=offset or None,
+        units=units or None,
+        axis_names=tuple(a.name for a in ms.axes),
+        channel_names=channels,
+        raw=raw,
     )
 
 
@@ -349,8 +353,11 @@ def _funlib_metadata(funlib: Any, axes: str, names: tuple[str, ...] | None, raw:
         return out or None
 
     return Metadata(
-        voxel_size=per_axis(funlib.voxel_size), offset=per_axis(funlib.offset),
-        units=per_axis(funlib.units), axis_names=funlib.axis_names or names, raw=raw,
+        voxel_size=per_axis(funlib.voxel_size),
+        offset=per_axis(funlib.offset),
+        units=per_axis(funlib.units),
+        axis_names=funlib.axis_names or names,
+        raw=raw,
     )
 
 
@@ -399,7 +406,11 @@ def open_stack(target: Target, axes: str | None) -> LazyStack:
         metadata = Metadata(axis_names=declared.names, raw=raw)
     shards = getattr(array, "shards", None)
     return LazyStack(
-        uri, layout, dtype.newbyteorder("="), opener, metadata=metadata,
+        uri,
+        layout,
+        dtype.newbyteorder("="),
+        opener,
+        metadata=metadata,
         chunks=tuple(int(n) for n in array.chunks),
         shards=tuple(int(n) for n in shards) if shards is not None else None,
     )

@@ -29,8 +29,9 @@ def pattern(shape: Sequence[int], dtype: Any = "uint16", seed: int = 0) -> np.nd
 def write_array(path: Path, data: np.ndarray, *, zarr_format: int = 3, **kwargs: Any) -> Any:
     """An array store at `path` (or inside a group when `path` is within one) holding `data`."""
     kwargs.setdefault("chunks", tuple(max(1, n // 2) for n in data.shape))
-    array = zarr.create_array(str(path), shape=data.shape, dtype=data.dtype, zarr_format=zarr_format,
-                              overwrite=True, **kwargs)
+    array = zarr.create_array(
+        str(path), shape=data.shape, dtype=data.dtype, zarr_format=zarr_format, overwrite=True, **kwargs
+    )
     array[...] = data
     return array
 
@@ -135,18 +136,33 @@ def codec_stores(tmp_path: Path) -> list[tuple[Path, np.ndarray, dict[str, Any]]
         ("v3_gzip_f32.zarr", pattern((20, 30), "float32", 2), {"zarr_format": 3, "compressors": GzipCodec()}),
         ("v3_blosc_i16.zarr", pattern((4, 10, 12), "int16", 3), {"zarr_format": 3, "compressors": BloscCodec()}),
         ("v3_raw_u8.zarr", pattern((7, 9), "uint8", 4), {"zarr_format": 3, "compressors": None}),
-        ("v3_sharded_u16.zarr", pattern((2, 16, 32, 32), "uint16", 5),
-         {"zarr_format": 3, "chunks": (1, 4, 8, 8), "shards": (1, 8, 16, 16)}),
-        ("v3_sharded_ragged_u8.zarr", pattern((13, 27), "uint8", 6),
-         {"zarr_format": 3, "chunks": (4, 4), "shards": (8, 8)}),
+        (
+            "v3_sharded_u16.zarr",
+            pattern((2, 16, 32, 32), "uint16", 5),
+            {"zarr_format": 3, "chunks": (1, 4, 8, 8), "shards": (1, 8, 16, 16)},
+        ),
+        (
+            "v3_sharded_ragged_u8.zarr",
+            pattern((13, 27), "uint8", 6),
+            {"zarr_format": 3, "chunks": (4, 4), "shards": (8, 8)},
+        ),
         ("v2_blosc_u16.zarr", pattern((3, 20, 30), "uint16", 7), {"zarr_format": 2}),
-        ("v2_zstd_fortran_i32.zarr", pattern((5, 11, 13), "int32", 8),
-         {"zarr_format": 2, "order": "F", "compressors": numcodecs.Zstd(level=3)}),
-        ("v2_gzip_bigendian_f4.zarr", pattern((9, 10), ">f4", 9),
-         {"zarr_format": 2, "compressors": numcodecs.GZip(level=1)}),
+        (
+            "v2_zstd_fortran_i32.zarr",
+            pattern((5, 11, 13), "int32", 8),
+            {"zarr_format": 2, "order": "F", "compressors": numcodecs.Zstd(level=3)},
+        ),
+        (
+            "v2_gzip_bigendian_f4.zarr",
+            pattern((9, 10), ">f4", 9),
+            {"zarr_format": 2, "compressors": numcodecs.GZip(level=1)},
+        ),
         ("v2_nocompress_bool.zarr", pattern((6, 8), "bool", 10), {"zarr_format": 2, "compressors": None}),
-        ("v2_delta_filter_u16.zarr", pattern((10, 10), "uint16", 11),
-         {"zarr_format": 2, "filters": [numcodecs.Delta(dtype="<u2")], "compressors": numcodecs.Zlib()}),
+        (
+            "v2_delta_filter_u16.zarr",
+            pattern((10, 10), "uint16", 11),
+            {"zarr_format": 2, "filters": [numcodecs.Delta(dtype="<u2")], "compressors": numcodecs.Zlib()},
+        ),
     ]
     out = []
     for name, data, kwargs in cases:

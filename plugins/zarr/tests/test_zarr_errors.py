@@ -23,8 +23,11 @@ def test_directory_that_is_not_a_store(tmp_path: Path) -> None:
     named = tmp_path / "fake.zarr"
     named.mkdir()
     (named / "notes.txt").write_text("hello")
-    with pytest.raises(stackio.ReadError, match=r"fake.zarr: is not a zarr store: .*none of zarr.json, "
-                                                r"\.zgroup, \.zarray"):
+    with pytest.raises(
+        stackio.ReadError,
+        match=r"fake.zarr: is not a zarr store: .*none of zarr.json, "
+        r"\.zgroup, \.zarray",
+    ):
         stackio.load(named)
     plain = tmp_path / "plain"
     plain.mkdir()
@@ -39,9 +42,11 @@ def test_uri_to_a_missing_group_or_array(store: Path) -> None:
     for missing in ("nope", "grp/nope"):
         uri = (store / missing).as_uri()
         for extra in ({}, {"format": "zarr"}):  # the core hands a missing path inside a store to zarr
-            with pytest.raises(stackio.SourceNotFoundError,
-                               match=rf"the zarr store .*s.zarr has no group or array '{missing}'; "
-                                     r"its root holds: grp, img"):
+            with pytest.raises(
+                stackio.SourceNotFoundError,
+                match=rf"the zarr store .*s.zarr has no group or array '{missing}'; "
+                r"its root holds: grp, img",
+            ):
                 stackio.load(uri, "YX", **extra)
 
 
@@ -58,8 +63,10 @@ def test_mixed_list_of_uris_and_paths(store: Path) -> None:
 
 
 def test_unsupported_uri_scheme_names_it_and_what_is_supported() -> None:
-    with pytest.raises(stackio.UnsupportedFormatError,
-                       match=r"no installed plugin reads the URI scheme 's3' \(schemes installed: .*file"):
+    with pytest.raises(
+        stackio.UnsupportedFormatError,
+        match=r"no installed plugin reads the URI scheme 's3' \(schemes installed: .*file",
+    ):
         stackio.load("s3://bucket/x.zarr/grp/arr", "YX")
 
 
@@ -72,21 +79,27 @@ def test_uri_with_dotdot_may_not_leave_the_store(store: Path) -> None:
 def test_group_with_only_subgroups_says_what_to_load(tmp_path: Path) -> None:
     root = tmp_path / "nested.zarr"
     zarr.open_group(str(root), mode="w").create_array("sub/x", shape=(2, 2), dtype="uint8")
-    with pytest.raises(stackio.ReadError, match=r"holds no arrays directly, only the group\(s\) sub; "
-                                                r"load a group or an array .* e.g. 'file://.*/sub'"):
+    with pytest.raises(
+        stackio.ReadError,
+        match=r"holds no arrays directly, only the group\(s\) sub; "
+        r"load a group or an array .* e.g. 'file://.*/sub'",
+    ):
         stackio.load(root, "YX")
 
 
 def test_corrupt_zarr_json(tmp_path: Path, zw) -> None:
     zw.write_array(tmp_path / "c.zarr", zw.pattern((8, 8)))
     (tmp_path / "c.zarr" / "zarr.json").write_text('{"zarr_format": 3, "node_type": "arr')
-    with pytest.raises(stackio.ReadError, match=r"c.zarr/zarr.json: the zarr metadata \(zarr.json\) is not "
-                                                r"valid JSON .* the store's metadata is corrupt"):
+    with pytest.raises(
+        stackio.ReadError,
+        match=r"c.zarr/zarr.json: the zarr metadata \(zarr.json\) is not "
+        r"valid JSON .* the store's metadata is corrupt",
+    ):
         stackio.load(tmp_path / "c.zarr", "YX")
     (tmp_path / "c.zarr" / "zarr.json").write_text('{"zarr_format": 3, "node_type": "thing"}')
     with pytest.raises(stackio.ReadError, match="node_type='thing'"):
         stackio.load(tmp_path / "c.zarr", "YX")
-    (tmp_path / "c.zarr" / "zarr.json").write_text('[1, 2]')
+    (tmp_path / "c.zarr" / "zarr.json").write_text("[1, 2]")
     with pytest.raises(stackio.ReadError, match="should hold a JSON object, not list"):
         stackio.load(tmp_path / "c.zarr", "YX")
 

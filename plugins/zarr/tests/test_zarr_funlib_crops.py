@@ -11,8 +11,12 @@ import stackio
 import zarr
 from stackio_zarr import Crop, load_crops, normalize_raw
 
-FUNLIB = {"voxel_size": [40, 8, 8], "offset": [400, 80, 160], "axis_names": ["c^", "z", "y", "x"],
-          "units": ["nm", "nm", "nm"]}
+FUNLIB = {
+    "voxel_size": [40, 8, 8],
+    "offset": [400, 80, 160],
+    "axis_names": ["c^", "z", "y", "x"],
+    "units": ["nm", "nm", "nm"],
+}
 
 
 @pytest.mark.parametrize("zarr_format", [2, 3])
@@ -34,8 +38,7 @@ def test_funlib_axis_names_bind_axes(tmp_path: Path, zw) -> None:
     zw.write_array(tmp_path / "f.zarr", zw.pattern((2, 6, 16, 20), "uint8"), attributes=FUNLIB)
     with pytest.raises(stackio.AxesError, match=r"contradict the funlib axis_names \['c\^', 'z', 'y', 'x'\]"):
         stackio.load(tmp_path / "f.zarr", "TZYX")
-    attrs = dict(FUNLIB, axis_names=["sample^", "c^", "y", "x"], voxel_size=[8, 8], offset=[0, 0],
-                 units=["nm", "nm"])
+    attrs = dict(FUNLIB, axis_names=["sample^", "c^", "y", "x"], voxel_size=[8, 8], offset=[0, 0], units=["nm", "nm"])
     zw.write_array(tmp_path / "s.zarr", zw.pattern((3, 2, 16, 20), "uint8"), attributes=attrs)
     [stack] = stackio.load(tmp_path / "s.zarr")
     assert stack.data_shape == (3, 2, 16, 20)
@@ -59,8 +62,7 @@ def test_funlib_unknown_names_and_inconsistent_lengths(tmp_path: Path, zw) -> No
         stackio.load(tmp_path / "u.zarr")
     [stack] = stackio.load(tmp_path / "u.zarr", "CYX")
     assert stack.metadata.axis_names == ("wave^", "y", "x")
-    zw.write_array(tmp_path / "bad.zarr", data, attributes={"axis_names": ["c^", "y", "x"],
-                                                            "voxel_size": [4, 4, 4]})
+    zw.write_array(tmp_path / "bad.zarr", data, attributes={"axis_names": ["c^", "y", "x"], "voxel_size": [4, 4, 4]})
     with pytest.raises(stackio.ReadError, match=r"voxel_size \[4.0, 4.0, 4.0\] has 3 entries .* 2 spatial"):
         stackio.load(tmp_path / "bad.zarr")
     zw.write_array(tmp_path / "bad2.zarr", data, attributes={"voxel_size": "4nm"})
@@ -76,9 +78,18 @@ def _crop(group: zarr.Group, zw, seed: int, *, mask: bool, labels_dtype: str = "
     if mask:
         out["mask"] = zw.pattern((8, 16, 16), "uint8", seed + 2) % 2
     for role, data in out.items():
-        arr = group.create_array(role, shape=data.shape, dtype=data.dtype, chunks=(4, 8, 8),
-                                 attributes={"axis_names": ["z", "y", "x"], "voxel_size": [8, 4, 4],
-                                             "offset": [0, 0, 0], "units": ["nm"] * 3})
+        arr = group.create_array(
+            role,
+            shape=data.shape,
+            dtype=data.dtype,
+            chunks=(4, 8, 8),
+            attributes={
+                "axis_names": ["z", "y", "x"],
+                "voxel_size": [8, 4, 4],
+                "offset": [0, 0, 0],
+                "units": ["nm"] * 3,
+            },
+        )
         arr[...] = data
     return out
 
@@ -90,8 +101,9 @@ def split_store(tmp_path: Path, zw) -> tuple[Path, dict[tuple[str, str], dict[st
     data = {}
     for split, crops in (("train", ["crop_1", "crop_2", "crop_10"]), ("test", ["crop_3"])):
         for i, name in enumerate(crops):
-            data[(split, name)] = _crop(store.create_group(f"{split}/{name}"), zw, 10 * len(data) + i,
-                                        mask=name != "crop_2")
+            data[(split, name)] = _crop(
+                store.create_group(f"{split}/{name}"), zw, 10 * len(data) + i, mask=name != "crop_2"
+            )
     return root, data
 
 
@@ -100,8 +112,12 @@ def test_load_crops_train_test_with_and_without_masks(split_store, assert_stack_
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         crops = load_crops(root)
-    assert [(c.split, c.name) for c in crops] == [("train", "crop_1"), ("train", "crop_2"),
-                                                  ("train", "crop_10"), ("test", "crop_3")]
+    assert [(c.split, c.name) for c in crops] == [
+        ("train", "crop_1"),
+        ("train", "crop_2"),
+        ("train", "crop_10"),
+        ("test", "crop_3"),
+    ]
     for crop in crops:
         assert isinstance(crop, Crop) and not crop.shared
         expected = data[(crop.split, crop.name)]
@@ -143,8 +159,7 @@ def test_store_without_splits_serves_both_and_says_so(tmp_path: Path, zw, assert
 @pytest.mark.filterwarnings("ignore:.*only train crops are returned")
 def test_crop_errors(tmp_path: Path, zw) -> None:
     signed = tmp_path / "signed.zarr"
-    _crop(zarr.open_group(str(signed), mode="w").create_group("train/crop_1"), zw, 5, mask=False,
-          labels_dtype="int32")
+    _crop(zarr.open_group(str(signed), mode="w").create_group("train/crop_1"), zw, 5, mask=False, labels_dtype="int32")
     with pytest.raises(stackio.ReadError, match=r"labels must be unsigned integers .* not int32"):
         load_crops(signed)
     no_labels = tmp_path / "nolabels.zarr"

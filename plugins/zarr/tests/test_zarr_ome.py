@@ -23,10 +23,14 @@ def _levels(zw, shape: tuple[int, ...], n: int, dtype: str = "uint16") -> list[n
 def ome04(tmp_path: Path, zw) -> tuple[Path, list[np.ndarray]]:
     levels = _levels(zw, (2, 6, 40, 48), 3)
     path = zw.write_ome(
-        tmp_path / "img.ome.zarr", levels, version="0.4", axes="czyx",
+        tmp_path / "img.ome.zarr",
+        levels,
+        version="0.4",
+        axes="czyx",
         scales=[[1, 2.0, 0.5, 0.5], [1, 2.0, 1.0, 1.0], [1, 2.0, 2.0, 2.0]],
         translations=[None, [0, 0, 0.25, 0.25], [0, 0, 0.75, 0.75]],
-        units={"z": "micrometer", "y": "micrometer", "x": "micrometer"}, channels=["DAPI", "GFP"],
+        units={"z": "micrometer", "y": "micrometer", "x": "micrometer"},
+        channels=["DAPI", "GFP"],
     )
     return path, levels
 
@@ -53,15 +57,16 @@ def test_ome04_level_option_reads_that_level(ome04, assert_stack_equals, level: 
     path, levels = ome04
     [stack] = stackio.load(path, level=level)
     assert_stack_equals(stack, zarr.open_array(str(path / str(level)), mode="r")[...])
-    assert not np.array_equal(stack.extract_patch(0, None, (0, 0, 0), (1, 4, 4)),
-                              levels[0][:, :1, :4, :4])
-    assert stack.metadata.voxel_size == {"Z": 2.0, "Y": 2.0**(level - 1), "X": 2.0**(level - 1)}
+    assert not np.array_equal(stack.extract_patch(0, None, (0, 0, 0), (1, 4, 4)), levels[0][:, :1, :4, :4])
+    assert stack.metadata.voxel_size == {"Z": 2.0, "Y": 2.0 ** (level - 1), "X": 2.0 ** (level - 1)}
     assert stack.metadata.offset == {"Z": 0.0, "Y": [0.25, 0.75][level - 1], "X": [0.25, 0.75][level - 1]}
     # the source names the level's array; loading it alone gives the same level and metadata
     [again] = stackio.load(stack.source)
     assert again.metadata == stack.metadata
-    np.testing.assert_array_equal(again.extract_patch(0, None, (0, 0, 0), again.data_shape[2:]),
-                                  stack.extract_patch(0, None, (0, 0, 0), stack.data_shape[2:]))
+    np.testing.assert_array_equal(
+        again.extract_patch(0, None, (0, 0, 0), again.data_shape[2:]),
+        stack.extract_patch(0, None, (0, 0, 0), stack.data_shape[2:]),
+    )
     [same] = stackio.load(stack.source, level=level)  # agreeing level on an array URI is fine
     assert same.data_shape == stack.data_shape
 
@@ -90,12 +95,18 @@ def ome05(tmp_path: Path, zw) -> tuple[Path, list[np.ndarray]]:
     """NGFF 0.5 (zarr v3, sharded) with nested dataset paths and an image-wide scale."""
     levels = _levels(zw, (3, 2, 4, 32, 32), 2, "uint8")
     path = zw.write_ome(
-        tmp_path / "img05.ome.zarr", levels, version="0.5", axes="tczyx",
-        paths=["scale0/image", "scale1/image"], scales=[[1, 1, 1, 0.2, 0.2], [1, 1, 1, 0.4, 0.4]],
+        tmp_path / "img05.ome.zarr",
+        levels,
+        version="0.5",
+        axes="tczyx",
+        paths=["scale0/image", "scale1/image"],
+        scales=[[1, 1, 1, 0.2, 0.2], [1, 1, 1, 0.4, 0.4]],
         translations=[[0, 0, 5, 10, 20], None],
         global_transforms=[{"type": "scale", "scale": [30.0, 1, 3.0, 1, 1]}],
         units={"t": "second", "z": "micrometer", "y": "micrometer", "x": "micrometer"},
-        channels=["a", "b"], chunks=(1, 1, 2, 8, 8), shards=(1, 1, 4, 16, 16),
+        channels=["a", "b"],
+        chunks=(1, 1, 2, 8, 8),
+        shards=(1, 1, 4, 16, 16),
     )
     return path, levels
 
@@ -183,10 +194,19 @@ def test_bioformats2raw_gives_one_stack_per_series(tmp_path: Path, zw, assert_st
 def test_hcs_plate_gives_one_stack_per_field(tmp_path: Path, zw, assert_stack_equals) -> None:
     root = tmp_path / "plate.ome.zarr"
     plate = zarr.open_group(str(root), mode="w", zarr_format=2)
-    plate.attrs.update({"plate": {"version": "0.4", "rows": [{"name": "A"}, {"name": "B"}],
-                                  "columns": [{"name": "1"}],
-                                  "wells": [{"path": "B/1", "rowIndex": 1, "columnIndex": 0},
-                                            {"path": "A/1", "rowIndex": 0, "columnIndex": 0}]}})
+    plate.attrs.update(
+        {
+            "plate": {
+                "version": "0.4",
+                "rows": [{"name": "A"}, {"name": "B"}],
+                "columns": [{"name": "1"}],
+                "wells": [
+                    {"path": "B/1", "rowIndex": 1, "columnIndex": 0},
+                    {"path": "A/1", "rowIndex": 0, "columnIndex": 0},
+                ],
+            }
+        }
+    )
     fields = {}
     for well, n_fields in (("A/1", 2), ("B/1", 1)):
         w = plate.require_group(well)

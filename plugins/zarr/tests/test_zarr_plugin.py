@@ -21,8 +21,9 @@ def test_importing_and_detecting_do_not_import_zarr(tmp_path: Path, zw) -> None:
         "assert stackio.detect(sys.argv[1]).format == 'zarr'; "
         "assert 'zarr' not in sys.modules, 'zarr imported'; print('ok')"
     )
-    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "d.zarr")], capture_output=True,
-                         text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "d.zarr")], capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
 
@@ -72,5 +73,6 @@ def test_samples_load_and_match_zarr(tmp_path: Path, assert_stack_equals) -> Non
     assert funlib.shards == (1, 8, 32, 32) and funlib.chunks == (1, 4, 16, 16)
     assert funlib.metadata.offset == {"Z": 400.0, "Y": 80.0, "X": 80.0}
     level1 = stackio.load(written[0].source, level=1)[0]
-    assert not np.array_equal(level1.extract_patch(0, None, (0, 0, 0), (1, 4, 4)),
-                              ome.extract_patch(0, None, (0, 0, 0), (1, 4, 4)))
+    assert not np.array_equal(
+        level1.extract_patch(0, None, (0, 0, 0), (1, 4, 4)), ome.extract_patch(0, None, (0, 0, 0), (1, 4, 4))
+    )

@@ -116,8 +116,9 @@ def test_stack_pickles_and_reads_in_another_process(tmp_path: Path, zw) -> None:
         "import pickle, sys, numpy as np; s = pickle.load(open(sys.argv[1], 'rb')); "
         "np.save(sys.argv[2], s.extract_patch(0, [1], (5, 6), (10, 12)))"
     )
-    subprocess.run([sys.executable, "-c", code, str(tmp_path / "stack.pkl"), str(tmp_path / "out.npy")],
-                   check=True, timeout=60)
+    subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "stack.pkl"), str(tmp_path / "out.npy")], check=True, timeout=60
+    )
     np.testing.assert_array_equal(np.load(tmp_path / "out.npy")[0], data[1, 5:15, 6:18])
 
 
@@ -134,7 +135,7 @@ def test_threads_reading_one_stack_get_correct_patches(tmp_path: Path, zw) -> No
     with ThreadPoolExecutor(4) as pool:
         patches = list(pool.map(read, requests))
     for (z, y, x), patch in zip(requests, patches, strict=True):
-        np.testing.assert_array_equal(patch[0], data[z:z + 2, y:y + 14, x:x + 14])
+        np.testing.assert_array_equal(patch[0], data[z : z + 2, y : y + 14, x : x + 14])
 
 
 def test_in_memory_gives_an_array_stack_with_the_same_pixels(tmp_path: Path, zw) -> None:

@@ -22,44 +22,63 @@ pytestmark = pytest.mark.realdata
 UM = "micrometer"
 EXPECTED: dict[str, dict[str, Any]] = {
     "exemplar-001.crop.image.ome.zarr": {
-        "stacks": [((1, 4, 250, 250), "uint16", "0")], "levels": 5,
-        "channels": ("DNA", "FDX1", "CD1D", "CD357"), "voxel": {"Y": 1.0, "X": 1.0},
+        "stacks": [((1, 4, 250, 250), "uint16", "0")],
+        "levels": 5,
+        "channels": ("DNA", "FDX1", "CD1D", "CD357"),
+        "voxel": {"Y": 1.0, "X": 1.0},
         "last_level": ((1, 4, 15, 15), {"Y": 16.666666666666668, "X": 16.666666666666668}),
     },
     "exemplar-001.crop.segmentations.ome.zarr": {
-        "stacks": [((1, 2, 250, 250), "uint16", "0")], "levels": 5,
-        "channels": ("cell", "circle"), "voxel": {"Y": 1.0, "X": 1.0},
+        "stacks": [((1, 2, 250, 250), "uint16", "0")],
+        "levels": 5,
+        "channels": ("cell", "circle"),
+        "voxel": {"Y": 1.0, "X": 1.0},
     },
     "blobs_image_v04.ome.zarr": {
-        "stacks": [((1, 3, 12, 12), "float64", "0")], "levels": 1, "channels": ("0", "1", "2"),
+        "stacks": [((1, 3, 12, 12), "float64", "0")],
+        "levels": 1,
+        "channels": ("0", "1", "2"),
         "voxel": {"Y": 1.0, "X": 1.0},
     },
     "blobs_image_v05.ome.zarr": {
-        "stacks": [((1, 3, 12, 12), "float64", "0")], "levels": 1, "channels": ("0", "1", "2"),
+        "stacks": [((1, 3, 12, 12), "float64", "0")],
+        "levels": 1,
+        "channels": ("0", "1", "2"),
         "voxel": {"Y": 1.0, "X": 1.0},
     },
     "neuroglancer_simple_0.4": {
-        "stacks": [((1, 1, 10, 10), "uint16", "scale0/image")], "levels": 3,
-        "voxel": {"Y": 4.0, "X": 30.0}, "units": {"Y": "nanometer", "X": "nanometer"},
+        "stacks": [((1, 1, 10, 10), "uint16", "scale0/image")],
+        "levels": 3,
+        "voxel": {"Y": 4.0, "X": 30.0},
+        "units": {"Y": "nanometer", "X": "nanometer"},
         "offset": {"Y": 0.0, "X": 0.0},
-        "last_level": ((1, 1, 2, 2), {"Y": 16.0, "X": 120.0}), "last_offset": {"Y": 6.0, "X": 45.0},
+        "last_level": ((1, 1, 2, 2), {"Y": 16.0, "X": 120.0}),
+        "last_offset": {"Y": 6.0, "X": 45.0},
     },
     "fiji_5d_dataset_v4.ome.zarr": {
-        "stacks": [((4, 3, 16, 64, 64), "uint8", "0")], "levels": 2,
-        "channels": ("lynEGFP", "NLStdTomato", "lynEGFP"), "voxel": {"T": 1.0, "Z": 1.0, "Y": 1.0, "X": 1.0},
+        "stacks": [((4, 3, 16, 64, 64), "uint8", "0")],
+        "levels": 2,
+        "channels": ("lynEGFP", "NLStdTomato", "lynEGFP"),
+        "voxel": {"T": 1.0, "Z": 1.0, "Y": 1.0, "X": 1.0},
         "last_level": ((4, 3, 8, 32, 32), {"T": 1.0, "Z": 2.0, "Y": 2.0, "X": 2.0}),
     },
     "fiji_bf2raw_dataset_v5.ome.zarr": {
-        "stacks": [((1, 1, 64, 64), "uint8", "0/0"), ((1, 1, 64, 64), "uint8", "1/0")], "levels": 2,
+        "stacks": [((1, 1, 64, 64), "uint8", "0/0"), ((1, 1, 64, 64), "uint8", "1/0")],
+        "levels": 2,
         "voxel": {"Y": 1.0, "X": 1.0},
     },
     "fiji_pyramid_v5.zarr": {
-        "stacks": [((1, 1, 500, 1000, 1000), "uint8", "0")], "levels": 3, "voxel": {"Z": 1.0, "Y": 1.0, "X": 1.0},
+        "stacks": [((1, 1, 500, 1000, 1000), "uint8", "0")],
+        "levels": 3,
+        "voxel": {"Z": 1.0, "Y": 1.0, "X": 1.0},
         "last_level": ((1, 1, 250, 250, 250), {"Z": 2.0, "Y": 4.0, "X": 4.0}),
     },
     "hcs_example_metadata_only.ome.zarr": {
-        "stacks": [((1, 1, 2, 2160, 5120), "uint16", "B/03/0/0")], "levels": 5, "channels": ("DAPI",),
-        "voxel": {"Z": 1.0, "Y": 0.1625, "X": 0.1625}, "units": {"Z": UM, "Y": UM, "X": UM},
+        "stacks": [((1, 1, 2, 2160, 5120), "uint16", "B/03/0/0")],
+        "levels": 5,
+        "channels": ("DAPI",),
+        "voxel": {"Z": 1.0, "Y": 0.1625, "X": 0.1625},
+        "units": {"Z": UM, "Y": UM, "X": UM},
         "fill_value_only": True,
     },
     # not an image: handled by test_zarrita_v2_codecs_fixture
@@ -97,7 +116,7 @@ def _compare_with_zarr(stack: Any) -> None:
     for z in range(0, depth, step):
         n = min(step, depth - z)
         got = stack.extract_patch(0, None, (z, 0, 0), (n, *plane))
-        np.testing.assert_array_equal(got[0], reference[z:z + n])
+        np.testing.assert_array_equal(got[0], reference[z : z + n])
 
 
 @pytest.mark.parametrize("name", sorted(n for n, e in EXPECTED.items() if e))
@@ -164,8 +183,15 @@ def test_zarrita_v2_codecs_fixture(entries: dict[str, Path]) -> None:
         assert stack.source == uri
         outcomes[directory.name] = "read"
     read = sorted(n for n, o in outcomes.items() if o == "read")
-    assert read == ["2d.chunked.i2", "2d.chunked.ragged.i2", "2d.contiguous.i2", "3d.chunked.i2",
-                    "3d.chunked.mixed.i2.C", "3d.chunked.mixed.i2.F", "3d.contiguous.i2"]
+    assert read == [
+        "2d.chunked.i2",
+        "2d.chunked.ragged.i2",
+        "2d.contiguous.i2",
+        "3d.chunked.i2",
+        "3d.chunked.mixed.i2.C",
+        "3d.chunked.mixed.i2.F",
+        "3d.contiguous.i2",
+    ]
     assert outcomes["1d.contiguous.json2.O"] == "zarr cannot open"
     assert outcomes["3d.chunked.O"] == "not image data"
     # the group with spaces in its name, by URI (percent-encoded)
