@@ -1,0 +1,146 @@
+"""The numpy-indexable view of one CZI scene that a `LazyStack` reads patches from."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from typing import Any
+
+import attrs
+import numpy as np
+
+from .files import Rect, open_reader
+from .pixels import GRAY, RGB
+
+
+@attrs.frozen
+class CziPlan:
+    """Everything needed to read one scene as an array in `original_axes`; picklable."""
+
+    path: str
+    scene: int | None
+    rect: Rect
+    #: (letter, start, size) of each non-C, non-YX original axis, in original order.
+    plane_dims: tuple[tuple[str, int, int], ...]
+    channel_start: int
+    n_czi_channels: int
+    pixel_type: str
+    rgb: bool
+    background: float
+    cache_mb: float = 0.0
+
+    @property
+    def original_axes(self) -> str:
+        return "".join(d for d, _, _ in self.plane_dims) + "CYX"
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        channels = self.n_czi_channels * (3 if self.rgb else 1)
+        return (*(n for _, _, n in self.plane_dims), channels, self.rect[3], self.rect[2])
+
+    @property
+    def dtype(self) -> np.dtype:
+        return np.dtype((RGB if self.rgb else GRAY)[self.pixel_type])
+
+
+@attrs.frozen
+class CziOpener:
+    """Picklable opener for `LazyStack`: opens the file and gives a `CziArray`."""
+
+    plan: CziPlan
+
+    def __call__(self) -> CziArray:
+        return CziArray(self.plan)
+
+
+def _indices(key: Any, size: int, axis: str) -> tuple[range, bool]:
+    """The indices one key entry selects along an axis, and whether the axis is dropped."""
+    if isinstance(key, slice):
+        return range(*key.indices(size)), False
+    if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
+        index = int(key) + (size if key < 0 else 0)
+        if not 0 <= index < size:
+            raise IndexError(f"index {int(key)} is out of bounds for axis {axis} with size {size}")
+        return range(index, index + 1), True
+    raise TypeError(f"CZI arrays take ints and slices only, not {type(key).__name__} (axis {axis})")
+
+
+class CziArray:
+    """One scene of an open CZI file, indexed like a numpy array in the plan's original axes.
+
+    Each index reads, for every selected plane and channel, the selected Y/X region through
+    pylibCZIrw's ROI read, offset by the scene rectangle. RGB channels come out R, G, B.
+    """
+
+    def __init__(self, plan: CziPlan) -> None:
+        self.plan = plan
+        self.axes = plan.original_axes
+        self.shape = plan.shape
+        self.dtype = plan.dtype
+        self.ndim = len(self.shape)
+        #: Number of pylibCZIrw `read` calls made, for tests of laziness.
+        self.reads = 0
+        self._lock = threading.Lock()
+        self._reader: Any = open_reader(plan.path, plan.cache_mb)
+        self._background = (plan.background,) * 3
+
+    def close(self) -> None:
+        with self._lock:
+            if self._reader is not None:
+                self._reader.close()
+                self._reader = None
+
+    def _read(self, roi: Rect, plane: dict[str, int]) -> np.ndarray:
+        with self._lock:
+            if self._reader is None:
+                raise ValueError(f"{self.plan.path}: the CZI reader is closed")
+            self.reads += 1
+            return np.asarray(
+                self._reader.read(
+                    roi=roi,
+                    plane=plane,
+                    scene=self.plan.scene,
+                    pixel_type=self.plan.pixel_type,
+                    background_pixel=self._background,
+                )
+            )
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        if not isinstance(key, tuple):
+            key = (key,)
+        if len(key) > self.ndim:
+            raise IndexError(f"too many indices for a {self.ndim}-d CZI array ({self.axes})")
+        key = key + (slice(None),) * (self.ndim - len(key))
+        picks = [_indices(k, n, a) for k, n, a in zip(key, self.shape, self.axes, strict=True)]
+        out = np.zeros(tuple(len(r) for r, _ in picks), dtype=self.dtype)
+        drop = tuple(0 if dropped else slice(None) for _, dropped in picks)
+        if out.size == 0:
+            return out[drop]
+        *plane_picks, (channels, _), (ys, _), (xs, _) = picks
+        x0, y0, _, _ = self.plan.rect
+        ylo, yhi = (ys[0], ys[-1] + 1) if ys.step > 0 else (ys[-1], ys[0] + 1)
+        xlo, xhi = (xs[0], xs[-1] + 1) if xs.step > 0 else (xs[-1], xs[0] + 1)
+        roi = (x0 + xlo, y0 + ylo, xhi - xlo, yhi - ylo)
+        dense = ys.step == 1 and xs.step == 1
+        if not dense:
+            rows, cols = np.asarray(ys) - ylo, np.asarray(xs) - xlo
+        per = 3 if self.plan.rgb else 1
+        wanted: dict[int, list[tuple[int, int]]] = {}  # CZI channel -> [(output position, component)]
+        for position, channel in enumerate(channels):
+            wanted.setdefault(channel // per, []).append((position, channel % per))
+        dims = self.plan.plane_dims
+        for combo in itertools.product(*(enumerate(r) for r, _ in plane_picks)):
+            plane = {dim: start + index for (dim, start, _), (_, index) in zip(dims, combo, strict=True)}
+            where = tuple(position for position, _ in combo)
+            for czi_channel, targets in wanted.items():
+                plane["C"] = self.plan.channel_start + czi_channel
+                tile = self._read(roi, plane)
+                if not dense:
+                    tile = tile[np.ix_(rows, cols)]
+                for position, component in targets:
+                    # pylibCZIrw returns colour as B, G, R; component 0 is R.
+                    out[(*where, position)] = tile[..., per - 1 - component]
+        return out[drop]
+
+    def __repr__(self) -> str:
+        return f"<CziArray {self.plan.path!r} scene={self.plan.scene} {self.axes}{self.shape} {self.dtype}>"
