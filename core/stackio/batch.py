@@ -1,0 +1,421 @@
+"""Batched patch reads: many patches of one stack into one preallocated (N, C, (Z), Y, X) array.
+
+`read_patches(stack, sample_indices, coords, patch_size, channels)` validates the whole request once, then
+reads every patch straight into its place in the result. How the pixels are fetched depends on the stack:
+
+- a stack with its own `read_patches` method (stackio's stacks, or any ImageStack that offers one) is asked
+  for the whole batch;
+- stackio's own stacks hand the batch to their reader: a reader (the array-like a plugin opens) that offers
+  `read_into(keys, outs)` reads it natively (grouping requests by the tiles, chunks, subblocks or planes
+  they touch so each is decoded once, in parallel where its library releases the GIL); a reader of a
+  chunked format (`stack.chunks`) without one has each chunk the batch touches decoded once by the core;
+  any other reader is read key by key;
+- any other ImageStack is read patch by patch through `extract_patch`.
+
+The result equals stacking `extract_patch` over the requests, with the same zero fill and the same errors.
+
+The reader method, for plugin authors:
+
+    read_into(keys: Sequence[tuple[int | slice, ...]], outs: Sequence[np.ndarray]) -> None
+
+Each key is a numpy basic-indexing key in the reader's (original) axes, with in-bounds unit-step slices;
+`outs[i]` has exactly the shape `reader[keys[i]]` would have, the stack's dtype, and may be a strided view:
+write `reader[keys[i]]` into it (e.g. `np.copyto(outs[i], block)`). Keys may repeat or overlap.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import os
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import attrs
+import numpy as np
+
+from .axes import Layout
+from .errors import PatchBoundsError, ReadError, StackioError
+from .stack import _LARGE_PATCH, _checked, _read_plan, available_memory
+
+#: At most this many bytes of decoded chunks are held at once by the core's chunk-grouped read.
+CHUNK_CACHE_BYTES = 256 * 2**20
+
+Key = tuple[int | slice, ...]
+
+
+@attrs.frozen(eq=False)
+class Batch:
+    """A validated batch request against an SC(Z)YX shape.
+
+    `starts` holds each patch's corner (N x spatial), `lo`/`hi` the part of each patch inside the image
+    (image coordinates), `inside[i]` whether patch i lies wholly inside.
+    """
+
+    samples: np.ndarray
+    starts: np.ndarray
+    size: tuple[int, ...]
+    channels: list[int] | None
+    lo: np.ndarray
+    hi: np.ndarray
+    inside: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return len(self.samples)
+
+
+def _ints(value: Any, what: str, source: str) -> np.ndarray:
+    """`value` as an int64 array; floats, bools and strings are refused rather than truncated."""
+    try:
+        array = np.asarray(value)
+    except Exception:
+        raise PatchBoundsError(f"{source}: {what} must be whole numbers, not {value!r}", source=source) from None
+    if array.dtype == object and array.size:
+        try:
+            array = np.array([operator.index(v) for v in array.ravel()], dtype=np.int64).reshape(array.shape)
+        except TypeError:
+            raise PatchBoundsError(f"{source}: {what} must be whole numbers, not {value!r}", source=source) from None
+    if array.size and (array.dtype.kind not in "iu"):
+        raise PatchBoundsError(
+            f"{source}: {what} must be whole numbers, not {array.dtype} values such as {array.ravel()[0]!r}",
+            source=source,
+        )
+    return array.astype(np.int64, copy=False)
+
+
+def check_batch(
+    source: str,
+    shape: Sequence[int],
+    sample_indices: Any,
+    coords: Any,
+    patch_size: Sequence[int],
+    channels: Sequence[int] | None = None,
+) -> Batch:
+    """Validate a batch once: the same rules as `check_patch_request`, errors naming the patch."""
+    from .stack import check_patch_request
+
+    shape = tuple(int(n) for n in shape)
+    n_samples, _, *spatial = shape
+    nd = len(spatial)
+    starts = _ints(coords, "coords", source)
+    if starts.ndim == 1 and starts.size == 0:
+        starts = starts.reshape(0, nd)
+    if starts.ndim != 2 or starts.shape[1] != nd:
+        raise PatchBoundsError(
+            f"{source}: coords must be N rows of {nd} values ({'ZYX'[-nd:] if nd <= 3 else nd}) for a stack "
+            f"of shape {shape}, not an array of shape {starts.shape}",
+            source=source,
+        )
+    n = starts.shape[0]
+    samples = _ints(sample_indices, "sample_indices", source)
+    if isinstance(sample_indices, (bool, np.bool_)):
+        raise PatchBoundsError(f"{source}: sample_indices must be ints, not {sample_indices!r}", source=source)
+    if samples.ndim == 0:
+        samples = np.full(n, int(samples), dtype=np.int64)
+    if samples.shape != (n,):
+        raise PatchBoundsError(
+            f"{source}: sample_indices has {samples.size} value(s) for {n} patch(es); give one per patch or one int",
+            source=source,
+        )
+    # The per-patch checks give the messages; run them on one representative request (size, channels) ...
+    size_seq = tuple(patch_size) if hasattr(patch_size, "__iter__") else patch_size
+    probe = [0] * nd
+    _, channel_list, _ = check_patch_request(source, shape, 0, channels, probe, size_seq)
+    size = tuple(int(s) for s in size_seq)  # type: ignore[union-attr]
+    # ... then the per-patch bounds, vectorized, naming the first bad patch.
+    bad = np.flatnonzero((samples < 0) | (samples >= n_samples))
+    if bad.size:
+        i = int(bad[0])
+        raise PatchBoundsError(
+            f"{source}: patch {i} asks for sample {int(samples[i])}, which does not exist; the stack has "
+            f"{n_samples} sample(s), indices 0 to {n_samples - 1}",
+            source=source,
+        )
+    extent = np.array(spatial, dtype=np.int64).reshape(1, nd)
+    size_arr = np.array(size, dtype=np.int64).reshape(1, nd)
+    outside = (starts >= extent) | (starts + size_arr <= 0)
+    bad = np.flatnonzero(outside.any(axis=1))
+    if bad.size:
+        i = int(bad[0])
+        raise PatchBoundsError(
+            f"{source}: patch {i} at {tuple(int(c) for c in starts[i])} of size {size} lies wholly outside the "
+            f"image; spatial shape is {tuple(spatial)}",
+            source=source,
+        )
+    lo = np.maximum(starts, 0)
+    hi = np.minimum(starts + size_arr, extent)
+    inside = (starts >= 0).all(axis=1) & (starts + size_arr <= extent).all(axis=1)
+    return Batch(samples, starts, size, channel_list, lo, hi, inside)
+
+
+def _check_memory(n_bytes: int, source: str, what: str) -> None:
+    if n_bytes > _LARGE_PATCH:
+        free = available_memory()
+        if free is not None and n_bytes > free:
+            raise PatchBoundsError(
+                f"{source}: {what} needs {n_bytes / 2**30:.1f} GiB but only {free / 2**30:.1f} GiB is "
+                "available; read fewer or smaller patches per batch",
+                source=source,
+            )
+
+
+def read_patches(
+    stack: Any,
+    sample_indices: Any,
+    coords: Any,
+    patch_size: Sequence[int],
+    channels: Sequence[int] | None = None,
+) -> np.ndarray:
+    """Read N patches of one stack into one (N, C, (Z), Y, X) array in the stack's dtype (native byte order).
+
+    `sample_indices` is one int per patch (or one int for all), `coords` N rows of corners, `patch_size`
+    one size for every patch, `channels` as in `extract_patch` (None: all). Equal, pixel for pixel, to
+    stacking `stack.extract_patch` over the requests; parts outside the image are zero, a patch wholly
+    outside raises `PatchBoundsError` naming it.
+    """
+    from .stack import ArrayStack, FileBackedStack, LazyStack
+
+    if isinstance(stack, (ArrayStack, LazyStack, FileBackedStack)):
+        return read_stack_patches(stack, sample_indices, coords, patch_size, channels)
+    own = getattr(stack, "read_patches", None)
+    if callable(own):
+        return _checked_batch(own(sample_indices, coords, patch_size, channels), stack)
+    source = str(getattr(stack, "source", "<stack>"))
+    shape = tuple(stack.data_shape)
+    dtype = np.dtype(stack.data_dtype)
+    batch = check_batch(source, shape, sample_indices, coords, patch_size, channels)
+    n_out = len(batch.channels) if batch.channels is not None else shape[1]
+    _check_memory(batch.n * n_out * math.prod(batch.size) * dtype.itemsize, source, f"a batch of {batch.n} patches")
+    out = np.empty((batch.n, n_out, *batch.size), dtype=dtype.newbyteorder("="))
+    for i in range(batch.n):
+        patch = np.asarray(
+            stack.extract_patch(
+                int(batch.samples[i]), batch.channels, tuple(int(c) for c in batch.starts[i]), batch.size
+            )
+        )
+        out[i] = _checked(patch, out.shape[1:], dtype, source, f"patch {i}")
+    return out
+
+
+def _checked_batch(result: Any, stack: Any) -> np.ndarray:
+    """A stack's own batched read, checked like a reader's result."""
+    array = np.asarray(result)
+    source = str(getattr(stack, "source", "<stack>"))
+    dtype = np.dtype(stack.data_dtype)
+    if array.ndim != len(tuple(stack.data_shape)) or array.dtype.newbyteorder("=") != dtype.newbyteorder("="):
+        raise ReadError(
+            f"{source}: its read_patches returned {array.dtype} data of shape {array.shape}, not an "
+            f"(N, C, ...) batch of {dtype}; report this to the plugin that made the stack",
+            source=source,
+        )
+    return array
+
+
+# -- stackio's own stacks: a batch through a reader in original axes ----------------------------------
+
+
+def read_stack_patches(
+    stack: Any,
+    sample_indices: Any,
+    coords: Any,
+    patch_size: Sequence[int],
+    channels: Sequence[int] | None = None,
+) -> np.ndarray:
+    """`read_patches` for stackio's ArrayStack, LazyStack and FileBackedStack."""
+    from .stack import FileBackedStack, LazyStack
+
+    if isinstance(stack, FileBackedStack):
+        stack = stack._loaded()
+    source = stack.source
+    batch = check_batch(source, stack.data_shape, sample_indices, coords, patch_size, channels)
+    if not isinstance(stack, LazyStack):
+        return read_batch(stack._stack_layout, stack._data, stack.data_dtype, source, batch)
+    reader = stack._acquire()
+    try:
+        return read_batch(stack.layout, reader, stack.data_dtype, source, batch, stack.chunks)
+    finally:
+        stack._release()
+
+
+def read_batch(
+    layout: Layout,
+    reader: Any,
+    dtype: np.dtype,
+    source: str,
+    batch: Batch,
+    chunks: tuple[int, ...] | None = None,
+) -> np.ndarray:
+    """Read a validated batch through `reader` (original axes), as `read_patch` reads one patch."""
+    shape, sample_shape, sample_pos, spatial_pos, channel_pos, _ = _read_plan(layout)
+    orig = layout.original_axes
+    n_channels = shape[1]
+    channel_list = batch.channels
+    # Channels are read as one span; a list that is not that span in order is picked from it afterwards.
+    if channel_list is None:
+        c0, c1, pick = 0, n_channels, None
+    else:
+        c0, c1 = min(channel_list), max(channel_list) + 1
+        pick = None if channel_list == list(range(c0, c1)) else [c - c0 for c in channel_list]
+    span = c1 - c0
+    _check_memory(batch.n * span * math.prod(batch.size) * dtype.itemsize, source, f"a batch of {batch.n} patches")
+    all_inside = bool(batch.inside.all())
+    alloc = np.empty if all_inside else np.zeros
+    out = alloc((batch.n, span, *batch.size), dtype=dtype.newbyteorder("="))
+    # Where each output axis comes from in the reader's result: the order of the non-sample original axes.
+    remaining = [a for a in orig if a not in layout.sample_axes]
+    out_axes = (["C"] if channel_pos is not None else []) + list(layout.spatial_axes)
+    to_reader = tuple(out_axes.index(a) for a in remaining)  # dest axis k <- out axis to_reader[k]
+    keys: list[Key] = []
+    outs: list[np.ndarray] = []
+    sample_rev = list(zip(reversed(sample_pos), reversed(sample_shape), strict=True))
+    base: list[int | slice] = [slice(None)] * len(orig)
+    if channel_pos is not None:
+        base[channel_pos] = slice(c0, c1)
+    lo, hi, starts = batch.lo.tolist(), batch.hi.tolist(), batch.starts.tolist()
+    samples = batch.samples.tolist()
+    for i in range(batch.n):
+        key = list(base)
+        index = samples[i]
+        for pos, n in sample_rev:
+            key[pos] = index % n
+            index //= n
+        inner: list[slice] = []
+        for pos, a, b, s in zip(spatial_pos, lo[i], hi[i], starts[i], strict=True):
+            key[pos] = slice(a, b)
+            inner.append(slice(a - s, b - s))
+        view = out[i] if channel_pos is not None else out[i, 0]
+        view = view[(slice(None), *inner)] if channel_pos is not None else view[tuple(inner)]
+        keys.append(tuple(key))
+        outs.append(view.transpose(to_reader))
+    try:
+        read_into = getattr(reader, "read_into", None)
+        if callable(read_into):
+            read_into(keys, outs)
+        elif chunks is not None and len(keys) > 1:
+            read_chunked(reader, keys, outs, chunks, layout.original_shape, dtype, source)
+        elif isinstance(reader, np.ndarray):
+            for key, view in zip(keys, outs, strict=True):
+                view[...] = reader[key]
+        else:
+            for i, (key, view) in enumerate(zip(keys, outs, strict=True)):
+                block = _checked(np.asarray(reader[key]), view.shape, dtype, source, f"patch {i}")
+                view[...] = block
+    except StackioError:
+        raise
+    except Exception as exc:
+        raise ReadError(
+            f"{source}: reading a batch of {batch.n} patches failed ({type(exc).__name__}: {exc}); "
+            "the file may be truncated or corrupt",
+            source=source,
+        ) from exc
+    if pick is not None:
+        out = out[:, pick]
+    return out
+
+
+# -- chunk-grouped reads for chunked formats without a native batched read --------------------------
+
+
+def _chunk_ranges(key: Key, chunks: tuple[int, ...]) -> list[range]:
+    ranges = []
+    for k, c in zip(key, chunks, strict=True):
+        if isinstance(k, slice):
+            ranges.append(range(k.start // c, (k.stop - 1) // c + 1))
+        else:
+            ranges.append(range(k // c, k // c + 1))
+    return ranges
+
+
+def read_chunked(
+    reader: Any,
+    keys: Sequence[Key],
+    outs: Sequence[np.ndarray],
+    chunks: tuple[int, ...],
+    shape: tuple[int, ...],
+    dtype: np.dtype,
+    source: str,
+) -> None:
+    """Fill `outs` decoding each chunk the keys touch once (in parallel), when chunks are shared.
+
+    When no chunk is shared, or the chunks touched would not fit `CHUNK_CACHE_BYTES`, each key is read
+    as it is (the format library then decodes exactly what a per-patch read decodes).
+    """
+    import itertools
+
+    chunks = tuple(max(1, min(int(c), int(n))) for c, n in zip(chunks, shape, strict=True))
+    per_key = [list(itertools.product(*_chunk_ranges(k, chunks))) for k in keys]
+    distinct = {c for touched in per_key for c in touched}
+    references = sum(len(t) for t in per_key)
+    chunk_bytes = math.prod(chunks) * dtype.itemsize
+    if len(distinct) == references or len(distinct) * chunk_bytes > CHUNK_CACHE_BYTES:
+        for i, (key, view) in enumerate(zip(keys, outs, strict=True)):
+            view[...] = _checked(np.asarray(reader[key]), view.shape, dtype, source, f"patch {i}")
+        return
+
+    def chunk_key(index: tuple[int, ...]) -> tuple[slice, ...]:
+        return tuple(slice(i * c, min((i + 1) * c, n)) for i, c, n in zip(index, chunks, shape, strict=True))
+
+    order = sorted(distinct)
+    decoded = dict(zip(order, parallel_map(lambda index: np.asarray(reader[chunk_key(index)]), order), strict=True))
+    for key, view, touched in zip(keys, outs, per_key, strict=True):
+        dropped = [not isinstance(k, slice) for k in key]
+        for index in touched:
+            block = decoded[index]
+            src, dst = [], []
+            for k, i, c, drop in zip(key, index, chunks, dropped, strict=True):
+                origin = i * c
+                if drop:
+                    src.append(k - origin)
+                    continue
+                a, b = max(k.start, origin), min(k.stop, origin + c)
+                src.append(slice(a - origin, b - origin))
+                dst.append(slice(a - k.start, b - k.start))
+            view[tuple(dst)] = block[tuple(src)]
+
+
+# -- a shared pool for decoding ------------------------------------------------------------------
+
+#: Above this many tasks a batch is decoded on the pool; with two cores or fewer the pool's overhead
+#: outweighs what it gains for small tasks, so only large batches use it there.
+PARALLEL_TASKS = 8 if (os.cpu_count() or 1) > 2 else 32
+
+_pool: ThreadPoolExecutor | None = None
+_pool_pid = 0
+_pool_lock = threading.Lock()
+
+
+def _executor() -> ThreadPoolExecutor:
+    """The decoding pool; a new one in a forked child (a parent's pool has no threads there)."""
+    global _pool, _pool_pid
+    if _pool is None or _pool_pid != os.getpid():
+        with _pool_lock:
+            if _pool is None or _pool_pid != os.getpid():
+                _pool = ThreadPoolExecutor(
+                    max_workers=max(2, min(8, os.cpu_count() or 2)), thread_name_prefix="stackio"
+                )
+                _pool_pid = os.getpid()
+    return _pool
+
+
+def _after_fork() -> None:
+    global _pool_lock
+    _pool_lock = threading.Lock()  # a lock held by a parent's thread at fork time would never be released
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
+
+
+def parallel_map(func: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+    """`[func(x) for x in items]`, on the shared pool when there are enough items to gain from it.
+
+    For work whose library releases the GIL (decompression, file reads); results keep the items' order.
+    Inside a pool thread the work runs serially (a nested wait on the same pool could deadlock).
+    """
+    if len(items) < PARALLEL_TASKS or threading.current_thread().name.startswith("stackio") or sys.is_finalizing():
+        return [func(x) for x in items]
+    return list(_executor().map(func, items))
