@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-
 import stackio
 from stackio.batch import read_patches
 from stackio.registry import get_registry
@@ -40,7 +39,8 @@ def assert_batch_equals_patches(stack: Any, n: int = 24, seed: int = 0) -> None:
         samples, coords, size = _requests(stack, n, seed + k)
         batch = read_patches(stack, samples, coords, size, channels)
         want = np.stack([stack.extract_patch(int(s), channels, c, size) for s, c in zip(samples, coords, strict=True)])
-        assert batch.dtype == np.dtype(stack.data_dtype).newbyteorder("=") and batch.shape == want.shape, (stack, channels)
+        assert batch.dtype == np.dtype(stack.data_dtype).newbyteorder("="), stack
+        assert batch.shape == want.shape, (stack, channels)
         np.testing.assert_array_equal(batch, want, err_msg=f"{stack} channels={channels}")
         # The method on stackio's stacks is the same read.
         method = getattr(stack, "read_patches", None)

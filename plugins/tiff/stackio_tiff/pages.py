@@ -173,6 +173,12 @@ class MemmapStore:
         self.stats.bytes_read += block.nbytes
         return _finish(block, ranges)
 
+    def read_into(self, keys: Sequence[Key], outs: Sequence[np.ndarray]) -> None:
+        """A batch of regions, each copied into its output (see `stackio.batch`)."""
+        from .batch import memmap_read_into
+
+        memmap_read_into(self, keys, outs)
+
     def close(self) -> None:
         MAPS.forget(self.file.path)
 
@@ -262,6 +268,12 @@ class PlaneStore:
         for (block_index, plane, _), (data, origin) in zip(tasks, results, strict=True):
             self._place(blocks[block_index][1], data, origin, region, plane.codec)
         return _finish(out, ranges)
+
+    def read_into(self, keys: Sequence[Key], outs: Sequence[np.ndarray]) -> None:
+        """A batch of regions, decoding each segment they touch once (see `stackio.batch`)."""
+        from .batch import plane_read_into
+
+        plane_read_into(self, keys, outs)
 
     # -- one plane ----------------------------------------------------------------------
 
