@@ -234,9 +234,10 @@ class TestSloppy(PluginConformance):
 """
 
 
-def test_the_suite_fails_a_sloppy_plugin_where_it_is_sloppy(tmp_path: Path) -> None:
-    (tmp_path / "conf_sloppy_plugin.py").write_text(SLOPPY_PLUGIN)
-    (tmp_path / "test_sloppy.py").write_text(SLOPPY_TESTS)
+def _run_suite(tmp_path: Path, module: str, plugin_source: str, tests_source: str) -> tuple[str, dict[str, str]]:
+    """Run a conformance test file on an uninstalled plugin module in a fresh pytest; its output and outcomes."""
+    (tmp_path / f"{module}.py").write_text(plugin_source)
+    (tmp_path / "test_suite_run.py").write_text(tests_source)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])}
     proc = subprocess.run(
         [
@@ -249,7 +250,7 @@ def test_the_suite_fails_a_sloppy_plugin_where_it_is_sloppy(tmp_path: Path) -> N
             "no:cacheprovider",
             "--rootdir",
             str(tmp_path),
-            str(tmp_path / "test_sloppy.py"),
+            str(tmp_path / "test_suite_run.py"),
         ],
         capture_output=True,
         text=True,
@@ -262,13 +263,59 @@ def test_the_suite_fails_a_sloppy_plugin_where_it_is_sloppy(tmp_path: Path) -> N
         for word in ("PASSED", "FAILED", "SKIPPED", "ERROR"):
             if line.startswith(word + " ") and "::" in line:
                 outcomes[line.split("::")[-1].split(" ")[0]] = word
+    return proc.stdout, outcomes
+
+
+def test_the_suite_fails_a_sloppy_plugin_where_it_is_sloppy(tmp_path: Path) -> None:
+    stdout, outcomes = _run_suite(tmp_path, "conf_sloppy_plugin", SLOPPY_PLUGIN, SLOPPY_TESTS)
     failed = sorted(name for name, word in outcomes.items() if word in ("FAILED", "ERROR"))
     assert failed == [
         "test_bad_files_give_clear_errors",
         "test_detection_refuses_other_content",
         "test_validation_rejects_bad_axes",
-    ], proc.stdout[-4000:]
-    assert "require_entry_point is False" in proc.stdout  # the entry-point test was skipped
+    ], stdout[-4000:]
+    assert "require_entry_point is False" in stdout  # the entry-point test was skipped
     assert sum(word == "PASSED" for word in outcomes.values()) >= 10
-    assert "notes.txt: stackio_detect('sloppy') accepted it" in proc.stdout
-    assert "axes='SYX' (data is 'YX') loaded without error" in proc.stdout
+    assert "notes.txt: stackio_detect('sloppy') accepted it" in stdout
+    assert "axes='SYX' (data is 'YX') loaded without error" in stdout
+
+
+SAMPLELESS_PLUGIN = '''
+"""A plugin that reads its format well but writes no samples: nothing of its stacks can be checked."""
+import numpy as np
+from stackio import ArrayStack, FormatSpec, hookimpl
+
+@hookimpl
+def stackio_register_formats(register):
+    register(FormatSpec(name="sampleless", suffixes=(".nos",), description="raw uint8 8x8 planes"))
+
+@hookimpl
+def stackio_load(source, axes):
+    data = np.fromfile(source.path, dtype=np.uint8).reshape(8, 8)
+    return [ArrayStack.from_axes(data, "YX", source=str(source.path.resolve()))]
+'''
+
+SAMPLELESS_TESTS = """
+from stackio.testing.conformance import PluginConformance
+
+class TestSampleless(PluginConformance):
+    plugin = "conf_sampleless_plugin"
+    require_entry_point = False
+"""
+
+
+def test_the_suite_fails_a_plugin_that_writes_no_samples(tmp_path: Path) -> None:
+    stdout, outcomes = _run_suite(tmp_path, "conf_sampleless_plugin", SAMPLELESS_PLUGIN, SAMPLELESS_TESTS)
+    stack_tests = {
+        "test_writes_samples",
+        "test_stacks_satisfy_protocol",
+        "test_patches",
+        "test_in_memory_matches_lazy",
+        "test_source_recreates_stack",
+        "test_stacks_pickle",
+        "test_stacks_work_in_another_process",
+        "test_concurrent_patches",
+    }
+    assert {name for name, word in outcomes.items() if word == "FAILED"} >= stack_tests, stdout[-4000:]
+    assert outcomes["test_declaration_is_valid"] == "PASSED"
+    assert "the plugin wrote no samples and no extra_samples are given" in stdout

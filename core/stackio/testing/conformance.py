@@ -503,7 +503,12 @@ class PluginConformance:
 
     def _each_stack(self, samples: list[Sample], **extra: Any) -> Iterator[tuple[Sample, list[ImageStack]]]:
         if not samples:
-            pytest.skip("the plugin wrote no samples and no extra_samples are given")
+            # A plugin without samples would pass every stack check without being checked at all.
+            pytest.fail(
+                "the plugin wrote no samples and no extra_samples are given, so no stack can be checked; "
+                "write a few small files in stackio_write_samples",
+                pytrace=False,
+            )
         for sample in samples:
             stacks = self._load(sample, **extra)
             try:
