@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import stackio
-from stackio import ArrayStack, FileBackedStack, Layout, LazyStack, PatchBoundsError
-from stackio import stack as stack_module
+from stackio import ArrayStack, FileBackedStack, Layout, LazyStack, PatchBoundsError, protocol
+from stackio import memory as memory_module
 
 from .conftest import open_npy
 
@@ -73,7 +73,7 @@ def test_lazy_stack_pickles_and_reopens(lazy: tuple[LazyStack, np.ndarray]) -> N
     stack, data = lazy
     stack.extract_patch(0, None, (0, 0), (2, 2))  # opens the memory map
     clone = pickle.loads(pickle.dumps(stack))
-    assert clone._reader is None
+    assert not clone.is_open
     np.testing.assert_array_equal(clone.extract_patch(2, None, (0, 0), (20, 30)), data[2])
 
 
@@ -92,8 +92,8 @@ def test_close_releases_and_next_read_reopens(lazy: tuple[LazyStack, np.ndarray]
     stack, data = lazy
     with stack:
         stack.extract_patch(0, None, (0, 0), (2, 2))
-        assert stack._reader is not None
-    assert stack._reader is None
+        assert stack.is_open
+    assert not stack.is_open
     np.testing.assert_array_equal(stack.extract_patch(0, None, (0, 0), (2, 2)), data[0, :, :2, :2])
 
 
@@ -109,7 +109,7 @@ def test_in_memory_refuses_more_than_available(
     lazy: tuple[LazyStack, np.ndarray], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     stack, _ = lazy
-    monkeypatch.setattr(stack_module, "available_memory", lambda: 100)
+    monkeypatch.setattr(memory_module, "available_memory", lambda: 100)
     with pytest.raises(stackio.ValidationError, match="only 0.0 GiB is available; load it lazily"):
         stack.to_memory()
 
@@ -158,10 +158,10 @@ def test_protocol_problems_name_the_member() -> None:
         data_shape = (1, 1, 2, 2)
         axes = "SCYX"
 
-    problems = stack_module.protocol_problems(Half())
+    problems = protocol.protocol_problems(Half())
     assert any(p.startswith("data_dtype is missing") for p in problems)
     assert any(p.startswith("extract_patch is missing") for p in problems)
-    assert stack_module.protocol_problems(ArrayStack.from_axes(np.zeros((2, 2)), "YX")) == []
+    assert protocol.protocol_problems(ArrayStack.from_axes(np.zeros((2, 2)), "YX")) == []
 
 
 def test_to_dask_matches_and_follows_native_chunks(lazy: tuple[LazyStack, np.ndarray]) -> None:
@@ -236,4 +236,4 @@ def test_close_waits_for_reads_under_way_in_other_threads() -> None:
         t.join()
     assert errors == []
     stack.close()
-    assert stack._reader is None and stack._active == 0 and stack._deferred == []
+    assert not stack.is_open and stack._reader._active == 0 and stack._reader._deferred == []

@@ -23,9 +23,11 @@ from .errors import (
 from .formats import FormatSpec
 from .hookspecs import Detection, Sample, hookimpl
 from .metadata import Metadata
+from .patches import check_patch_request, read_patch
+from .protocol import ImageStack
 from .registry import get_registry, register_plugin, unregister_plugin
 from .source import Source
-from .stack import ArrayStack, FileBackedStack, ImageStack, LazyStack, check_patch_request, read_patch
+from .stacks import ArrayStack, FileBackedStack, LazyStack
 
 __version__ = "0.1.0"
 

@@ -13,9 +13,10 @@ from .axes import normalize_axes
 from .dispatch import Decision, Verdict, choose_format, claims_by_suffix, diagnose_source
 from .errors import AxesError, PluginError, ReadError, StackioError, UnsupportedFormatError, ValidationError
 from .preferences import preferences
+from .protocol import ImageStack, protocol_problems
 from .registry import BrokenPlugin, Registry, get_registry
 from .source import Source
-from .stack import ArrayStack, FileBackedStack, ImageStack, LazyStack, protocol_problems
+from .stacks import ArrayStack, FileBackedStack, LazyStack
 
 _CORE_STACKS = (LazyStack, ArrayStack, FileBackedStack)
 

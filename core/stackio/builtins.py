@@ -10,8 +10,9 @@ import numpy as np
 from .api import require_axes
 from .formats import FormatSpec
 from .hookspecs import hookimpl
+from .protocol import ImageStack
 from .source import Source
-from .stack import ArrayStack, ImageStack
+from .stacks import ArrayStack
 
 
 @hookimpl

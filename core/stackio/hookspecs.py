@@ -17,8 +17,8 @@ import pluggy
 
 if TYPE_CHECKING:
     from .formats import FormatSpec
+    from .protocol import ImageStack
     from .source import Source
-    from .stack import ImageStack
 
 hookspec = pluggy.HookspecMarker("stackio")
 hookimpl = pluggy.HookimplMarker("stackio")

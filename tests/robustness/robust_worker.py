@@ -26,7 +26,7 @@ MEMORY_LIMIT = 8 * 2**30
 
 def memory_limit() -> int:
     """A third of the memory available now (two workers and the test process), between 1.5 and 8 GiB."""
-    from stackio.stack import available_memory
+    from stackio.memory import available_memory
 
     free = available_memory() or MEMORY_LIMIT
     return int(min(MEMORY_LIMIT, max(1.5 * 2**30, free // 3)))

@@ -39,9 +39,9 @@ from ..errors import AxesError, PatchBoundsError, PluginError, StackioError
 from ..formats import FormatSpec
 from ..hookspecs import Detection, Sample
 from ..metadata import Metadata
+from ..protocol import ImageStack, protocol_problems
 from ..registry import ENTRY_POINT_GROUP, Registry, get_registry
 from ..source import Source
-from ..stack import ImageStack, protocol_problems
 
 #: Libraries that a plugin's entry-point module must never import (added to the author's list).
 COMMON_HEAVY_MODULES = (
@@ -499,7 +499,7 @@ class PluginConformance:
     def _load(sample: Sample, axes: Any = "same", **extra: Any) -> list[ImageStack]:
         import stackio
 
-        return stackio.load(sample.source, sample.axes if axes == "same" else axes, **sample.options, **extra)
+        return stackio.load(sample.source, sample.axes if axes == "same" else axes, **{**sample.options, **extra})
 
     def _each_stack(self, samples: list[Sample], **extra: Any) -> Iterator[tuple[Sample, list[ImageStack]]]:
         if not samples:
@@ -707,6 +707,40 @@ class PluginConformance:
                 finally:
                     _close(again)
         _fail(problems, "stack.source")
+
+    def test_load_options_recreate_every_stack_kind(
+        self, conformance_samples: list[Sample], conformance_formats: list[FormatSpec]
+    ) -> None:
+        """`load(stack.source, axes, **stack.load_options)` gives the same pixels, whatever the stack's kind.
+
+        Each sample is loaded as the format chooses, in memory, and not in memory (on demand or
+        file-backed); formats that read whole files on request declare the `file_backed` option.
+        """
+        import stackio
+
+        kinds: list[tuple[str, dict[str, Any]]] = [("default", {}), ("in_memory=True", {"in_memory": True})]
+        kinds.append(("in_memory=False", {"in_memory": False}))
+        if any("file_backed" in spec.options for spec in conformance_formats):
+            kinds.append(("file_backed=True", {"file_backed": True}))
+        problems = []
+        for kind, extra in kinds:
+            for sample, stacks in self._each_stack(conformance_samples, **extra):
+                for stack in stacks:
+                    where = f"{stack.source} ({type(stack).__name__}, loaded with {kind})"
+                    options = getattr(stack, "load_options", {})
+                    try:
+                        again = stackio.load(stack.source, sample.axes, **options)
+                    except StackioError as exc:
+                        problems.append(f"{where}: load(source, **{options}) failed: {exc}")
+                        continue
+                    try:
+                        if len(again) != 1:
+                            problems.append(f"{where}: load(source, **{options}) gave {len(again)} stacks, not 1")
+                            continue
+                        problems += [f"{where}: {p}" for p in same_data(stack, again[0])]
+                    finally:
+                        _close(again)
+        _fail(problems, "stack.source and stack.load_options")
 
     def test_stacks_pickle(self, conformance_samples: list[Sample]) -> None:
         problems = []

@@ -23,7 +23,7 @@ from stackio import (
     ValidationError,
     require_axes,
 )
-from stackio.stack import ensure_fits_in_memory
+from stackio.memory import ensure_fits_in_memory
 
 
 def _layout(axes: str | None, shape: tuple[int, ...], where: str) -> Layout:

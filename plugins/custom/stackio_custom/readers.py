@@ -20,7 +20,7 @@ from stackio import (
     natural_key,
     require_axes,
 )
-from stackio.stack import protocol_problems
+from stackio.protocol import protocol_problems
 
 #: Options that belong to the read-function path and to the loader path.
 READ_OPTIONS = ("read_func", "read_kwargs", "suffix")
@@ -185,14 +185,18 @@ def files_of(source: Source, suffix: str | None) -> list[Path]:
 def load_with_read_func(source: Source, axes: str, options: Mapping[str, Any], *, in_memory: bool) -> list[ImageStack]:
     """One stack per file; in memory, or file-backed with at most one file in memory at a time."""
     call = ReadCall(options["read_func"], _check_mapping(options.get("read_kwargs"), "read_kwargs", source), axes)
+    # Each stack's source is one file: the function (and its arguments) recreate it from that file.
+    identity = {"read_func": call.read_func, **({"read_kwargs": dict(call.read_kwargs)} if call.read_kwargs else {})}
     stacks: list[ImageStack] = []
     for path in files_of(source, options.get("suffix")):
         array = call(path)
         if in_memory:
-            stacks.append(ArrayStack.from_axes(array, axes, source=str(path)))
+            stacks.append(ArrayStack.from_axes(array, axes, source=str(path), load_options=identity))
         else:
             # Read once to learn shape and dtype (and fail now, naming the file); keep nothing.
-            stacks.append(FileBackedStack(str(path), call, axes, shape=array.shape, dtype=array.dtype))
+            stacks.append(
+                FileBackedStack(str(path), call, axes, shape=array.shape, dtype=array.dtype, load_options=identity)
+            )
         del array
     return stacks
 
@@ -215,7 +219,7 @@ def check_loader_result(result: object, loader: object, source: object) -> list[
         if problems:
             raise ValidationError(
                 f"{source}: the loader {name} returned {type(stack).__name__} as stack {i}, which is not "
-                f"an ImageStack: {'; '.join(problems)}. See the ImageStack protocol in stackio.stack",
+                f"an ImageStack: {'; '.join(problems)}. See the ImageStack protocol in stackio.protocol",
                 source=str(source),
             )
     return stacks

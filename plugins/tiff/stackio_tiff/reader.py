@@ -316,6 +316,7 @@ def _stack(
     layout = layouts.layout_for(resolved, store.shape, source=label)
     metadata = _metadata(path, opened, image, resolved, layout.n_channels)
     opener = ImageOpener(str(path), image.index, level, bool(options.get("allow_missing")), prebuilt=store)
+    kept = {k: options[k] for k in ("level", "allow_missing") if options.get(k)}  # what `label` cannot say
     if options.get("file_backed"):
         arrange = any(a not in "STCZYX" for a in resolved)
         stack_axes = layout.axes if arrange else resolved
@@ -325,7 +326,14 @@ def _stack(
         )
         store.close()
         return FileBackedStack(
-            str(path), read, stack_axes, source=label, metadata=metadata, shape=shape, dtype=store.dtype, depth_axis="Z"
+            str(path),
+            read,
+            stack_axes,
+            source=label,
+            metadata=metadata,
+            shape=shape,
+            dtype=store.dtype,
+            depth_axis="Z",
+            load_options=kept,
         )
-    kept = {k: options[k] for k in ("level", "allow_missing") if options.get(k)}  # what `label` cannot say
     return LazyStack(label, layout, store.dtype, opener, metadata=metadata, chunks=_chunks(store), load_options=kept)

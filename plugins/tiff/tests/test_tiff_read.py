@@ -253,6 +253,15 @@ def test_pyramid_levels(d: Path) -> None:
         stackio.load(d / "pyramid.ome.tif", level=3)
 
 
+def test_file_backed_pyramid_level_is_recreated_from_its_load_options(d: Path) -> None:
+    (level1,) = stackio.load(d / "pyramid.ome.tif", level=1, file_backed=True)
+    assert isinstance(level1, FileBackedStack) and level1.load_options == {"level": 1}
+    (again,) = stackio.load(level1.source, **level1.load_options)
+    assert again.data_shape == level1.data_shape == (1, 1, 64, 48)
+    np.testing.assert_array_equal(every_sample(again), every_sample(level1))
+    same_as_tifffile(again, d / "pyramid.ome.tif", "YX", level=1)
+
+
 def test_in_memory_reads_everything_once(d: Path) -> None:
     (stack,) = stackio.load(d / "tiled_zstd.tif", in_memory=True)
     assert isinstance(stack, ArrayStack)

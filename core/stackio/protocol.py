@@ -1,0 +1,101 @@
+"""The ImageStack protocol every loaded stack satisfies, and the check that says why an object does not."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from .metadata import Metadata
+
+
+@runtime_checkable
+class ImageStack(Protocol):
+    """What every loaded stack offers (CAREamics' image-stack API).
+
+    `data_shape` is always S, C, then the spatial axes: (Z)YX, or TYX when time
+    is the depth axis.
+    """
+
+    @property
+    def source(self) -> str:
+        """Recreates the stack: `load(stack.source, axes)` gives the same data."""
+
+    @property
+    def data_shape(self) -> tuple[int, ...]: ...
+
+    @property
+    def data_dtype(self) -> np.dtype: ...
+
+    @property
+    def axes(self) -> str:
+        """'SCYX', 'SCZYX' or 'SCTYX'."""
+
+    @property
+    def original_axes(self) -> str: ...
+
+    @property
+    def original_data_shape(self) -> tuple[int, ...]: ...
+
+    @property
+    def metadata(self) -> Metadata: ...
+
+    def extract_patch(
+        self,
+        sample_idx: int,
+        channels: Sequence[int] | None,
+        coords: Sequence[int],
+        patch_size: Sequence[int],
+    ) -> np.ndarray:
+        """Return a C(Z)YX patch in the stack's dtype.
+
+        `channels=None` means all channels. Parts of the patch outside the image
+        are zero; a patch wholly outside raises `PatchBoundsError`.
+        """
+
+
+PROTOCOL_MEMBERS = (
+    "source",
+    "data_shape",
+    "data_dtype",
+    "axes",
+    "original_axes",
+    "original_data_shape",
+    "metadata",
+    "extract_patch",
+)
+
+
+def protocol_problems(obj: object) -> list[str]:
+    """Say what keeps `obj` from being an ImageStack (empty when it is one)."""
+    problems = []
+    for name in PROTOCOL_MEMBERS:
+        try:
+            value = getattr(obj, name)
+        except Exception as exc:  # a property that raises is a missing member too
+            problems.append(f"{name} is missing ({type(exc).__name__}: {exc})")
+            continue
+        if name == "extract_patch":
+            if not callable(value):
+                problems.append("extract_patch is not callable")
+        elif name in ("source", "axes", "original_axes") and not isinstance(value, str):
+            problems.append(f"{name} should be a str, not {type(value).__name__}")
+        elif name in ("data_shape", "original_data_shape") and not (
+            isinstance(value, tuple) and all(isinstance(n, (int, np.integer)) for n in value)
+        ):
+            problems.append(f"{name} should be a tuple of ints, not {value!r}")
+        elif name == "metadata" and not isinstance(value, Metadata):
+            problems.append(f"metadata should be a stackio.Metadata, not {type(value).__name__}")
+        elif name == "data_dtype":
+            try:
+                np.dtype(value)
+            except TypeError:
+                problems.append(f"data_dtype should be a numpy dtype, not {value!r}")
+    if not problems:
+        shape, axes = tuple(obj.data_shape), obj.axes  # type: ignore[attr-defined]
+        if axes not in ("SCYX", "SCZYX", "SCTYX"):
+            problems.append(f"axes should be 'SCYX', 'SCZYX' or 'SCTYX', not {axes!r}")
+        elif len(shape) != len(axes):
+            problems.append(f"data_shape {shape} does not have one entry per axis of {axes!r}")
+    return problems

@@ -1,0 +1,489 @@
+"""The stacks plugins build on, each a `StackInfo` value plus the way its pixels are reached.
+
+- `ArrayStack`: data held in memory.
+- `LazyStack`: reads each patch from an array-like the plugin opens on demand
+  (memory map, zarr array, a format reader); picklable, reopened after pickling.
+- `FileBackedStack`: a whole file read by `load()` and dropped by `close()`, for
+  formats without partial reads.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import attrs
+import numpy as np
+
+from .axes import Layout
+from .errors import AxesError, ReadError, StackioError, ValidationError
+from .memory import ensure_fits_in_memory
+from .metadata import Metadata
+from .patches import checked, read_patch
+
+
+def _options(value: Mapping[str, Any] | None) -> dict[str, Any]:
+    return dict(value or {})
+
+
+@attrs.frozen(eq=False)
+class StackInfo:
+    """What identifies a stack and describes its data, without the data."""
+
+    #: Recreates the stack with `load_options`: `stackio.load(source, axes, **load_options)`.
+    source: str
+    layout: Layout
+    dtype: np.dtype = attrs.field(converter=np.dtype)
+    metadata: Metadata = attrs.field(factory=Metadata, converter=attrs.converters.default_if_none(factory=Metadata))
+    #: Options beyond `source` that shaped the data (a selection, a level); never read or written in place.
+    load_options: dict[str, Any] = attrs.field(factory=dict, converter=_options)
+
+
+class _Described:
+    """The ImageStack members every stack reads from its `info`."""
+
+    _info: StackInfo
+
+    @property
+    def info(self) -> StackInfo:
+        """What identifies the stack and describes its data."""
+        return self._info
+
+    @property
+    def load_options(self) -> dict[str, Any]:
+        """Options beyond `source` that shaped this stack (e.g. a selection or a level):
+        `stackio.load(stack.source, axes, **stack.load_options)` recreates it."""
+        return dict(self.info.load_options)
+
+    @property
+    def source(self) -> str:
+        return self.info.source
+
+    @property
+    def data_shape(self) -> tuple[int, ...]:
+        return self.info.layout.shape
+
+    @property
+    def data_dtype(self) -> np.dtype:
+        return self.info.dtype
+
+    @property
+    def axes(self) -> str:
+        return self.info.layout.axes
+
+    @property
+    def original_axes(self) -> str:
+        return self.info.layout.original_axes
+
+    @property
+    def original_data_shape(self) -> tuple[int, ...]:
+        return self.info.layout.original_shape
+
+    @property
+    def metadata(self) -> Metadata:
+        return self.info.metadata
+
+    @property
+    def layout(self) -> Layout:
+        return self.info.layout
+
+    def to_dask(self, chunks: tuple[int, ...] | None = None) -> Any:
+        """The stack as a lazy dask array in SC(Z)YX (needs dask installed).
+
+        Chunks follow the format's own chunks where it has them (`chunks`
+        attribute, in original axis order): one sample and all channels per chunk.
+        """
+        from .dask_adapter import stack_to_dask
+
+        return stack_to_dask(self, chunks)  # type: ignore[arg-type]
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.source!r} {self.axes}{self.data_shape} {self.data_dtype}>"
+
+
+class ArrayStack(_Described):
+    """A stack whose data is in memory.
+
+    `array` has the layout's original axes and is rearranged to SC(Z)YX once;
+    pass `arranged=True` when it is already in SC(Z)YX (`layout.shape`).
+    """
+
+    def __init__(
+        self,
+        array: np.ndarray,
+        layout: Layout,
+        *,
+        source: str = "<array>",
+        metadata: Metadata | None = None,
+        arranged: bool = False,
+        load_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        expected = layout.shape if arranged else layout.original_shape
+        if tuple(array.shape) != expected:
+            raise AxesError(
+                f"{source}: array shape {array.shape} does not match the expected {expected}",
+                source=source,
+            )
+        array = np.asarray(array)
+        self._info = StackInfo(source, layout, array.dtype, metadata, load_options)
+        self._data: np.ndarray = array if arranged else layout.to_stack_order(array)  # type: ignore[assignment]
+        # Patches are read from the arranged data, whose own layout is SC(Z)YX.
+        self._arranged = Layout("SC" + layout.spatial_axes, self._data.shape, "S", layout.depth_axis)
+
+    @classmethod
+    def from_axes(
+        cls,
+        array: np.ndarray,
+        axes: str,
+        *,
+        source: str = "<array>",
+        metadata: Metadata | None = None,
+        depth_axis: str = "Z",
+        load_options: Mapping[str, Any] | None = None,
+    ) -> ArrayStack:
+        layout = Layout.from_axes(axes, array.shape, depth_axis=depth_axis, source=source)  # type: ignore[arg-type]
+        return cls(array, layout, source=source, metadata=metadata, load_options=load_options)
+
+    @property
+    def data(self) -> np.ndarray:
+        """The whole stack as an SC(Z)YX array (a view, not a copy)."""
+        return self._data
+
+    def extract_patch(
+        self,
+        sample_idx: int,
+        channels: Sequence[int] | None,
+        coords: Sequence[int],
+        patch_size: Sequence[int],
+    ) -> np.ndarray:
+        info = self._info
+        return read_patch(self._arranged, self._data, info.dtype, info.source, sample_idx, channels, coords, patch_size)
+
+    def read_all(self) -> np.ndarray:
+        """The whole stack as an SC(Z)YX array (a view, not a copy)."""
+        return self._data
+
+    def close(self) -> None:
+        """Nothing to release; present so every stack can be closed alike."""
+
+
+def _close_reader(reader: object) -> None:
+    close = getattr(reader, "close", None)
+    if callable(close):
+        close()
+
+
+class OnDemand:
+    """Something opened on first use, shared by the reads under way, closed when no read holds it.
+
+    `opener()` makes it; a failure that is not a StackioError becomes a ReadError naming `source`.
+    `close()` takes effect at once for new reads; reads under way finish first. Pickles closed.
+    """
+
+    def __init__(self, opener: Callable[[], Any], source: str) -> None:
+        self.opener = opener
+        self.source = source
+        self._value: Any = None
+        self._finalizer: weakref.finalize | None = None
+        self._lock = threading.Lock()
+        #: Reads under way, and closings that wait for them to end.
+        self._active = 0
+        self._deferred: list[weakref.finalize] = []
+
+    @property
+    def is_open(self) -> bool:
+        return self._value is not None
+
+    def acquire(self) -> Any:
+        """The open value (opened now if need be), counted as in use until `release()`."""
+        with self._lock:
+            if self._value is None:
+                try:
+                    value = self.opener()
+                except StackioError:
+                    raise
+                except Exception as exc:
+                    raise ReadError(
+                        f"{self.source}: could not be opened for reading "
+                        f"({type(exc).__name__}: {exc}); check the file is complete and readable",
+                        source=self.source,
+                    ) from exc
+                self._finalizer = weakref.finalize(self, _close_reader, value)
+                self._value = value
+            self._active += 1
+            return self._value
+
+    def release(self) -> None:
+        with self._lock:
+            self._active -= 1
+            deferred = self._deferred if self._active == 0 else []
+            if deferred:
+                self._deferred = []
+        for finalizer in deferred:
+            finalizer()
+
+    def close(self) -> None:
+        with self._lock:
+            finalizer, self._finalizer, self._value = self._finalizer, None, None
+            if finalizer is None:
+                return
+            if self._active:
+                self._deferred.append(finalizer)
+                return
+        finalizer()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"opener": self.opener, "source": self.source}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["opener"], state["source"])  # type: ignore[misc]
+
+
+class LazyStack(_Described):
+    """A stack that reads each patch from disk on demand.
+
+    `opener()` returns an array-like in the layout's original axes supporting
+    numpy basic indexing (a memory map, a zarr array, or a plugin's reader with
+    `__getitem__`, and `close()` if it holds files). It is called on first read,
+    again after unpickling or `close()`, and must itself be picklable.
+    """
+
+    def __init__(
+        self,
+        source: str,
+        layout: Layout,
+        dtype: np.dtype | str,
+        opener: Callable[[], Any],
+        *,
+        metadata: Metadata | None = None,
+        chunks: tuple[int, ...] | None = None,
+        shards: tuple[int, ...] | None = None,
+        load_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        self._info = StackInfo(source, layout, dtype, metadata, load_options)
+        self._reader = OnDemand(opener, source)
+        #: Chunk shape in original axis order, where the format has chunks.
+        self.chunks = chunks
+        #: Shard shape in original axis order, where the format has shards.
+        self.shards = shards
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the reader is open (it opens on the first read and after `close()` on the next)."""
+        return self._reader.is_open
+
+    def _open(self) -> Any:
+        """The open reader, for inspection (tests, benchmarks); not counted as a read under way."""
+        reader = self._reader.acquire()
+        self._reader.release()
+        return reader
+
+    def extract_patch(
+        self,
+        sample_idx: int,
+        channels: Sequence[int] | None,
+        coords: Sequence[int],
+        patch_size: Sequence[int],
+    ) -> np.ndarray:
+        info = self._info
+        reader = self._reader.acquire()
+        try:
+            return read_patch(info.layout, reader, info.dtype, info.source, sample_idx, channels, coords, patch_size)
+        except StackioError:
+            raise
+        except Exception as exc:
+            raise ReadError(
+                f"{info.source}: reading sample {sample_idx} at {tuple(coords)} failed "
+                f"({type(exc).__name__}: {exc}); the file may be truncated or corrupt",
+                source=info.source,
+            ) from exc
+        finally:
+            self._reader.release()
+
+    def read_all(self) -> np.ndarray:
+        """The whole stack as an SC(Z)YX array in memory."""
+        info = self._info
+        layout = info.layout
+        ensure_fits_in_memory(layout.original_shape, info.dtype, info.source)
+        reader = self._reader.acquire()
+        try:
+            whole = np.asarray(reader[(slice(None),) * len(layout.original_axes)])
+            whole = checked(whole, layout.original_shape, info.dtype, info.source, "the whole stack")
+        except StackioError:
+            raise
+        except Exception as exc:
+            raise ReadError(
+                f"{info.source}: reading the whole stack failed ({type(exc).__name__}: {exc}); "
+                "the file may be truncated or corrupt",
+                source=info.source,
+            ) from exc
+        finally:
+            self._reader.release()
+        return layout.to_stack_order(whole)  # type: ignore[return-value]
+
+    def to_memory(self) -> ArrayStack:
+        """An in-memory copy of this stack, with the same source, metadata and load options."""
+        info = self._info
+        return ArrayStack(
+            self.read_all(),
+            info.layout,
+            source=info.source,
+            metadata=info.metadata,
+            arranged=True,
+            load_options=info.load_options,
+        )
+
+    def close(self) -> None:
+        """Release open files; the next read reopens them.
+
+        Reads under way in other threads finish first: the files close when the last one ends.
+        """
+        self._reader.close()
+
+    def __enter__(self) -> LazyStack:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _ReadWhole:
+    """Reads a FileBackedStack's file into an ArrayStack, and checks it still holds what it first held."""
+
+    def __init__(
+        self,
+        path: str,
+        read_func: Callable[[str], np.ndarray],
+        axes: str,
+        depth_axis: str,
+        source: str,
+        metadata: Metadata | None,
+        load_options: Mapping[str, Any] | None,
+        known: StackInfo | None,
+    ) -> None:
+        self.path = path
+        self.read_func = read_func
+        self.axes = axes
+        self.depth_axis = depth_axis
+        self.source = source
+        self.metadata = metadata
+        self.load_options = dict(load_options or {})
+        #: The stack's info: given, or learnt from the first read.
+        self.known = known
+
+    def __call__(self) -> ArrayStack:
+        name = getattr(self.read_func, "__qualname__", repr(self.read_func))
+        try:
+            array = self.read_func(self.path)
+        except StackioError:
+            raise
+        except Exception as exc:
+            raise ReadError(
+                f"{self.source}: {name} failed to read it ({type(exc).__name__}: {exc})",
+                source=self.source,
+            ) from exc
+        if not isinstance(array, np.ndarray):
+            raise ValidationError(
+                f"{self.source}: {name} returned {type(array).__name__}, not a numpy array; "
+                "a read function must return an ndarray",
+                source=self.source,
+            )
+        stack = ArrayStack.from_axes(
+            array,
+            self.axes,
+            source=self.source,
+            metadata=self.metadata,
+            depth_axis=self.depth_axis,
+            load_options=self.load_options,
+        )
+        known = self.known
+        if known is None:
+            self.known = stack.info
+        elif stack.original_data_shape != known.layout.original_shape or stack.data_dtype != known.dtype:
+            raise ReadError(
+                f"{self.source}: holds {stack.data_dtype} data of shape {array.shape} now, not "
+                f"{known.dtype} of shape {known.layout.original_shape} as when it was first read; "
+                "was the file changed?",
+                source=self.source,
+            )
+        return stack
+
+
+class FileBackedStack(_Described):
+    """A file read whole by `load()` and dropped by `close()`.
+
+    For formats without partial reads, and for datasets of many files larger
+    than memory: keep one file loaded at a time. A read on an unloaded stack
+    loads it. `read_func(path)` returns the array in the axes given; with `shape`
+    and `dtype` given, nothing is read until the data is needed.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        read_func: Callable[[str], np.ndarray],
+        axes: str,
+        *,
+        source: str | None = None,
+        metadata: Metadata | None = None,
+        shape: Sequence[int] | None = None,
+        dtype: np.dtype | str | None = None,
+        depth_axis: str = "Z",
+        load_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.path = path
+        source = source or path
+        known = None
+        if shape is not None and dtype is not None:
+            layout = Layout.from_axes(axes, shape, depth_axis=depth_axis, source=source)  # type: ignore[arg-type]
+            known = StackInfo(source, layout, dtype, metadata, load_options)
+        self._read = _ReadWhole(path, read_func, axes, depth_axis, source, metadata, load_options, known)
+        self._data = OnDemand(self._read, source)
+
+    @property
+    def info(self) -> StackInfo:
+        """What identifies the stack and describes its data (learnt by reading the file if not given)."""
+        if self._read.known is None:
+            self.load()
+        return self._read.known  # type: ignore[return-value]
+
+    @property
+    def is_loaded(self) -> bool:
+        return self._data.is_open
+
+    def load(self) -> None:
+        """Read the file into memory (no-op when already loaded)."""
+        self._data.acquire()
+        self._data.release()
+
+    def close(self) -> None:
+        """Drop the data from memory; shape and dtype stay known.
+
+        Reads under way in other threads finish first, on the data they started with.
+        """
+        self._data.close()
+
+    def extract_patch(
+        self,
+        sample_idx: int,
+        channels: Sequence[int] | None,
+        coords: Sequence[int],
+        patch_size: Sequence[int],
+    ) -> np.ndarray:
+        loaded: ArrayStack = self._data.acquire()
+        try:
+            return loaded.extract_patch(sample_idx, channels, coords, patch_size)
+        finally:
+            self._data.release()
+
+    def read_all(self) -> np.ndarray:
+        """The whole stack as an SC(Z)YX array (the loaded data itself, not a copy)."""
+        loaded: ArrayStack = self._data.acquire()
+        self._data.release()
+        return loaded.data
+
+    def __repr__(self) -> str:
+        state = "loaded" if self.is_loaded else "not loaded"
+        return f"<FileBackedStack {self.source!r} {state}>"
