@@ -37,9 +37,10 @@ from typing import Any
 import attrs
 import numpy as np
 
+from . import memory
 from .axes import Layout
 from .errors import PatchBoundsError, ReadError, StackioError
-from .stack import _LARGE_PATCH, _checked, _read_plan, available_memory
+from .patches import LARGE_PATCH, PatchPlan, check_patch_request, checked
 
 #: At most this many bytes of decoded chunks are held at once by the core's chunk-grouped read.
 CHUNK_CACHE_BYTES = 256 * 2**20
@@ -96,8 +97,6 @@ def check_batch(
     channels: Sequence[int] | None = None,
 ) -> Batch:
     """Validate a batch once: the same rules as `check_patch_request`, errors naming the patch."""
-    from .stack import check_patch_request
-
     shape = tuple(int(n) for n in shape)
     n_samples, _, *spatial = shape
     nd = len(spatial)
@@ -153,8 +152,8 @@ def check_batch(
 
 
 def _check_memory(n_bytes: int, source: str, what: str) -> None:
-    if n_bytes > _LARGE_PATCH:
-        free = available_memory()
+    if n_bytes > LARGE_PATCH:
+        free = memory.available_memory()
         if free is not None and n_bytes > free:
             raise PatchBoundsError(
                 f"{source}: {what} needs {n_bytes / 2**30:.1f} GiB but only {free / 2**30:.1f} GiB is "
@@ -177,7 +176,7 @@ def read_patches(
     stacking `stack.extract_patch` over the requests; parts outside the image are zero, a patch wholly
     outside raises `PatchBoundsError` naming it.
     """
-    from .stack import ArrayStack, FileBackedStack, LazyStack
+    from .stacks import ArrayStack, FileBackedStack, LazyStack
 
     if isinstance(stack, (ArrayStack, LazyStack, FileBackedStack)):
         return read_stack_patches(stack, sample_indices, coords, patch_size, channels)
@@ -197,7 +196,7 @@ def read_patches(
                 int(batch.samples[i]), batch.channels, tuple(int(c) for c in batch.starts[i]), batch.size
             )
         )
-        out[i] = _checked(patch, out.shape[1:], dtype, source, f"patch {i}")
+        out[i] = checked(patch, out.shape[1:], dtype, source, f"patch {i}")
     return out
 
 
@@ -226,19 +225,23 @@ def read_stack_patches(
     channels: Sequence[int] | None = None,
 ) -> np.ndarray:
     """`read_patches` for stackio's ArrayStack, LazyStack and FileBackedStack."""
-    from .stack import FileBackedStack, LazyStack
+    from .stacks import FileBackedStack, LazyStack
 
     if isinstance(stack, FileBackedStack):
-        stack = stack._loaded()
+        loaded = stack._data.acquire()  # held until the batch is read: a close() meanwhile waits for it
+        try:
+            return read_stack_patches(loaded, sample_indices, coords, patch_size, channels)
+        finally:
+            stack._data.release()
     source = stack.source
     batch = check_batch(source, stack.data_shape, sample_indices, coords, patch_size, channels)
     if not isinstance(stack, LazyStack):
-        return read_batch(stack._stack_layout, stack._data, stack.data_dtype, source, batch)
-    reader = stack._acquire()
+        return read_batch(stack._arranged, stack._data, stack.data_dtype, source, batch)
+    reader = stack._reader.acquire()
     try:
         return read_batch(stack.layout, reader, stack.data_dtype, source, batch, stack.chunks)
     finally:
-        stack._release()
+        stack._reader.release()
 
 
 def read_batch(
@@ -250,7 +253,8 @@ def read_batch(
     chunks: tuple[int, ...] | None = None,
 ) -> np.ndarray:
     """Read a validated batch through `reader` (original axes), as `read_patch` reads one patch."""
-    shape, sample_shape, sample_pos, spatial_pos, channel_pos, _ = _read_plan(layout)
+    plan = PatchPlan.of(layout)
+    shape, spatial_pos, channel_pos = plan.shape, plan.spatial_positions, plan.channel_position
     orig = layout.original_axes
     n_channels = shape[1]
     channel_list = batch.channels
@@ -271,7 +275,7 @@ def read_batch(
     to_reader = tuple(out_axes.index(a) for a in remaining)  # dest axis k <- out axis to_reader[k]
     keys: list[Key] = []
     outs: list[np.ndarray] = []
-    sample_rev = list(zip(reversed(sample_pos), reversed(sample_shape), strict=True))
+    sample_rev = plan.sample_axes  # (position, size), innermost first
     base: list[int | slice] = [slice(None)] * len(orig)
     if channel_pos is not None:
         base[channel_pos] = slice(c0, c1)
@@ -302,7 +306,7 @@ def read_batch(
                 view[...] = reader[key]
         else:
             for i, (key, view) in enumerate(zip(keys, outs, strict=True)):
-                block = _checked(np.asarray(reader[key]), view.shape, dtype, source, f"patch {i}")
+                block = checked(np.asarray(reader[key]), view.shape, dtype, source, f"patch {i}")
                 view[...] = block
     except StackioError:
         raise
@@ -353,7 +357,7 @@ def read_chunked(
     chunk_bytes = math.prod(chunks) * dtype.itemsize
     if len(distinct) == references or len(distinct) * chunk_bytes > CHUNK_CACHE_BYTES:
         for i, (key, view) in enumerate(zip(keys, outs, strict=True)):
-            view[...] = _checked(np.asarray(reader[key]), view.shape, dtype, source, f"patch {i}")
+            view[...] = checked(np.asarray(reader[key]), view.shape, dtype, source, f"patch {i}")
         return
 
     def chunk_key(index: tuple[int, ...]) -> tuple[slice, ...]:
