@@ -1,12 +1,18 @@
-"""Loading an NDTiff dataset folder as one lazy stack (no ndstorage, no dask, nothing on stdout)."""
+"""Loading an NDTiff dataset folder as one lazy stack (no ndstorage, no dask, nothing on stdout).
+
+`load` goes locate (the dataset folder) -> plan (its index read, the planes laid out as the stack the
+axes and options ask for, in `dataset`) -> build (the `LazyStack` over that plan).
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from stackio import ImageStack, LazyStack, Source, ValidationError
 
-from .dataset import build, check_axes, check_options
+from . import dataset
+from .dataset import check_axes, check_options
 
 
 def dataset_name(source: Source) -> str:
@@ -33,11 +39,29 @@ def validate(source: Source, axes: str | None, options: dict[str, Any]) -> None:
 
 
 def load(source: Source, axes: str | None, options: dict[str, Any]) -> list[ImageStack]:
+    """The one lazy stack of an NDTiff dataset folder."""
+    root = locate(source, axes, options)
+    loaded = plan(source, root, axes, options)
+    return [build(source, loaded, options)]
+
+
+def locate(source: Source, axes: str | None, options: dict[str, Any]) -> Path:
+    """The dataset folder, once the source, axes and options are known to be acceptable."""
     validate(source, axes, options)
     assert source.path is not None
+    return source.path
+
+
+def plan(source: Source, root: Path, axes: str | None, options: dict[str, Any]) -> dataset.Loaded:
+    """Read the dataset's index and lay out the stack asked for."""
     name = dataset_name(source)
-    loaded = build(source.path, name, axes, check_options(name, options))
-    stack = LazyStack(
+    return dataset.build(root, name, axes, check_options(name, options))
+
+
+def build(source: Source, loaded: dataset.Loaded, options: dict[str, Any]) -> ImageStack:
+    """The lazy stack over the planned planes; the options that chose them travel in `load_options`."""
+    assert source.path is not None
+    return LazyStack(
         str(source.path.resolve()),
         loaded.layout,
         loaded.plan.dtype,
@@ -46,4 +70,3 @@ def load(source: Source, axes: str | None, options: dict[str, Any]) -> list[Imag
         chunks=loaded.chunks,
         load_options=dict(options),
     )
-    return [stack]

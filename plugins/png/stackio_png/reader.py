@@ -7,9 +7,9 @@ slice of the image decoded once; the decoded array is kept until `close()`.
 from __future__ import annotations
 
 from functools import partial
-from pathlib import Path
 from typing import Any
 
+import attrs
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 from stackio import (
@@ -19,11 +19,12 @@ from stackio import (
     LazyStack,
     Metadata,
     ReadError,
-    Sample,
     Source,
     StackioError,
     ValidationError,
 )
+
+from .samples import write_samples  # noqa: F401  the samples hook still finds them here
 
 #: Pillow mode -> (numpy dtype, colour samples, channel names); palette modes are expanded first.
 MODES: dict[str, tuple[str, int, tuple[str, ...] | None]] = {
@@ -81,16 +82,36 @@ def raw_info(path: str) -> dict[str, Any]:
         }
 
 
-def _metadata(image: Image.Image, path: str, channel_names: tuple[str, ...] | None) -> Metadata:
-    dpi = image.info.get("dpi")
-    voxel = units = None
-    if dpi and all(float(d) > 0 for d in dpi):  # present only when the file gives physical units
-        voxel = {"Y": MICROMETERS_PER_INCH / float(dpi[1]), "X": MICROMETERS_PER_INCH / float(dpi[0])}
-        units = {"Y": "micrometer", "X": "micrometer"}
-    return Metadata(voxel_size=voxel, units=units, channel_names=channel_names, raw=partial(raw_info, path))
+@attrs.frozen
+class Picture:
+    """What Pillow says of a file at load: its mode, frames, shape and physical pixel size."""
+
+    path: str
+    mode: str
+    frames: int
+    shape: tuple[int, ...]
+    #: The file's own axes: (T)YX(C).
+    natural: str
+    dtype: str
+    channel_names: tuple[str, ...] | None
+    pixel_um: tuple[float, float] | None
 
 
 def load(format: str, source: Source, axes: str | None, *, in_memory: bool) -> list[ImageStack]:
+    """The one stack of a PNG or JPEG file: frames as samples, colour samples as channels."""
+    picture = locate(format, source)
+    layout = plan(picture, axes)
+    stack = build(picture, layout)
+    if in_memory:
+        try:
+            return [stack.to_memory()]
+        finally:
+            stack.close()
+    return [stack]
+
+
+def locate(format: str, source: Source) -> Picture:
+    """Open the file with Pillow once and read what the stack needs (no pixels)."""
     if source.path is None or not source.path.is_file():
         raise ValidationError(f"{source}: the {format} format reads single image files", source=str(source))
     path = str(source.path.resolve())
@@ -107,19 +128,7 @@ def load(format: str, source: Source, axes: str | None, *, in_memory: bool) -> l
                 raise ReadError(
                     f"{path}: Pillow mode {mode!r} is not supported (supported: {', '.join(MODES)})", source=path
                 )
-            dtype, samples, names = MODES[mode]
-            natural = ("T" if frames > 1 else "") + "YX" + ("C" if samples > 1 else "")
-            shape = (*((frames,) if frames > 1 else ()), size[1], size[0], *((samples,) if samples > 1 else ()))
-            if axes is not None and len(axes) != len(shape):
-                raise AxesError(
-                    f"{path}: the image has {len(shape)} dimensions, shape {shape} ({natural}: "
-                    f"{'frames, ' if frames > 1 else ''}rows, columns{', colour samples' if samples > 1 else ''}); "
-                    f"axes {axes!r} has {len(axes)} letters; pass e.g. axes={natural!r} or leave axes=None",
-                    source=path,
-                )
-            given = axes or natural
-            names = names if samples > 1 and given[-1] == "C" else None
-            metadata = _metadata(image, path, names)
+            dpi = image.info.get("dpi")
     except StackioError:
         raise
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
@@ -128,33 +137,37 @@ def load(format: str, source: Source, axes: str | None, *, in_memory: bool) -> l
             "the file may be truncated or not an image",
             source=path,
         ) from exc
-    layout = Layout.from_axes(given, shape, source=path)
-    decoder = Decoder(path, mode, frames)
-    stack = LazyStack(path, layout, np.dtype(dtype), decoder, metadata=metadata)
-    if in_memory:
-        try:
-            return [stack.to_memory()]
-        finally:
-            stack.close()
-    return [stack]
+    dtype, samples, names = MODES[mode]
+    natural = ("T" if frames > 1 else "") + "YX" + ("C" if samples > 1 else "")
+    shape = (*((frames,) if frames > 1 else ()), size[1], size[0], *((samples,) if samples > 1 else ()))
+    pixel_um = None
+    if dpi and all(float(d) > 0 for d in dpi):  # present only when the file gives physical units
+        pixel_um = (MICROMETERS_PER_INCH / float(dpi[1]), MICROMETERS_PER_INCH / float(dpi[0]))
+    return Picture(path, mode, frames, shape, natural, dtype, names, pixel_um)
 
 
-def write_samples(directory: Path) -> list[Sample]:
-    """Small PNG, animated PNG and JPEG samples written by Pillow."""
-    rng = np.random.default_rng(11)
-    grey = Image.fromarray(rng.integers(0, 255, (40, 56), dtype=np.uint8))
-    grey.save(directory / "grey8.png", dpi=(25400 / 0.5, 25400 / 0.5))
-    deep = Image.fromarray(rng.integers(0, 65535, (24, 31), dtype=np.uint16))
-    deep.save(directory / "grey16.png")
-    colour = Image.fromarray(rng.integers(0, 255, (33, 47, 3), dtype=np.uint8), "RGB")
-    colour.save(directory / "colour.png")
-    frames = [Image.fromarray(np.full((16, 20), 40 * i, np.uint8)) for i in range(3)]
-    frames[0].save(directory / "movie.png", save_all=True, append_images=frames[1:], duration=100)
-    colour.save(directory / "photo.jpg", quality=95, dpi=(300, 300))
-    return [
-        Sample(str(directory / "grey8.png"), None, "8-bit grey PNG declaring 0.5 um pixels (pHYs)"),
-        Sample(str(directory / "grey16.png"), "YX", "16-bit grey PNG"),
-        Sample(str(directory / "colour.png"), "YXC", "8-bit RGB PNG"),
-        Sample(str(directory / "movie.png"), "TYX", "animated PNG, 3 frames"),
-        Sample(str(directory / "photo.jpg"), None, "RGB JPEG at 300 dpi"),
-    ]
+def plan(picture: Picture, axes: str | None) -> Layout:
+    """The layout of the decoded array: the user's axes, else the file's own (T)YX(C)."""
+    shape, frames = picture.shape, picture.frames
+    if axes is not None and len(axes) != len(shape):
+        colour = picture.natural.endswith("C")
+        raise AxesError(
+            f"{picture.path}: the image has {len(shape)} dimensions, shape {shape} ({picture.natural}: "
+            f"{'frames, ' if frames > 1 else ''}rows, columns{', colour samples' if colour else ''}); "
+            f"axes {axes!r} has {len(axes)} letters; pass e.g. axes={picture.natural!r} or leave axes=None",
+            source=picture.path,
+        )
+    return Layout.from_axes(axes or picture.natural, shape, source=picture.path)
+
+
+def build(picture: Picture, layout: Layout) -> ImageStack:
+    """A lazy stack that decodes the file once, on its first patch."""
+    colour = picture.natural.endswith("C")
+    names = picture.channel_names if colour and layout.original_axes[-1] == "C" else None
+    voxel = units = None
+    if picture.pixel_um is not None:
+        voxel = {"Y": picture.pixel_um[0], "X": picture.pixel_um[1]}
+        units = {"Y": "micrometer", "X": "micrometer"}
+    metadata = Metadata(voxel_size=voxel, units=units, channel_names=names, raw=partial(raw_info, picture.path))
+    decoder = Decoder(picture.path, picture.mode, picture.frames)
+    return LazyStack(picture.path, layout, np.dtype(picture.dtype), decoder, metadata=metadata)

@@ -13,13 +13,7 @@ import stackio
 import stackio_tiff
 import tifffile
 from stackio import Source
-from stackio.testing.conformance import PluginConformance
 from tiff_helpers import every_sample
-
-
-class TestTiffConformance(PluginConformance):
-    plugin = "stackio_tiff"
-    heavy_modules = ("tifffile", "imagecodecs", "stackio_tiff.reader", "stackio_tiff.images")
 
 
 def test_importing_the_plugin_imports_no_format_library() -> None:
