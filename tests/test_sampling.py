@@ -7,9 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import tifffile
-
 import stackio
+import tifffile
 from stackio.sampling import GridTiles, RandomPatches, Resident, Stitcher, check_pairs, predict_tiled
 
 
