@@ -36,4 +36,5 @@ def stackio_validate(source: Source, axes: str | None) -> None:
 @hookimpl
 def stackio_load(source: Source, axes: str) -> Sequence[ImageStack]:
     array = np.asarray(source.array)
-    return [ArrayStack.from_axes(array, axes, source=str(source))]
+    # "array", as CAREamics' ImageStack protocol names in-memory data (load-time errors name the shape)
+    return [ArrayStack.from_axes(array, axes, source="array")]

@@ -99,6 +99,18 @@ class _Described:
 
         return stack_to_dask(self, chunks)  # type: ignore[arg-type]
 
+    def read_patches(
+        self,
+        sample_indices: Any,
+        coords: Any,
+        patch_size: Sequence[int],
+        channels: Sequence[int] | None = None,
+    ) -> np.ndarray:
+        """Many patches in one (N, C, (Z), Y, X) array, each chunk or tile decoded once (`stackio.read_patches`)."""
+        from .batch import read_stack_patches
+
+        return read_stack_patches(self, sample_indices, coords, patch_size, channels)
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.source!r} {self.axes}{self.data_shape} {self.data_dtype}>"
 
@@ -273,6 +285,15 @@ class LazyStack(_Described):
     def is_open(self) -> bool:
         """Whether the reader is open (it opens on the first read and after `close()` on the next)."""
         return self._reader.is_open
+
+    @property
+    def is_loaded(self) -> bool:
+        """Whether the file is open for reading (CAREamics' file-stack API; the data stays on disk)."""
+        return self._reader.is_open
+
+    def load(self) -> None:
+        """Open the file now rather than on the first read (CAREamics' file-stack API; reads nothing)."""
+        self._open()
 
     def _open(self) -> Any:
         """The open reader, for inspection (tests, benchmarks); not counted as a read under way."""

@@ -15,23 +15,31 @@ from typing import Any
 
 def reopen(stack: Any) -> None:
     """Forget `stack`'s open reader and locks; the next read reopens its file. For forked processes."""
-    from .stack import FileBackedStack, LazyStack
+    from .stacks import FileBackedStack, LazyStack
 
     if isinstance(stack, LazyStack):
-        finalizer = stack._finalizer
-        if finalizer is not None:
-            finalizer.detach()  # the reader belongs to the parent: never close it from here
-        stack._finalizer = None
-        stack._reader = None
-        stack._lock = threading.Lock()
-        stack._active = 0
-        stack._deferred = []
+        _forget(stack._reader)
     elif isinstance(stack, FileBackedStack):
-        stack._lock = threading.Lock()
+        held = stack._data
+        held._lock = threading.Lock()  # the loaded data itself is the child's copy: keep it
+        held._active = 0
+        held._deferred = []
     else:
         own = getattr(stack, "reopen", None)
         if callable(own):
             own()
+
+
+def _forget(held: Any) -> None:
+    """An `OnDemand` reader as if never opened, without closing what the parent opened."""
+    finalizer = held._finalizer
+    if finalizer is not None:
+        finalizer.detach()  # the reader belongs to the parent: never close it from here
+    held._finalizer = None
+    held._value = None
+    held._lock = threading.Lock()
+    held._active = 0
+    held._deferred = []
 
 
 def reopen_all(stacks: Iterable[Any]) -> None:
