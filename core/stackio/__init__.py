@@ -9,6 +9,7 @@ point group; none is imported until a source needs it.
 
 from .api import Diagnosis, detect, diagnose, load, load_pairs, natural_key, require_axes
 from .axes import KNOWN_AXES, Layout, normalize_axes
+from .batch import read_patches
 from .dispatch import Decision, Verdict, claims_by_suffix
 from .errors import (
     AxesError,
@@ -83,6 +84,7 @@ __all__ = [
     "normalize_axes",
     "plugins",
     "read_patch",
+    "read_patches",
     "register_plugin",
     "require_axes",
     "unregister_plugin",
