@@ -140,5 +140,5 @@ def scene_rectangles(path: str | Path) -> dict[int | None, Rect]:
     """
     info = inspect(str(Path(path).expanduser()))
     if info.scenes:
-        return dict(info.scenes)
+        return {scene: rect for scene, rect in info.scenes.items()}
     return {None: info.whole}

@@ -68,4 +68,5 @@ def read_pixel_type(pixel_types: Sequence[str], path: str) -> tuple[str, bool]:
             "values; such files are not supported (convert the channels to one pixel type in ZEN)",
             source=path,
         )
+    assert target is not None  # without one, every channel type is lossy
     return target, rgb

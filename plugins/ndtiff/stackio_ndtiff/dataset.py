@@ -342,15 +342,15 @@ def _image_format(entries: Sequence[IndexEntry], name: str) -> tuple[int, int, s
             "Select part of the dataset with select={...} to load images of one size",
             source=name,
         )
-    kinds = {PIXEL_TYPES.get(e.pixel_type) for e in entries}
-    if None in kinds:
-        bad = sorted({e.pixel_type for e in entries if e.pixel_type not in PIXEL_TYPES})
+    bad = sorted({e.pixel_type for e in entries if e.pixel_type not in PIXEL_TYPES})
+    if bad:
         raise ReadError(f"{name}: unknown NDTiff pixel type(s) {bad}; known: {sorted(PIXEL_TYPES)}", source=name)
+    kinds = {PIXEL_TYPES[e.pixel_type] for e in entries}
     if len(kinds) > 1:
         raise ReadError(f"{name}: its images mix pixel types {sorted(kinds)}; stackio needs one", source=name)
     if any(e.pixel_compression != 0 for e in entries):
         raise ReadError(f"{name}: compressed NDTiff pixels are not supported (only uncompressed)", source=name)
-    (height, width), (dtype, spp) = sizes.pop(), kinds.pop()  # type: ignore[misc]
+    (height, width), (dtype, spp) = sizes.pop(), kinds.pop()
     return height, width, dtype, spp
 
 

@@ -216,11 +216,10 @@ class PlaneReader:
         key = tuple(cell)
         table = plan.table
         if plan.mosaic is None:
-            number = table.get(key, -1) if plan.sparse else int(table[key])  # type: ignore[union-attr]
+            number = table.get(key, -1) if isinstance(table, dict) else int(table[key])
             if number >= 0:
                 self._copy(target, number, component, y0, y1, x0, x1)
             return
-        found = None if plan.sparse else table[key]
         mosaic = plan.mosaic
         cy0, cy1 = y0 + mosaic.origin_y, y1 + mosaic.origin_y
         cx0, cx1 = x0 + mosaic.origin_x, x1 + mosaic.origin_x
@@ -228,7 +227,8 @@ class PlaneReader:
         for i in range(max(cy0 // mosaic.step_y, 0), min((cy1 - 1) // mosaic.step_y + 1, rows)):
             ty0, ty1 = max(cy0, i * mosaic.step_y), min(cy1, (i + 1) * mosaic.step_y)
             for j in range(max(cx0 // mosaic.step_x, 0), min((cx1 - 1) // mosaic.step_x + 1, columns)):
-                number = table.get((*key, i, j), -1) if found is None else int(found[i, j])  # type: ignore[union-attr]
+                cell_ij = (*key, i, j)
+                number = table.get(cell_ij, -1) if isinstance(table, dict) else int(table[cell_ij])
                 if number < 0:
                     continue
                 tx0, tx1 = max(cx0, j * mosaic.step_x), min(cx1, (j + 1) * mosaic.step_x)

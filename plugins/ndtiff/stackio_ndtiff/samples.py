@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import shutil
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +52,9 @@ def scene(height: int, width: int, seed: int = 0, dtype: str = "uint16") -> np.n
     return image.astype(dtype)
 
 
-def tiles(image: np.ndarray, rows: int, columns: int, overlap: tuple[int, int], first: tuple[int, int] = (0, 0)):
+def tiles(
+    image: np.ndarray, rows: int, columns: int, overlap: tuple[int, int], first: tuple[int, int] = (0, 0)
+) -> Iterator[tuple[dict[str, int], np.ndarray]]:
     """Cut `image` into a rows x columns grid of tiles that overlap by `overlap` pixels (y, x).
 
     Yields `({'row': r, 'column': c}, tile)`; tile (r, c) starts at (r*step_y, c*step_x).
