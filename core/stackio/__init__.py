@@ -20,6 +20,7 @@ from .errors import (
     StackioError,
     UnsupportedFormatError,
     ValidationError,
+    WriteError,
 )
 from .formats import FormatSpec
 from .hookspecs import Detection, Sample, hookimpl
@@ -28,7 +29,10 @@ from .patches import check_patch_request, read_patch
 from .protocol import ImageStack
 from .registry import get_registry, register_plugin, unregister_plugin
 from .source import Source
+from .saving import save
 from .stacks import ArrayStack, FileBackedStack, LazyStack
+
+from .streaming import StreamWriter, create
 
 __version__ = "0.1.0"
 
@@ -69,11 +73,14 @@ __all__ = [
     "SourceNotFoundError",
     "StackioError",
     "UnsupportedFormatError",
+    "StreamWriter",
     "ValidationError",
     "Verdict",
+    "WriteError",
     "broken_plugins",
     "check_patch_request",
     "claims_by_suffix",
+    "create",
     "detect",
     "diagnose",
     "formats",
@@ -87,5 +94,6 @@ __all__ = [
     "read_patches",
     "register_plugin",
     "require_axes",
+    "save",
     "unregister_plugin",
 ]

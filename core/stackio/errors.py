@@ -41,3 +41,7 @@ class PluginError(StackioError):
 
 class PatchBoundsError(StackioError, IndexError):
     """A sample, channel or patch lies outside the stack."""
+
+
+class WriteError(StackioError):
+    """A destination could not be written: it exists, is read-only, or the write failed part-way."""

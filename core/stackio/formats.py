@@ -39,6 +39,10 @@ class FormatSpec:
     #: Options that, when passed, select this format whatever the source looks like.
     selected_by: tuple[str, ...] = attrs.field(default=(), converter=tuple)
     description: str = ""
+    #: Destination suffixes this format writes (longest match wins), empty when it only reads.
+    writes: tuple[str, ...] = attrs.field(default=(), converter=_lower_tuple)
+    #: Names of the options `save`/`create`/`convert` pass to its writer; any other is an error.
+    write_options: tuple[str, ...] = attrs.field(default=(), converter=tuple)
     #: The distribution that provides the format; filled from the entry point if unset.
     distribution: str | None = None
 
@@ -47,7 +51,7 @@ class FormatSpec:
         out = []
         if not _NAME.match(self.name):
             out.append(f"format name {self.name!r} must be lower-case letters, digits, '-' or '_'")
-        out += [f"suffix {s!r} must start with '.'" for s in self.suffixes if not s.startswith(".")]
+        out += [f"suffix {s!r} must start with '.'" for s in (*self.suffixes, *self.writes) if not s.startswith(".")]
         out += [f"scheme {s!r} must be letters only, without '://'" for s in self.schemes if not s.isalnum()]
         if self.markers and not self.directories:
             out.append("markers are given but directories=False")

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from .formats import FormatSpec
     from .protocol import ImageStack
     from .source import Source
+    from .writing import DatasetWriter, WriteRequest
 
 hookspec = pluggy.HookspecMarker("stackio")
 hookimpl = pluggy.HookimplMarker("stackio")
@@ -99,4 +100,15 @@ def stackio_write_samples(directory: Path) -> Sequence[Sample] | None:
     """Write a few small sample files with the format's own library into `directory`.
 
     Used by `stackio demo` and the conformance suite in `stackio.testing`.
+    """
+
+
+@hookspec
+def stackio_open_writer(format: str, request: WriteRequest) -> DatasetWriter:
+    """Start writing `request.images` at `request.path` (a temporary name) and return the writer.
+
+    Called for formats that declare `FormatSpec.writes`, after the core has checked the
+    destination and the option names (`FormatSpec.write_options`). Raise `ValidationError` for
+    data the format cannot hold (dtype, dimensions). The core writes each image's blocks through
+    `writer.images[i].write`, calls `writer.finish()`, then moves the result into place.
     """

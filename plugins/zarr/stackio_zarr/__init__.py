@@ -7,14 +7,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stackio import Detection, FormatSpec, ImageStack, Sample, Source, ValidationError, hookimpl
 
 from .crops import Crop, load_crops, normalize_raw
 
+if TYPE_CHECKING:
+    from stackio.writing import DatasetWriter, WriteRequest
+
 MARKERS = ("zarr.json", ".zgroup", ".zarray")
 OPTIONS = ("level",)
+#: Options of the OME-Zarr writer (see writer.py).
+WRITE_OPTIONS = ("version", "compression", "name")
 
 
 @hookimpl
@@ -26,6 +31,8 @@ def stackio_register_formats(register: Callable[[FormatSpec], None]) -> None:
             directories=True,
             markers=MARKERS,
             options=OPTIONS,
+            writes=(".ome.zarr", ".zarr"),
+            write_options=WRITE_OPTIONS,
             description="Zarr v2/v3 stores, groups and arrays (paths or file:// URIs); OME-Zarr 0.1-0.5",
         )
     )
@@ -66,6 +73,13 @@ def stackio_load(source: Source, axes: str | None, options: dict[str, Any]) -> S
     from . import reader  # zarr is imported only now
 
     return reader.load(source, axes, level=options.get("level"))
+
+
+@hookimpl
+def stackio_open_writer(request: WriteRequest) -> DatasetWriter:
+    from . import writer  # zarr is imported only now
+
+    return writer.open_writer(request)
 
 
 @hookimpl

@@ -1,0 +1,92 @@
+"""Multiscale pyramids: level shapes and 2x downsampling of blocks (mean for images, mode for labels).
+
+numpy only; every writer that builds levels (OME-Zarr, OME-TIFF SubIFDs) uses these, so the levels
+of both formats hold the same pixels.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+#: Stop adding levels (pyramid="auto") once the largest of Y and X is at most this.
+AUTO_SMALLEST = 256
+
+
+def level_factors(spatial_shape: Sequence[int], voxel: Sequence[float] | None, levels: int) -> list[tuple[int, ...]]:
+    """The downsampling factor of each level along each spatial axis ((Z)YX), level 0 first.
+
+    Y and X halve at every level; Z (3-D data) halves only while it is not already coarser than
+    twice the finer of Y and X (anisotropic stacks keep their Z until XY catch up), and never
+    below one plane. Voxel sizes unknown count as 1.
+    """
+    ndim = len(spatial_shape)
+    size = [float(v) for v in voxel] if voxel is not None else [1.0] * ndim
+    out = [tuple([1] * ndim)]
+    current = [1] * ndim
+    for _ in range(1, levels):
+        step = []
+        for axis in range(ndim):
+            if axis < ndim - 2:  # depth
+                finest_plane = min(size[-1] * current[-1] * 2, size[-2] * current[-2] * 2)
+                coarse = size[axis] * current[axis] * 2 > 2 * finest_plane
+                step.append(1 if coarse or math.ceil(spatial_shape[axis] / current[axis]) < 2 else 2)
+            else:
+                step.append(2)
+        current = [c * s for c, s in zip(current, step, strict=True)]
+        out.append(tuple(current))
+    return out
+
+
+def level_shape(spatial_shape: Sequence[int], factor: Sequence[int]) -> tuple[int, ...]:
+    return tuple(math.ceil(n / f) for n, f in zip(spatial_shape, factor, strict=True))
+
+
+def auto_levels(spatial_shape: Sequence[int], smallest: int = AUTO_SMALLEST) -> int:
+    """How many levels 'auto' builds: halve Y and X until the larger is at most `smallest`."""
+    largest = max(spatial_shape[-2:])
+    levels = 1
+    while largest > smallest:
+        largest = math.ceil(largest / 2)
+        levels += 1
+    return levels
+
+
+def downsample(block: np.ndarray, step: Sequence[int], labels: bool) -> np.ndarray:
+    """Reduce the trailing len(step) axes of `block` by `step` (1 or 2 each).
+
+    An odd edge is padded by repeating its last element, so an edge voxel averages with itself.
+    Images take the mean (rounded to the nearest for integers); labels the most frequent value
+    of each block (ties go to the first in C order), so no new ids appear.
+    """
+    lead = block.ndim - len(step)
+    pad = [(0, 0)] * lead + [(0, (s - n % s) % s) for n, s in zip(block.shape[lead:], step, strict=True)]
+    if any(p[1] for p in pad):
+        block = np.pad(block, pad, mode="edge")
+    shape: list[int] = list(block.shape[:lead])
+    for n, s in zip(block.shape[lead:], step, strict=True):
+        shape += [n // s, s]
+    grouped = block.reshape(shape)
+    inner = tuple(lead + 2 * i + 1 for i in range(len(step)))
+    outer = [a for a in range(grouped.ndim) if a not in inner]
+    grouped = grouped.transpose(*outer, *inner).reshape(*[shape[a] for a in outer], -1)
+    if labels:
+        return _mode(grouped)
+    if block.dtype == np.bool_:
+        return grouped.mean(axis=-1) >= 0.5
+    mean = grouped.mean(axis=-1, dtype=np.float64)
+    if block.dtype.kind in "iu":
+        info = np.iinfo(block.dtype)
+        return np.clip(np.rint(mean), info.min, info.max).astype(block.dtype)
+    return mean.astype(block.dtype)
+
+
+def _mode(values: np.ndarray) -> np.ndarray:
+    n = values.shape[-1]
+    counts = np.zeros(values.shape, dtype=np.int8)
+    for i in range(n):
+        counts[..., i] = (values == values[..., i : i + 1]).sum(axis=-1)
+    pick = counts.argmax(axis=-1)
+    return np.take_along_axis(values, pick[..., None], axis=-1)[..., 0]
