@@ -10,6 +10,7 @@ point group; none is imported until a source needs it.
 from .api import Diagnosis, detect, diagnose, load, load_pairs, natural_key, require_axes
 from .axes import KNOWN_AXES, Layout, normalize_axes
 from .batch import read_patches
+from .convert import convert
 from .dispatch import Decision, Verdict, claims_by_suffix
 from .errors import (
     AxesError,
@@ -28,10 +29,9 @@ from .metadata import Metadata
 from .patches import check_patch_request, read_patch
 from .protocol import ImageStack
 from .registry import get_registry, register_plugin, unregister_plugin
-from .source import Source
 from .saving import save
+from .source import Source
 from .stacks import ArrayStack, FileBackedStack, LazyStack
-
 from .streaming import StreamWriter, create
 
 __version__ = "0.1.0"
@@ -80,6 +80,7 @@ __all__ = [
     "broken_plugins",
     "check_patch_request",
     "claims_by_suffix",
+    "convert",
     "create",
     "detect",
     "diagnose",

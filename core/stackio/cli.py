@@ -1,4 +1,4 @@
-"""The `stackio` command: formats, info, diagnose, demo.
+"""The `stackio` command: formats, info, diagnose, convert, demo.
 
 Exit codes: 0 ok, 1 error (one line, no traceback unless --debug), 2 usage.
 """
@@ -22,6 +22,23 @@ def _parse_option(text: str) -> tuple[str, Any]:
         return key, json.loads(value)
     except json.JSONDecodeError:
         return key, value
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not comma-separated integers such as 32,256,256") from None
+    return values
+
+
+def _levels(text: str) -> int | str:
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of levels or 'auto'") from None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -50,6 +67,32 @@ def _parser() -> argparse.ArgumentParser:
     diag = sub.add_parser("diagnose", help="show every installed plugin's verdict on a source")
     diag.add_argument("source")
     diag.add_argument("--json", action="store_true", help="print JSON")
+
+    conv = sub.add_parser("convert", help="convert a source to OME-Zarr or OME-TIFF, region by region")
+    conv.add_argument("source")
+    conv.add_argument("dest", help="destination; its suffix picks the format (.ome.zarr, .zarr, .ome.tif, .tif)")
+    conv.add_argument("--axes", default=None, help="axes of the source, where its metadata does not say")
+    conv.add_argument("--scene", type=int, action="append", default=None, help="scene to write (repeatable)")
+    conv.add_argument("--level", type=int, default=None, help="pyramid level of the source to read")
+    conv.add_argument("--format", default=None, help="the destination's format (default: from its suffix)")
+    conv.add_argument("--chunks", type=_ints, default=None, metavar="Z,Y,X", help="chunk shape, (Z)YX")
+    conv.add_argument("--shards", type=_ints, default=None, metavar="Z,Y,X", help="shard shape (OME-Zarr 0.5)")
+    conv.add_argument("--pyramid", type=_levels, default=1, metavar="N|auto", help="levels to write (default 1)")
+    conv.add_argument("--compression", default=None, help="codec: zstd, blosc, lz4, gzip, none (zarr); see docs")
+    conv.add_argument("--version", dest="ngff_version", default=None, help="OME-Zarr version: 0.5 or 0.4")
+    conv.add_argument("--workers", type=int, default=1, help="threads reading and writing regions")
+    conv.add_argument("--scheduler", default=None, help="a dask.distributed scheduler address to write with")
+    conv.add_argument("--overwrite", action="store_true", help="replace an existing destination")
+    conv.add_argument("--no-progress", action="store_true", help="no progress bar (none is shown when piped)")
+    conv.add_argument(
+        "-o",
+        "--option",
+        action="append",
+        type=_parse_option,
+        default=[],
+        metavar="KEY=VALUE",
+        help="an option for the destination's writer (JSON value or text)",
+    )
 
     demo = sub.add_parser("demo", help="write sample files with each plugin's own library and load them")
     demo.add_argument("directory", nargs="?", default=None, help="where to write (default: a temporary folder)")
@@ -182,6 +225,43 @@ def _cmd_diagnose(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_convert(args: argparse.Namespace) -> int:
+    from .convert import convert
+
+    options = dict(args.option)
+    if args.compression is not None:
+        options["compression"] = args.compression
+    if args.ngff_version is not None:
+        options["version"] = args.ngff_version
+    client = None
+    if args.scheduler is not None:
+        from distributed import Client
+
+        client = Client(args.scheduler)
+    try:
+        path = convert(
+            args.source,
+            args.dest,
+            axes=args.axes,
+            scene=args.scene,
+            level=args.level,
+            format=args.format,
+            overwrite=args.overwrite,
+            chunks=args.chunks,
+            shards=args.shards,
+            pyramid=args.pyramid,
+            workers=args.workers,
+            client=client,
+            progress=False if args.no_progress else None,
+            **options,
+        )
+    finally:
+        if client is not None:
+            client.close()
+    print(path)
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -191,7 +271,13 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    commands = {"formats": _cmd_formats, "info": _cmd_info, "diagnose": _cmd_diagnose, "demo": _cmd_demo}
+    commands = {
+        "formats": _cmd_formats,
+        "info": _cmd_info,
+        "diagnose": _cmd_diagnose,
+        "convert": _cmd_convert,
+        "demo": _cmd_demo,
+    }
     try:
         return commands[args.command](args)
     except StackioError as exc:

@@ -181,7 +181,7 @@ def copy_stack(
     """Read `stack` region by region through `extract_patch` and write each region with `writer`."""
     pull = getattr(writer, "pull", None)
     if callable(pull):  # a writer that must write in its own order (a TIFF's pages and tiles)
-        pull(lambda s, c, n: stack.extract_patch(s, None, c, n), progress)
+        pull(stack.extract_patch, progress)
         return
     step = region_step(spec, writer.units)
     regions = [
@@ -242,8 +242,11 @@ def _copy_distributed(client: Any, stack: Any, writer: Any, regions: list[Any], 
             progress(1)
 
 
-def count_regions(spec: ImageSpec, units: Sequence[int] | None) -> int:
-    step = region_step(spec, units)
+def count_work(spec: ImageSpec, writer: ImageWriter) -> int:
+    """How many progress steps writing `spec` takes: regions, or planes for a writer that pulls."""
+    if callable(getattr(writer, "pull", None)):
+        return math.prod(spec.shape[:2]) * (spec.shape[2] if len(spec.shape) == 5 else 1)
+    step = region_step(spec, writer.units)
     return math.prod(math.ceil(n / s) for n, s in zip(spec.shape, step, strict=True))
 
 
@@ -308,7 +311,7 @@ def write_stacks(
         raise
     bar = progress_bar(
         progress,
-        sum(count_regions(s, w.units) for s, w in zip(specs, writer.images, strict=True)),
+        sum(count_work(s, w) for s, w in zip(specs, writer.images, strict=True)),
         f"writing {target.path.name}",
     )
     try:

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stackio import Detection, FormatSpec, ImageStack, Sample, Source, ValidationError, hookimpl
+
+if TYPE_CHECKING:
+    from stackio.writing import DatasetWriter, WriteRequest
 
 #: Classic TIFF and BigTIFF, little- and big-endian.
 MAGIC = {b"II*\x00": "TIFF", b"MM\x00*": "TIFF (big-endian)", b"II+\x00": "BigTIFF", b"MM\x00+": "BigTIFF (big-endian)"}
@@ -30,6 +33,8 @@ SUFFIXES = (
     ".companion.ome",
 )
 OPTIONS = ("series", "level", "file_backed", "allow_missing")
+#: Options of the OME-TIFF / ImageJ writer (see writer.py).
+WRITE_OPTIONS = ("flavor", "compression", "tile", "bigtiff", "name")
 
 
 @hookimpl
@@ -40,6 +45,8 @@ def stackio_register_formats(register: Callable[[FormatSpec], None]) -> None:
             suffixes=SUFFIXES,
             directories=True,
             options=OPTIONS,
+            writes=(".ome.tif", ".ome.tiff", ".tif", ".tiff"),
+            write_options=WRITE_OPTIONS,
             description="TIFF, BigTIFF, OME-TIFF (also multi-file), ImageJ hyperstacks, tiled and compressed",
         )
     )
@@ -129,6 +136,13 @@ def stackio_load(source: Source, axes: str | None, options: dict[str, Any], in_m
     from . import reader  # tifffile is imported only now
 
     return reader.load(source, axes, options, in_memory)
+
+
+@hookimpl
+def stackio_open_writer(request: WriteRequest) -> DatasetWriter:
+    from . import writer  # tifffile is imported only now
+
+    return writer.open_writer(request)
 
 
 @hookimpl
