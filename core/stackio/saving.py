@@ -227,8 +227,18 @@ def copy_stack(
         raise failures[0]
 
 
-def _write_region(stack: Any, writer: Any, sample: int, coords: tuple[int, ...], size: tuple[int, ...]) -> None:
+def _write_region(stack: Any, writer: Any, sample: int, coords: tuple[int, ...], size: tuple[int, ...]) -> Any:
     writer.write(sample, coords, stack.extract_patch(sample, None, coords, size))
+    return getattr(writer, "ranges", None)  # what the worker's copy saw, for the writer in this process
+
+
+def _merge_ranges(writer: Any, seen: Any) -> None:
+    ranges = getattr(writer, "ranges", None)
+    if not isinstance(ranges, dict) or not seen:
+        return
+    for channel, (low, high) in seen.items():
+        old = ranges.get(channel)
+        ranges[channel] = (low, high) if old is None else (min(old[0], low), max(old[1], high))
 
 
 def _copy_distributed(client: Any, stack: Any, writer: Any, regions: list[Any], progress: Progress | None) -> None:
@@ -237,7 +247,7 @@ def _copy_distributed(client: Any, stack: Any, writer: Any, regions: list[Any], 
     stack_f, writer_f = client.scatter([stack, writer], broadcast=True)
     futures = [client.submit(_write_region, stack_f, writer_f, *r, pure=False) for r in regions]
     for future in as_completed(futures):
-        future.result()
+        _merge_ranges(writer, future.result())
         if progress is not None:
             progress(1)
 

@@ -74,6 +74,9 @@ class TiffImage:
         self.flavor = options.get("flavor") or self._default_flavor()
         compression = options.get("compression", "zlib")
         tile = tuple(options.get("tile", (256, 256)))
+        if spec.chunks is not None and "tile" not in options:
+            # a TIFF's chunks are its tiles (one plane deep; TIFF tiles are multiples of 16)
+            tile = tuple(-(-n // 16) * 16 for n in spec.chunks[-2:])
         if self.flavor not in FLAVORS:
             raise ValidationError(f"{where}: flavor={self.flavor!r}; choose 'ome' or 'imagej'", source=where)
         if compression not in COMPRESSIONS:
@@ -81,7 +84,9 @@ class TiffImage:
                 f"{where}: compression={compression!r}; choose one of {', '.join(COMPRESSIONS)}", source=where
             )
         if len(tile) != 2 or not all(isinstance(n, int) and n > 0 and n % 16 == 0 for n in tile):
-            raise ValidationError(f"{where}: tile={tile!r} must be two multiples of 16 (Y, X)", source=where)
+            raise ValidationError(
+                f"{where}: tile (or the chunks' Y, X) {tile!r} must be two multiples of 16", source=where
+            )
         allowed = OME_DTYPES if self.flavor == "ome" else IMAGEJ_DTYPES
         if spec.dtype.newbyteorder("=").name not in allowed:
             raise ValidationError(
@@ -94,10 +99,8 @@ class TiffImage:
                 f"{where}: ImageJ hyperstacks have no pyramid levels; use flavor='ome' (.ome.tif) for pyramids",
                 source=where,
             )
-        if spec.chunks is not None or spec.shards is not None:
-            raise ValidationError(
-                f"{where}: TIFF has tiles, not chunks or shards; pass tile=(Y, X) instead", source=where
-            )
+        if spec.shards is not None:
+            raise ValidationError(f"{where}: TIFF has tiles, not shards; drop shards", source=where)
         self.compression = None if compression == "none" else compression
         self.tile = tile
         nbytes = math.prod(spec.shape) * spec.dtype.itemsize * (4 / 3 if spec.levels > 1 else 1)
