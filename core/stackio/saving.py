@@ -98,7 +98,7 @@ def _is_stack(value: Any) -> bool:
 def as_stacks(data: Any, axes: str | None) -> list[Any]:
     """The stacks `save` writes: a stack, a list of stacks, an array (with axes) or a `load` source."""
     from .api import load, require_axes
-    from .stack import ArrayStack
+    from .stacks import ArrayStack
 
     if _is_stack(data):
         return [data]
@@ -122,13 +122,16 @@ def levels_for(pyramid: int | str, spatial: Sequence[int], dest: Path) -> int:
 
 
 def block_shape(value: Sequence[int] | None, shape: Sequence[int], what: str, dest: Path) -> tuple[int, ...] | None:
-    """Chunks or shards given as (Z)YX or SC(Z)YX, as SC(Z)YX (S and C of 1 and all when given spatially)."""
+    """Chunks or shards given as (Z)YX or SC(Z)YX, as SC(Z)YX.
+
+    Given spatially, a chunk holds one sample and one channel, a shard one sample and every channel.
+    """
     if value is None:
         return None
     out = tuple(value)
     spatial = len(shape) - 2
     if len(out) == spatial:
-        out = (1, shape[1], *out)
+        out = (1, shape[1] if what == "shards" else 1, *out)
     if len(out) != len(shape) or not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in out):
         raise ValidationError(
             f"{dest}: {what} {tuple(value)!r} must be {spatial} positive ints ((Z)YX) or {len(shape)} (SC(Z)YX) "
@@ -299,9 +302,12 @@ def write_stacks(
     label_stacks = _label_stacks(labels, stacks, specs, target.path)
     for name, stack in label_stacks:
         spec = spec_for_stack(stack)
+        # labels lie on the image's grid: they take its voxel size, offset and units unless they say their own
+        image_meta = attrs.evolve(specs[0].metadata, channel_names=None, axis_names=None)
         specs.append(
             attrs.evolve(
                 spec,
+                metadata=merged_metadata(image_meta, spec.metadata.to_dict()),
                 labels=True,
                 name=name,
                 label_of=0,
@@ -351,7 +357,7 @@ def write_stacks(
 def _label_stacks(
     labels: Mapping[str, Any] | None, stacks: Sequence[Any], specs: Sequence[ImageSpec], dest: Path
 ) -> list[tuple[str, Any]]:
-    from .stack import ArrayStack
+    from .stacks import ArrayStack
 
     if not labels:
         return []

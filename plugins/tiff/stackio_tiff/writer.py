@@ -302,7 +302,7 @@ class TiffImage:
 
     def _write_imagej(self, read_block: ReadBlock) -> None:
         import tifffile
-        from stackio.stack import ensure_fits_in_memory
+        from stackio.memory import ensure_fits_in_memory
 
         spec = self.spec
         ensure_fits_in_memory(spec.shape, spec.dtype, str(self.request.dest))

@@ -89,4 +89,19 @@ def stackio_write_samples(directory: Path) -> Sequence[Sample]:
     return samples.write_samples(directory)
 
 
-__all__ = ["Crop", "load_crops", "normalize_raw"]
+def write_crops(store: Any, crops: Any, **kwargs: Any) -> Path:
+    """Write a DaCapo crop layout (see `crop_writer.write_crops`); imports zarr only now."""
+    from .crop_writer import write_crops as write
+
+    return write(store, crops, **kwargs)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "CropData":
+        from .crop_writer import CropData
+
+        return CropData
+    raise AttributeError(name)
+
+
+__all__ = ["Crop", "CropData", "load_crops", "normalize_raw", "write_crops"]
