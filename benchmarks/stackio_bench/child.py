@@ -171,6 +171,10 @@ def main() -> None:
         from .s_dask import child as dask_child
 
         result = dask_child(**params)
+    elif task.startswith("convert"):
+        from .convert_child import TASKS as CONVERT
+
+        result = CONVERT[task](**params)
     else:
         result = TASKS[task](**params)
     print(json.dumps(result))
