@@ -25,7 +25,9 @@ def _local(value: object) -> Path | None:
         source = Source.parse(value)
     except Exception:
         return None
-    return source.path.resolve() if source.path is not None else None
+    if source.path is None or not source.exists:
+        return None  # an in-memory stack ('array', '<array>') has no place on disk to protect
+    return source.path.resolve()
 
 
 def _overlaps(a: Path, b: Path) -> bool:
