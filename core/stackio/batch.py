@@ -236,12 +236,26 @@ def read_stack_patches(
     source = stack.source
     batch = check_batch(source, stack.data_shape, sample_indices, coords, patch_size, channels)
     if not isinstance(stack, LazyStack):
+        if batch.channels is None and bool(batch.inside.all()):
+            return _gather(stack._data, batch, source)
         return read_batch(stack._arranged, stack._data, stack.data_dtype, source, batch)
     reader = stack._reader.acquire()
     try:
         return read_batch(stack.layout, reader, stack.data_dtype, source, batch, stack.chunks)
     finally:
         stack._reader.release()
+
+
+def _gather(data: np.ndarray, batch: Batch, source: str) -> np.ndarray:
+    """Patches wholly inside an SC(Z)YX array, all channels: one slice and copy each."""
+    _check_memory(batch.n * data.shape[1] * math.prod(batch.size) * data.dtype.itemsize, source, "a batch")
+    out = np.empty((batch.n, data.shape[1], *batch.size), dtype=data.dtype.newbyteorder("="))
+    everything = slice(None)
+    for i, (sample, start, stop) in enumerate(
+        zip(batch.samples.tolist(), batch.lo.tolist(), batch.hi.tolist(), strict=True)
+    ):
+        out[i] = data[(sample, everything, *map(slice, start, stop))]
+    return out
 
 
 def read_batch(

@@ -142,5 +142,11 @@ class CziArray:
                     out[(*where, position)] = tile[..., per - 1 - component]
         return out[drop]
 
+    def read_into(self, keys: Any, outs: Any) -> None:
+        """A batch of regions, each plane read with as few ROI reads as pays (see `stackio.batch`)."""
+        from .batch import read_into
+
+        read_into(self, keys, outs)
+
     def __repr__(self) -> str:
         return f"<CziArray {self.plan.path!r} scene={self.plan.scene} {self.axes}{self.shape} {self.dtype}>"

@@ -10,6 +10,7 @@ import itertools
 import math
 import mmap
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -183,6 +184,17 @@ class PlaneReader:
                     target[...] = block[np.ix_([y - y0 for y in ys], [x - x0 for x in xs])]
         drop = tuple(0 if p[1] else slice(None) for p in picks)
         return out[drop]
+
+    def read_into(self, keys: Sequence[tuple[Any, ...]], outs: Sequence[np.ndarray]) -> None:
+        """A batch of regions, each image's pixels copied straight into its output (see `stackio.batch`)."""
+        for key, out in zip(keys, outs, strict=True):
+            *outer, ky, kx = key
+            picks = [range(k.start, k.stop) if isinstance(k, slice) else range(k, k + 1) for k in outer]
+            kept = [isinstance(k, slice) for k in outer]
+            for combo in itertools.product(*(enumerate(r) for r in picks)):
+                target = out[tuple(i for (i, _), keep in zip(combo, kept, strict=True) if keep)]
+                target.fill(0)  # images missing from the dataset (and mosaic gaps) read as zeros
+                self._fill(target, [v for _, v in combo], ky.start, ky.stop, kx.start, kx.stop)
 
     def _read_window(self, key: tuple[Any, ...]) -> np.ndarray:
         """The common request (a patch): a plain window in Y and X, no per-pixel index lists."""
