@@ -14,6 +14,7 @@ from .array import CziOpener, CziPlan
 from .files import FileInfo, inspect, scene_rectangles
 from .integrity import MAGIC
 from .metadata import build_metadata
+from .order import ReorderedOpener, careamics_axes
 from .pixels import read_pixel_type
 
 #: Dimensions merged into S, outermost first (CAREamics' order); the depth axis is left out.
@@ -123,7 +124,10 @@ def plan(
             background=float(background or 0.0),
             cache_mb=DEFAULT_CACHE_MB if cache_mb is None else float(cache_mb),
         )
-        plans.append((scene_plan, Layout(scene_plan.original_axes, scene_plan.shape, sample_axes, depth)))
+        # with a depth axis, the stack's original axes are in CAREamics' order (merged, C, depth, YX)
+        axes_out = careamics_axes(sample_axes, depth) if depth else scene_plan.original_axes
+        shape = tuple(scene_plan.shape[scene_plan.original_axes.index(a)] for a in axes_out)
+        plans.append((scene_plan, Layout(axes_out, shape, sample_axes, depth)))
     return plans
 
 
@@ -131,7 +135,10 @@ def build(info: FileInfo, scene_plan: CziPlan, layout: Layout) -> ImageStack:
     """The lazy stack of one planned scene; its source names the scene with '@N'."""
     name = info.path if scene_plan.scene is None else f"{info.path}@{scene_plan.scene}"
     metadata = build_metadata(info, scene_plan, layout)
-    return LazyStack(name, layout, scene_plan.dtype, CziOpener(scene_plan), metadata=metadata)
+    opener: CziOpener | ReorderedOpener = CziOpener(scene_plan)
+    if layout.original_axes != scene_plan.original_axes:
+        opener = ReorderedOpener(scene_plan, layout.original_axes)
+    return LazyStack(name, layout, scene_plan.dtype, opener, metadata=metadata)
 
 
 __all__ = ["DEFAULT_CACHE_MB", "build", "load", "locate", "plan", "scene_rectangles"]

@@ -72,8 +72,9 @@ def test_one_stack_per_scene_with_its_own_rectangle(tzc: tuple[Path, np.ndarray]
         assert isinstance(stack, LazyStack)
         assert stack.axes == "SCZYX"  # axes=None and Z > 1
         assert stack.data_shape == (T, C, Z, H, W)
-        assert stack.original_axes == "TZCYX"
-        assert stack.original_data_shape == (T, Z, C, H, W)
+        # with a depth axis, original axes are CAREamics' order: merged axes, C, depth, YX
+        assert stack.original_axes == "TCZYX"
+        assert stack.original_data_shape == (T, C, Z, H, W)
         assert stack.data_dtype == np.uint16
 
 
@@ -116,7 +117,8 @@ def test_depth_axis_and_merged_sample_order(
     (stack,) = stackio.load(path, axes, scene=0)
     assert stack.axes == axes and stack.data_shape == shape
     assert stack.layout.sample_axes == sample_axes
-    assert stack.original_axes == "TZCYX" and stack.original_data_shape == (T, Z, C, H, W)
+    original = {"SCYX": ("TZCYX", (T, Z, C, H, W)), "SCZYX": ("TCZYX", (T, C, Z, H, W))}
+    assert (stack.original_axes, stack.original_data_shape) == original.get(axes, ("ZCTYX", (Z, C, T, H, W)))
     got = full(stack)
     d = data[0]  # t, z, c, y, x
     if axes == "SCYX":
@@ -210,14 +212,20 @@ def test_numpy_basic_indexing_of_the_reader(tzc: tuple[Path, np.ndarray]) -> Non
     path, data = tzc
     (stack,) = stackio.load(path, "SCZYX", scene=0)
     array = stack._open()
-    d = data[0]
+    d = data[0]  # T Z C Y X, the file's order
+    assert array.axes == stack.original_axes == "TCZYX"  # the reader's axes are the stack's original axes
+
+    def in_reader_order(key: tuple) -> tuple:
+        key = key + (slice(None),) * (5 - len(key))
+        return (key[0], key[2], key[1], key[3], key[4])
+
     for key in [
         (1, slice(None), 0),
         (-1, 2, slice(1, 2), slice(3, 20, 4), slice(None, None, -3)),
         (slice(0, 2), slice(0, 0)),
         (0, 0, 1, 5, 7),
     ]:
-        np.testing.assert_array_equal(array[key], d[key])
+        np.testing.assert_array_equal(array[in_reader_order(key)], d.transpose(0, 2, 1, 3, 4)[in_reader_order(key)])
     with pytest.raises(IndexError):
         array[2]
     with pytest.raises(TypeError):
@@ -295,7 +303,7 @@ def test_dimensions_starting_above_zero(tmp_path: Path) -> None:
     tiles = [(np.full((6, 7), 10 * t + z, np.uint8), {"T": t, "Z": z}, (0, 0), 0) for t in (1, 2) for z in (3, 4)]
     path = write_czi(tmp_path / "offset_dims.czi", tiles)
     (stack,) = stackio.load(path, "SCTYX")
-    assert stack.data_shape == (2, 1, 2, 6, 7) and stack.original_axes == "TZCYX"
+    assert stack.data_shape == (2, 1, 2, 6, 7) and stack.original_axes == "ZCTYX"
     got = full(stack)
     for t in range(2):
         for z in range(2):
@@ -340,7 +348,7 @@ def test_metadata_voxel_size_channel_names_and_raw(tmp_path: Path) -> None:
     assert md.voxel_size == pytest.approx({"Z": 1.5, "Y": 0.25, "X": 0.125})
     assert md.units == {"Z": "micrometer", "Y": "micrometer", "X": "micrometer"}
     assert md.channel_names == ("DAPI", "GFP")
-    assert md.axis_names == ("T", "Z", "C", "Y", "X")  # the writer always writes T
+    assert md.axis_names == ("T", "C", "Z", "Y", "X")  # the writer always writes T; Z is the depth axis
     with pyczi.open_czi(str(path)) as reader:
         assert md.raw() == reader.raw_metadata
     (flat,) = stackio.load(path, "SCYX")

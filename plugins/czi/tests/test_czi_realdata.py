@@ -168,7 +168,7 @@ def test_real_czi_known_layouts(stackio_realdata: Path) -> None:
     (origin,) = stackio.load(root / "1_tileregion_offset_origin.czi")
     assert origin.data_shape == (1, 1, 570, 1480) and origin.source.endswith("@0")
     (division,) = stackio.load(root / "CellDivision_T3_Z5_CH2_X240_Y170.czi", "SCTYX")
-    assert division.original_axes == "TZBCYX" and division.data_shape == (5, 2, 3, 170, 240)
+    assert division.original_axes == "ZBCTYX" and division.data_shape == (5, 2, 3, 170, 240)
     assert division.metadata.channel_names == ("LED555", "LED470")
     assert division.metadata.voxel_size == pytest.approx({"Y": 0.090576674152210312, "X": 0.090576674152210312})
     (dapi_gfp,) = stackio.load(root / "DAPI_GFP.czi")
