@@ -15,6 +15,12 @@ _INDEXED = re.compile(r"^(?P<base>.+)@(?P<index>\d+)$")
 _URI = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://")
 
 
+def _is_store_path(given: Any) -> bool:
+    """Whether `given` is a zarr StorePath (recognized without importing zarr)."""
+    kind = type(given)
+    return kind.__name__ == "StorePath" and kind.__module__.split(".")[0] == "zarr"
+
+
 def _exists(path: Path) -> bool:
     """Whether `path` exists; False, not an error, for a name the file system cannot even look up."""
     try:
@@ -61,6 +67,8 @@ class Source:
             hasattr(given, "__array__") and hasattr(given, "shape") and not isinstance(given, (str, os.PathLike))
         ):
             return cls(given, kind="array", scheme="array")
+        if _is_store_path(given):
+            given = str(given)  # zarr names a local store's path as a file:// URI (relative if its root is)
         if not isinstance(given, (str, os.PathLike)):
             from .errors import ValidationError
 
@@ -85,11 +93,18 @@ class Source:
             from urllib.parse import unquote, urlparse
 
             parsed = urlparse(text)
+            relative = Path(unquote(text[len("file://") :]))
+            if parsed.netloc not in ("", "localhost") and _exists(cls._split_index(relative)[0]):
+                # 'file://data/x.zarr': a path relative to the working folder, as zarr writes a store
+                # opened at a relative root (and CAREamics builds its sources that way)
+                path, index = cls._split_index(relative)
+                return cls(given, kind="uri", scheme="file", path=path, uri=text, index=index)
             if parsed.netloc not in ("", "localhost"):
                 from .errors import ValidationError
 
                 raise ValidationError(
-                    f"{text}: file URIs must name a local path (file:///abs/path), not the host {parsed.netloc!r}",
+                    f"{text}: file URIs must name a local path: file:///abs/path, or file://rel/path relative to "
+                    f"the working folder (no {relative} there), not the host {parsed.netloc!r}",
                     source=text,
                 )
             if not parsed.path:
