@@ -68,15 +68,15 @@ def downsample(block: np.ndarray, step: Sequence[int], labels: bool) -> np.ndarr
     shape: list[int] = list(block.shape[:lead])
     for n, s in zip(block.shape[lead:], step, strict=True):
         shape += [n // s, s]
-    grouped = block.reshape(shape)
+    grouped = block.reshape(shape)  # a view: (..., n0, s0, n1, s1, ...)
     inner = tuple(lead + 2 * i + 1 for i in range(len(step)))
-    outer = [a for a in range(grouped.ndim) if a not in inner]
-    grouped = grouped.transpose(*outer, *inner).reshape(*[shape[a] for a in outer], -1)
     if labels:
-        return _mode(grouped)
+        outer = [a for a in range(grouped.ndim) if a not in inner]
+        return _mode(grouped.transpose(*outer, *inner).reshape(*[shape[a] for a in outer], -1))
     if block.dtype == np.bool_:
-        return grouped.mean(axis=-1) >= 0.5
-    mean = grouped.mean(axis=-1, dtype=np.float64)
+        return grouped.mean(axis=inner) >= 0.5
+    # reduced over the view: the only temporary is the (smaller) result in float64
+    mean = grouped.mean(axis=inner, dtype=np.float64)
     if block.dtype.kind in "iu":
         info = np.iinfo(block.dtype)
         return np.clip(np.rint(mean), info.min, info.max).astype(block.dtype)

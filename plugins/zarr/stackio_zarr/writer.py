@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from stackio import ValidationError
 from stackio.pyramids import downsample, level_factors, level_shape
-from stackio.saving import region_step
+from stackio.saving import REGION_BYTES, region_step
 from stackio.writing import ImageSpec, Progress, WriteRequest, grid
 
 VERSIONS = ("0.5", "0.4")
@@ -330,7 +330,8 @@ def _reduce(
     """Fill `current` (the next level) from `previous`, one region of whole units at a time."""
     source_shape = previous.array().shape
     level_spec = ImageSpec(shape=shape, dtype=spec.dtype, axes=spec.axes, disk_axes=spec.disk_axes)
-    region = region_step(level_spec, current.units)
+    # the block read from the finer level is prod(step) times the region: keep it near the copy's region size
+    region = region_step(level_spec, current.units, REGION_BYTES // math.prod(step))
     blocks = [(start, size) for start, size in grid(shape, region) if start[1] == 0]
     spatial_in = source_shape[-len(step) :]
 
