@@ -25,8 +25,8 @@ class ImageSpec:
     """One image to write, in the stack's SC(Z)YX terms, and the axes it gets on disk.
 
     `disk_axes` are the letters written (from TCZYX, in that order): the stack's S is written as
-    T when it has more than one sample or came from T, C when it has more than one channel or
-    the source had one; size-1 axes the source never had are left out.
+    T when it has more than one sample or came from T, C when it has more than one channel, the
+    source had one or the channel is named; size-1 axes the source never had are left out.
     """
 
     shape: tuple[int, ...]
@@ -110,12 +110,12 @@ class DatasetWriter(Protocol):
         ...
 
 
-def disk_axes_for(stack_axes: str, shape: Sequence[int], original_axes: str = "") -> str:
+def disk_axes_for(stack_axes: str, shape: Sequence[int], original_axes: str = "", named_channels: bool = False) -> str:
     """The axes an image with these stack axes and shape is written with (see `ImageSpec`)."""
     out = ""
     if shape[0] > 1 or "T" in original_axes:
         out += "T"
-    if shape[1] > 1 or "C" in original_axes:
+    if shape[1] > 1 or "C" in original_axes or named_channels:
         out += "C"
     if len(stack_axes) == 5:
         out += "Z"
@@ -135,7 +135,7 @@ def spec_for_stack(stack: Any, **fields: Any) -> ImageSpec:
         )
     original = str(getattr(stack, "original_axes", "") or "")
     metadata = stack.metadata if stack.metadata is not None else Metadata()
-    disk = disk_axes_for(axes, shape, original)
+    disk = disk_axes_for(axes, shape, original, metadata.channel_names is not None)
     return ImageSpec(
         shape=shape, dtype=np.dtype(stack.data_dtype), axes=axes, disk_axes=disk, metadata=metadata, **fields
     )
