@@ -25,6 +25,7 @@ from .errors import (
 )
 from .formats import FormatSpec
 from .hookspecs import Detection, Sample, hookimpl
+from .image_metadata import ImageMetadata, image_metadata
 from .metadata import Metadata
 from .patches import check_patch_request, read_patch
 from .protocol import ImageStack
@@ -61,6 +62,7 @@ __all__ = [
     "Diagnosis",
     "FileBackedStack",
     "FormatSpec",
+    "ImageMetadata",
     "ImageStack",
     "Layout",
     "LazyStack",
@@ -86,6 +88,7 @@ __all__ = [
     "diagnose",
     "formats",
     "hookimpl",
+    "image_metadata",
     "load",
     "load_pairs",
     "natural_key",

@@ -41,6 +41,16 @@ def _levels(text: str) -> int | str:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of levels or 'auto'") from None
 
 
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a count of images (0 or more)")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stackio", description="Load microscopy images as image stacks.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
@@ -63,6 +73,13 @@ def _parser() -> argparse.ArgumentParser:
         help="an option for the format's plugin (JSON value or text)",
     )
     info.add_argument("--json", action="store_true", help="print JSON")
+    info.add_argument(
+        "--images",
+        type=_count,
+        default=0,
+        metavar="N",
+        help="also show the per-image metadata (time, stage position, exposure) of each stack's first N images",
+    )
 
     diag = sub.add_parser("diagnose", help="show every installed plugin's verdict on a source")
     diag.add_argument("source")
@@ -159,6 +176,12 @@ def _cmd_info(args: argparse.Namespace) -> int:
     decision = api.detect(args.source, format=args.format, **options)
     stacks = api.load(args.source, args.axes, format=args.format, **options)
     described = [_describe(s) for s in stacks]
+    if args.images:
+        from .image_metadata import image_metadata, iter_images
+
+        for d, s in zip(described, stacks, strict=True):
+            records = [image_metadata(s, *where) for where in iter_images(s, args.images)]
+            d["images"] = None if all(r is None for r in records) else [r and r.common() for r in records]
     for s in stacks:
         close = getattr(s, "close", None)
         if callable(close):
@@ -189,7 +212,23 @@ def _cmd_info(args: argparse.Namespace) -> int:
         meta = {k: v for k, v in d["metadata"].items() if v is not None}
         if meta:
             print(f"      metadata: {meta}")
+        if args.images:
+            _print_images(d.get("images"))
     return 0
+
+
+def _print_images(images: list[dict[str, Any] | None] | None) -> None:
+    if images is None:
+        print("      images: the format records no per-image metadata")
+        return
+    for record in images:
+        if record is None:
+            continue
+        where = f"[{record['sample']}, {record['channel']}" + (
+            "]" if record["depth"] is None else f", {record['depth']}]"
+        )
+        fields = {k: record[k] for k in ("time", "stage_position", "stage_units", "exposure") if record[k] is not None}
+        print(f"      image {where} {record['file_coords']}: {fields or 'nothing recorded'}")
 
 
 def _cmd_diagnose(args: argparse.Namespace) -> int:

@@ -16,6 +16,10 @@ class ImageStack(Protocol):
 
     `data_shape` is always S, C, then the spatial axes: (Z)YX, or TYX when time
     is the depth axis.
+
+    Optional, beyond this contract: `image_metadata(sample_idx, channel=0, depth=0)`, the file's own
+    record of one image (`stackio.ImageMetadata`, or `None`), and `to_xarray()`. stackio's stacks have
+    both; `stackio.image_metadata(stack, ...)` works on any stack and gives `None` where it lacks one.
     """
 
     @property

@@ -19,6 +19,7 @@ import numpy as np
 
 from .axes import Layout
 from .errors import AxesError, ReadError, StackioError, ValidationError
+from .image_metadata import ImageMetadata, ImageMetadataReader, PerImage, check_image_request
 from .memory import ensure_fits_in_memory
 from .metadata import Metadata
 from .patches import checked, read_patch
@@ -45,6 +46,8 @@ class _Described:
     """The ImageStack members every stack reads from its `info`."""
 
     _info: StackInfo
+    #: The plugin's per-image metadata and the handle it reads through (None: the format records none).
+    _images: PerImage | None = None
 
     @property
     def info(self) -> StackInfo:
@@ -110,6 +113,22 @@ class _Described:
         from .batch import read_stack_patches
 
         return read_stack_patches(self, sample_indices, coords, patch_size, channels)
+
+    def to_xarray(self, chunks: tuple[int, ...] | None = None, *, image_times: bool = False) -> Any:
+        """The stack as a lazy `xarray.DataArray` with physical coordinates (see `stackio.xarray`)."""
+        from .xarray import to_xarray
+
+        return to_xarray(self, chunks, image_times=image_times)
+
+    def image_metadata(self, sample_idx: int, channel: int = 0, depth: int | None = 0) -> ImageMetadata | None:
+        """What the file records about one image (time, stage position, exposure); `None` if nothing.
+
+        Read when asked, through the stack's open files. See `stackio.image_metadata`.
+        """
+        if self._images is None:
+            check_image_request(self.source, tuple(self.data_shape), sample_idx, channel, depth)
+            return None
+        return self._images.read(self, sample_idx, channel, depth)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.source!r} {self.axes}{self.data_shape} {self.data_dtype}>"
@@ -178,7 +197,9 @@ class ArrayStack(_Described):
         return self._data
 
     def close(self) -> None:
-        """Nothing to release; present so every stack can be closed alike."""
+        """Release the files per-image metadata was read from, if any (the data stays in memory)."""
+        if self._images is not None:
+            self._images.close()
 
 
 def _close_reader(reader: object) -> None:
@@ -273,9 +294,12 @@ class LazyStack(_Described):
         chunks: tuple[int, ...] | None = None,
         shards: tuple[int, ...] | None = None,
         load_options: Mapping[str, Any] | None = None,
+        image_metadata: ImageMetadataReader | None = None,
     ) -> None:
         self._info = StackInfo(source, layout, dtype, metadata, load_options)
         self._reader = OnDemand(opener, source)
+        if image_metadata is not None:
+            self._images = PerImage(image_metadata, self._reader)
         #: Chunk shape in original axis order, where the format has chunks.
         self.chunks = chunks
         #: Shard shape in original axis order, where the format has shards.
@@ -347,7 +371,7 @@ class LazyStack(_Described):
     def to_memory(self) -> ArrayStack:
         """An in-memory copy of this stack, with the same source, metadata and load options."""
         info = self._info
-        return ArrayStack(
+        memory = ArrayStack(
             self.read_all(),
             info.layout,
             source=info.source,
@@ -355,6 +379,9 @@ class LazyStack(_Described):
             arranged=True,
             load_options=info.load_options,
         )
+        if self._images is not None:  # per-image metadata stays on disk, read through a handle of its own
+            memory._images = PerImage(self._images.reader_fn, OnDemand(self._reader.opener, info.source))
+        return memory
 
     def close(self) -> None:
         """Release open files; the next read reopens them.
