@@ -83,8 +83,13 @@ class CziArray:
         self._lock = threading.Lock()
         self._reader: Any = open_reader(plan.path, plan.cache_mb)
         self._background = (plan.background,) * 3
+        #: What per-image metadata reads keep while the file is open (see `image_meta`).
+        self.cache: dict[str, Any] = {}
 
     def close(self) -> None:
+        from .image_meta import close_state
+
+        close_state(self.cache)
         with self._lock:
             if self._reader is not None:
                 self._reader.close()

@@ -12,6 +12,7 @@ from stackio import AxesError, ImageStack, Layout, LazyStack, ReadError, Source,
 
 from .array import CziOpener, CziPlan
 from .files import FileInfo, inspect, scene_rectangles
+from .image_meta import CziImages
 from .integrity import MAGIC
 from .metadata import build_metadata
 from .order import ReorderedOpener, careamics_axes
@@ -138,7 +139,8 @@ def build(info: FileInfo, scene_plan: CziPlan, layout: Layout) -> ImageStack:
     opener: CziOpener | ReorderedOpener = CziOpener(scene_plan)
     if layout.original_axes != scene_plan.original_axes:
         opener = ReorderedOpener(scene_plan, layout.original_axes)
-    return LazyStack(name, layout, scene_plan.dtype, opener, metadata=metadata)
+    images = CziImages(scene_plan)
+    return LazyStack(name, layout, scene_plan.dtype, opener, metadata=metadata, image_metadata=images)
 
 
 __all__ = ["DEFAULT_CACHE_MB", "build", "load", "locate", "plan", "scene_rectangles"]

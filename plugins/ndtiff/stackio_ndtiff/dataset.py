@@ -20,6 +20,7 @@ import attrs
 import numpy as np
 from stackio import AxesError, Layout, Metadata, ReadError, ValidationError
 
+from .image_meta import ImageIndex, image_index
 from .index import (
     FULL_RESOLUTION,
     INDEX_NAME,
@@ -291,6 +292,8 @@ class Loaded:
     layout: Layout
     metadata: Metadata
     chunks: tuple[int, ...] | None
+    #: Where each image's own metadata is (read only when asked).
+    images: ImageIndex | None = None
 
 
 def _pick(name: str, axis: str, wanted: Any, values: list[Any], names: list[str] | None) -> list[Any]:
@@ -558,7 +561,7 @@ def build(root: Path, name: str, axes: str | None, options: Options) -> Loaded:
         channel_names=tuple(ch_names) if ch_names else None,
         raw=partial(summary_metadata, str(levels[0] / full_index.entries[0].filename)),
     )
-    return Loaded(plan, layout, metadata, chunks)
+    return Loaded(plan, layout, metadata, chunks, image_index(kept, table_axes, positions, fixed, entries[0]))
 
 
 def _mosaic(

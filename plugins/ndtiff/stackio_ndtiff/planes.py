@@ -117,6 +117,8 @@ class PlaneReader:
         self.images_read = 0
         self.files_opened = 0
         self._image_size = plan.image_height * plan.image_width * plan.samples_per_pixel
+        #: What per-image metadata reads keep while the files are open (see `image_meta`).
+        self.cache: dict[str, Any] = {}
 
     # -- files ------------------------------------------------------------------------
 
@@ -143,7 +145,48 @@ class PlaneReader:
             return pixels.reshape(plan.image_height, plan.image_width)
         return pixels.reshape(plan.image_height, plan.image_width, plan.samples_per_pixel)
 
+    def metadata_bytes(self, file_index: int, offset: int, length: int) -> bytes:
+        """An image's metadata bytes, from its memory-mapped stack file."""
+        mapped = self._map(file_index)
+        if offset < 0 or offset + length > len(mapped):
+            raise ValueError(f"{self.plan.filenames[file_index]}: image metadata lies past the end of the file")
+        return mapped[offset : offset + length]
+
+    def image_numbers(self, values: list[int]) -> list[tuple[tuple[int, ...], int]]:
+        """The table cell and image number of each image at `values` (one per non-spatial axis):
+        one image, none (a gap), or the tiles of a stitched plane present, row by row."""
+        plan = self.plan
+        key = self._cell(values)[0]
+        if plan.mosaic is None:
+            number = plan.table.get(key, -1) if plan.sparse else int(plan.table[key])  # type: ignore[union-attr]
+            return [(key, number)] if number >= 0 else []
+        rows, columns = plan.table_shape[-2:]
+        found = []
+        for i in range(rows):
+            for j in range(columns):
+                cell = (*key, i, j)
+                number = plan.table.get(cell, -1) if plan.sparse else int(plan.table[cell])  # type: ignore[union-attr]
+                if number >= 0:
+                    found.append((cell, number))
+        return found
+
+    def _cell(self, values: list[int]) -> tuple[tuple[int, ...], int]:
+        """The table cell (without row and column when stitched) and RGB component of a plane
+        (as `_fill` computes them inline, on the patch path)."""
+        plan = self.plan
+        n_cells = len(plan.table_shape) - (2 if plan.mosaic is not None else 0)
+        cell: list[int] = [0] * n_cells
+        component = 0
+        for axis, (value, dim) in enumerate(zip(values, plan.table_dims, strict=True)):
+            if axis == plan.channel_axis:
+                component = value % plan.samples_per_pixel
+                value //= plan.samples_per_pixel
+            if dim >= 0:
+                cell[dim] = value
+        return tuple(cell), component
+
     def close(self) -> None:
+        self.cache = {}
         with self._lock:
             maps, self._maps = self._maps, {}
         for mapped in maps.values():

@@ -13,6 +13,7 @@ from stackio import ImageStack, LazyStack, Source, ValidationError
 
 from . import dataset
 from .dataset import check_axes, check_options
+from .image_meta import NdtiffImages
 
 
 def dataset_name(source: Source) -> str:
@@ -69,4 +70,5 @@ def build(source: Source, loaded: dataset.Loaded, options: dict[str, Any]) -> Im
         metadata=loaded.metadata,
         chunks=loaded.chunks,
         load_options=dict(options),
+        image_metadata=NdtiffImages(loaded.images, loaded.layout.original_axes) if loaded.images else None,
     )

@@ -20,7 +20,7 @@ from stackio import (
     ValidationError,
 )
 
-from . import layouts, meta
+from . import image_meta, layouts, meta
 from .images import Image, Opened, PlaneSet, image_owner, make_store, ndtiff_member, open_file
 from .pages import MemmapStore, PlaneStore
 
@@ -336,4 +336,15 @@ def _stack(
             depth_axis="Z",
             load_options=kept,
         )
-    return LazyStack(label, layout, store.dtype, opener, metadata=metadata, chunks=_chunks(store), load_options=kept)
+    series = [im.series for im in opened.images]
+    images = image_meta.for_image(image.kind, series, image.index, metadata.raw, metadata.voxel_size, metadata.units)
+    return LazyStack(
+        label,
+        layout,
+        store.dtype,
+        opener,
+        metadata=metadata,
+        chunks=_chunks(store),
+        load_options=kept,
+        image_metadata=images,
+    )

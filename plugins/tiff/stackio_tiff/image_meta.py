@@ -1,0 +1,150 @@
+"""Per-image metadata of a TIFF stack: OME `Plane` elements, or the frame interval an ImageJ file declares.
+
+OME: the Plane of the image's (TheT, TheC, TheZ) gives `DeltaT` (made relative to the image's earliest
+plane), `ExposureTime` (both converted to seconds from their declared units, "s" by default) and
+`PositionX/Y/Z` in their declared units. The OME-XML is read and parsed on the first request only.
+ImageJ: `time` is the frame index times the declared `finterval`; ImageJ records nothing else per image.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from stackio import ImageMetadata
+from stackio.image_metadata import finite, seconds
+
+from .meta import _local, unit_name
+
+#: (name, size X, size Y) of each tifffile series of the file, to find the OME Image of a series.
+SeriesKey = tuple[str, int | None, int | None]
+
+
+def series_keys(series_list: Sequence[Any]) -> list[SeriesKey]:
+    """What matching a series to its OME Image needs, taken at load (no parsing)."""
+    out = []
+    for series in series_list:
+        shape = dict(zip(series.axes, series.shape, strict=True))
+        out.append((series.name or "", shape.get("X"), shape.get("Y")))
+    return out
+
+
+def _ome_pixels(xml: str) -> list[tuple[str, ET.Element]]:
+    """(Image name, Pixels element) of every OME Image with pixel data, in document order (as `meta.ome_images`)."""
+    root = ET.fromstring(xml)
+    out = []
+    for image in root:
+        if _local(image.tag) != "Image":
+            continue
+        pixels = next((p for p in image if _local(p.tag) == "Pixels"), None)
+        if pixels is None or not any(_local(c.tag) in ("TiffData", "BinData", "MetadataOnly") for c in pixels):
+            continue
+        out.append((image.attrib.get("Name", ""), pixels))
+    return out
+
+
+def _match(keys: Sequence[SeriesKey], images: Sequence[tuple[str, ET.Element]], index: int) -> int | None:
+    """The OME Image number of series `index`: matched in order by name and XY size (as `meta.match_ome`)."""
+    start = 0
+    for i, (name, size_x, size_y) in enumerate(keys):
+        found = None
+        for k in range(start, len(images)):
+            image_name, pixels = images[k]
+            if image_name == (name or image_name) and (
+                int(pixels.attrib.get("SizeX", 0)) == size_x and int(pixels.attrib.get("SizeY", 0)) == size_y
+            ):
+                found, start = k, k + 1
+                break
+        if i == index:
+            return found
+    return None
+
+
+class OmePlanes:
+    """The stack's `ImageMetadataReader` for an OME-TIFF image: its Plane elements, parsed on first use."""
+
+    def __init__(self, read_xml: Callable[[], Any], keys: Sequence[SeriesKey], index: int) -> None:
+        self.read_xml = read_xml
+        self.keys = list(keys)
+        self.index = index
+        self._parsed: tuple[int | None, dict[tuple[int, int, int], dict[str, Any]], float | None] | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_parsed": None}
+
+    def _planes(self) -> tuple[int | None, dict[tuple[int, int, int], dict[str, Any]], float | None]:
+        if self._parsed is None:
+            xml = self.read_xml()
+            images = _ome_pixels(xml) if isinstance(xml, str) and xml else []
+            number = _match(self.keys, images, self.index)
+            planes: dict[tuple[int, int, int], dict[str, Any]] = {}
+            first = None
+            if number is not None:
+                for element in images[number][1]:
+                    if _local(element.tag) != "Plane":
+                        continue
+                    attrib: dict[str, Any] = dict(element.attrib)
+                    for child in element:  # AnnotationRef: kept as OME has it, one dict (or a list of them)
+                        name, value = _local(child.tag), dict(child.attrib)
+                        held = attrib.get(name)
+                        attrib[name] = value if held is None else [*(held if isinstance(held, list) else [held]), value]
+                    key = tuple(int(attrib.get(f"The{a}", 0)) for a in "TCZ")
+                    planes.setdefault(key, attrib)  # type: ignore[arg-type]
+                    delta = seconds(attrib.get("DeltaT"), attrib.get("DeltaTUnit", "s"))
+                    if delta is not None:
+                        first = delta if first is None else min(first, delta)
+            self._parsed = (number, planes, first)
+        return self._parsed
+
+    def __call__(self, reader: Any, plane: dict[str, int]) -> ImageMetadata | None:
+        number, planes, first = self._planes()
+        t, c, z = (plane.get(a, 0) for a in "TCZ")
+        coords: dict[str, Any] = {"image": number if number is not None else self.index, "T": t, "C": c, "Z": z}
+        attrib = planes.get((t, c, z))
+        if attrib is None:
+            return ImageMetadata(file_coords=coords)  # the OME-XML has no Plane for it
+        delta = seconds(attrib.get("DeltaT"), attrib.get("DeltaTUnit", "s"))
+        position: dict[str, float] = {}
+        units: dict[str, str] = {}
+        for axis in "XYZ":
+            value = finite(attrib.get(f"Position{axis}"))
+            if value is not None:
+                position[axis] = value
+                units[axis] = unit_name(attrib.get(f"Position{axis}Unit", "reference frame"))
+        return ImageMetadata(
+            file_coords=coords,
+            time=None if delta is None or first is None else delta - first,
+            stage_position=position or None,
+            stage_units=units or None,
+            exposure=seconds(attrib.get("ExposureTime"), attrib.get("ExposureTimeUnit", "s")),
+            raw=attrib,
+        )
+
+
+class ImagejFrames:
+    """The stack's `ImageMetadataReader` for an ImageJ hyperstack with a declared frame interval."""
+
+    def __init__(self, interval_s: float) -> None:
+        self.interval_s = interval_s
+
+    def __call__(self, reader: Any, plane: dict[str, int]) -> ImageMetadata | None:
+        coords = {a: plane[a] for a in "TCZ" if a in plane}
+        return ImageMetadata(file_coords=coords, time=plane.get("T", 0) * self.interval_s)
+
+
+def for_image(
+    kind: str,
+    series_list: Sequence[Any],
+    index: int,
+    read_xml: Callable[[], Any],
+    voxel: dict[str, float] | None,
+    units: dict[str, str] | None,
+) -> OmePlanes | ImagejFrames | None:
+    """The per-image metadata reader of one TIFF image, or None where the file records none per image."""
+    if kind == "ome":
+        return OmePlanes(read_xml, series_keys(series_list), index)
+    if kind == "imagej" and voxel and "T" in voxel:
+        interval = seconds(voxel["T"], (units or {}).get("T", "second"))
+        return ImagejFrames(interval) if interval is not None else None
+    return None
