@@ -32,7 +32,7 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict:
             "--smoke",
             "--no-bioio",
             "--scenarios",
-            "1,3,4,5,6",
+            "1,3,4,5,6,10",
             "--data-dir",
             str(data),
             "--out",
@@ -48,7 +48,7 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 
 def test_every_chosen_scenario_reports(results: dict) -> None:
-    assert {row["scenario"] for row in results["rows"]} == {"1", "3", "4", "5", "6"}
+    assert {row["scenario"] for row in results["rows"]} == {"1", "3", "4", "5", "6", "10"}
     assert results["versions"]["stackio"]
     assert Path(results["config"]["data"]).name.startswith("bench-data")
 
