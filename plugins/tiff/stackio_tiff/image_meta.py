@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from stackio import ImageMetadata
+from stackio import ImageMetadata, Metadata
 from stackio.image_metadata import finite, seconds
 
 from .meta import _local, unit_name
@@ -133,18 +133,16 @@ class ImagejFrames:
         return ImageMetadata(file_coords=coords, time=plane.get("T", 0) * self.interval_s)
 
 
-def for_image(
-    kind: str,
-    series_list: Sequence[Any],
-    index: int,
-    read_xml: Callable[[], Any],
-    voxel: dict[str, float] | None,
-    units: dict[str, str] | None,
-) -> OmePlanes | ImagejFrames | None:
-    """The per-image metadata reader of one TIFF image, or None where the file records none per image."""
+def for_image(kind: str, images: Sequence[Any], index: int, metadata: Metadata) -> OmePlanes | ImagejFrames | None:
+    """The per-image metadata reader of image `index` of a file's `images`, or None where it records none.
+
+    For OME, the OME-XML is `metadata.raw()` (read when first asked); for ImageJ, the frame interval is
+    the `T` voxel size `metadata` already holds.
+    """
     if kind == "ome":
-        return OmePlanes(read_xml, series_keys(series_list), index)
+        return OmePlanes(metadata.raw, series_keys([image.series for image in images]), index)
+    voxel = metadata.voxel_size
     if kind == "imagej" and voxel and "T" in voxel:
-        interval = seconds(voxel["T"], (units or {}).get("T", "second"))
+        interval = seconds(voxel["T"], (metadata.units or {}).get("T", "second"))
         return ImagejFrames(interval) if interval is not None else None
     return None

@@ -336,8 +336,7 @@ def _stack(
             depth_axis="Z",
             load_options=kept,
         )
-    series = [im.series for im in opened.images]
-    images = image_meta.for_image(image.kind, series, image.index, metadata.raw, metadata.voxel_size, metadata.units)
+    images = image_meta.for_image(image.kind, opened.images, image.index, metadata)
     return LazyStack(
         label,
         layout,
