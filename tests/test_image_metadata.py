@@ -79,8 +79,7 @@ def test_images_are_listed_in_sample_channel_depth_order() -> None:
 
 
 def test_common_fields_are_plain_data() -> None:
-    record = ImageMetadata(1, 0, None, {"T": 1}, 2.5, {"x": 1.0}, {"x": "micrometer"}, 0.01, raw="<xml/>")
-    assert record.stage_position == {"X": 1.0}
+    record = ImageMetadata(1, 0, None, {"T": 1}, 2.5, {"X": 1.0}, {"X": "micrometer"}, 0.01, raw="<xml/>")
     assert record.common() == {
         "sample": 1,
         "channel": 0,
