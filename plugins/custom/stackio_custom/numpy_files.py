@@ -48,7 +48,8 @@ class NpzMember:
             return archive[self.key]
 
 
-def _npy(source: Source, path: Path, axes: str | None, in_memory: bool) -> list[ImageStack]:
+def npy_stacks(source: Source, path: Path, axes: str | None, in_memory: bool = False) -> list[ImageStack]:
+    """The one stack of a .npy file: a read-only memory map."""
     where = str(path)
     if source.index is not None:
         raise ValidationError(
@@ -85,7 +86,8 @@ def _member_header(archive: zipfile.ZipFile, member: str) -> tuple[tuple[int, ..
     return tuple(shape), np.dtype(dtype)
 
 
-def _npz(source: Source, path: Path, axes: str | None, in_memory: bool) -> list[ImageStack]:
+def npz_stacks(source: Source, path: Path, axes: str | None, in_memory: bool = False) -> list[ImageStack]:
+    """One stack per array of a .npz archive (or the one '@N' names), each member read whole when opened."""
     where = str(path)
     try:
         with zipfile.ZipFile(where) as archive:
@@ -131,11 +133,21 @@ def _npz(source: Source, path: Path, axes: str | None, in_memory: bool) -> list[
     return stacks
 
 
-def load(source: Source, axes: str | None, *, in_memory: bool) -> list[ImageStack]:
+def locate(source: Source) -> Path:
+    """The .npy or .npz file, resolved."""
     path = source.path
     if path is None or not path.is_file():
         raise ValidationError(f"{source}: the numpy format reads .npy and .npz files", source=str(source))
-    path = path.resolve()
-    if source.header.startswith(b"PK"):
-        return _npz(source, path, axes, in_memory)
-    return _npy(source, path, axes, in_memory)
+    return path.resolve()
+
+
+def is_archive(source: Source) -> bool:
+    """Whether the file is a .npz (zip) archive rather than a .npy array."""
+    return source.header.startswith(b"PK")
+
+
+def load(source: Source, axes: str | None, *, in_memory: bool) -> list[ImageStack]:
+    path = locate(source)
+    if is_archive(source):
+        return npz_stacks(source, path, axes, in_memory)
+    return npy_stacks(source, path, axes, in_memory)

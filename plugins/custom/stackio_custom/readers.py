@@ -184,11 +184,22 @@ def files_of(source: Source, suffix: str | None) -> list[Path]:
 
 def load_with_read_func(source: Source, axes: str, options: Mapping[str, Any], *, in_memory: bool) -> list[ImageStack]:
     """One stack per file; in memory, or file-backed with at most one file in memory at a time."""
-    call = ReadCall(options["read_func"], _check_mapping(options.get("read_kwargs"), "read_kwargs", source), axes)
+    call = read_call(source, axes, options)
+    return read_func_stacks(call, files_of(source, options.get("suffix")), in_memory=in_memory)
+
+
+def read_call(source: Source, axes: str, options: Mapping[str, Any]) -> ReadCall:
+    """The read function and its keyword arguments, as one call per file."""
+    return ReadCall(options["read_func"], _check_mapping(options.get("read_kwargs"), "read_kwargs", source), axes)
+
+
+def read_func_stacks(call: ReadCall, files: Sequence[Path], *, in_memory: bool) -> list[ImageStack]:
+    """The stacks of `files`, each read once now to learn its shape and dtype (and fail now, naming it)."""
+    axes = call.axes
     # Each stack's source is one file: the function (and its arguments) recreate it from that file.
     identity = {"read_func": call.read_func, **({"read_kwargs": dict(call.read_kwargs)} if call.read_kwargs else {})}
     stacks: list[ImageStack] = []
-    for path in files_of(source, options.get("suffix")):
+    for path in files:
         array = call(path)
         if in_memory:
             stacks.append(ArrayStack.from_axes(array, axes, source=str(path), load_options=identity))
@@ -245,9 +256,14 @@ def load_custom(source: Source, axes: str | None, options: Mapping[str, Any], *,
     validate_custom(source, axes, options)
     if options.get("read_func") is not None:
         return load_with_read_func(source, axes, options, in_memory=in_memory)  # type: ignore[arg-type]
+    return call_loader(options["loader"], source.given, source, axes, loader_kwargs(source, options))
+
+
+def loader_kwargs(source: Source, options: Mapping[str, Any]) -> dict[str, Any]:
+    """The loader's keyword arguments: loader_kwargs, and every option that is not the plugin's own."""
     kwargs = _check_mapping(options.get("loader_kwargs"), "loader_kwargs", source)
     kwargs.update({k: v for k, v in options.items() if k not in (*READ_OPTIONS, *LOADER_OPTIONS)})
-    return call_loader(options["loader"], source.given, source, axes, kwargs)
+    return kwargs
 
 
 __all__ = [
@@ -258,6 +274,9 @@ __all__ = [
     "files_of",
     "load_custom",
     "load_with_read_func",
+    "loader_kwargs",
+    "read_call",
+    "read_func_stacks",
     "require_axes",
     "validate_custom",
 ]
