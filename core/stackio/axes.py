@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import attrs
 
@@ -152,7 +152,7 @@ class Layout:
             return {}
         return dict(zip(self.sample_axes, _unravel(sample_idx, self.sample_shape), strict=True))
 
-    def to_stack_order(self, array: object) -> object:
+    def to_stack_order(self, array: Any) -> Any:
         """Rearrange a whole array with these original axes into SC(Z)YX.
 
         Works on any object with numpy's `transpose`/`reshape` (numpy, dask).
@@ -161,8 +161,8 @@ class Layout:
         if "C" in self.original_axes:
             order.append(self.original_axes.index("C"))
         order += [self.original_axes.index(a) for a in self.spatial_axes]
-        arranged = array.transpose(order)  # type: ignore[attr-defined]
-        return arranged.reshape(self.shape)  # type: ignore[attr-defined]
+        arranged = array.transpose(order)
+        return arranged.reshape(self.shape)
 
 
 def _unravel(index: int, shape: tuple[int, ...]) -> tuple[int, ...]:

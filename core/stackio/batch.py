@@ -124,7 +124,7 @@ def check_batch(
     size_seq = tuple(patch_size) if hasattr(patch_size, "__iter__") else patch_size
     probe = [0] * nd
     _, channel_list, _ = check_patch_request(source, shape, 0, channels, probe, size_seq)
-    size = tuple(int(s) for s in size_seq)  # type: ignore[union-attr]
+    size = tuple(int(s) for s in size_seq)
     # ... then the per-patch bounds, vectorized, naming the first bad patch.
     bad = np.flatnonzero((samples < 0) | (samples >= n_samples))
     if bad.size:
@@ -147,7 +147,7 @@ def check_batch(
         )
     lo = np.maximum(starts, 0)
     hi = np.minimum(starts + size_arr, extent)
-    inside = (starts >= 0).all(axis=1) & (starts + size_arr <= extent).all(axis=1)
+    inside = np.asarray((starts >= 0).all(axis=1) & (starts + size_arr <= extent).all(axis=1))
     return Batch(samples, starts, size, channel_list, lo, hi, inside)
 
 
@@ -316,11 +316,11 @@ def read_batch(
         elif chunks is not None and len(keys) > 1:
             read_chunked(reader, keys, outs, chunks, layout.original_shape, dtype, source)
         elif isinstance(reader, np.ndarray):
-            for key, view in zip(keys, outs, strict=True):
-                view[...] = reader[key]
+            for read_key, view in zip(keys, outs, strict=True):
+                view[...] = reader[read_key]
         else:
-            for i, (key, view) in enumerate(zip(keys, outs, strict=True)):
-                block = checked(np.asarray(reader[key]), view.shape, dtype, source, f"patch {i}")
+            for i, (read_key, view) in enumerate(zip(keys, outs, strict=True)):
+                block = checked(np.asarray(reader[read_key]), view.shape, dtype, source, f"patch {i}")
                 view[...] = block
     except StackioError:
         raise
@@ -380,13 +380,13 @@ def read_chunked(
     order = sorted(distinct)
     decoded = dict(zip(order, parallel_map(lambda index: np.asarray(reader[chunk_key(index)]), order), strict=True))
     for key, view, touched in zip(keys, outs, per_key, strict=True):
-        dropped = [not isinstance(k, slice) for k in key]
         for index in touched:
             block = decoded[index]
-            src, dst = [], []
-            for k, i, c, drop in zip(key, index, chunks, dropped, strict=True):
+            src: list[int | slice] = []
+            dst: list[slice] = []
+            for k, i, c in zip(key, index, chunks, strict=True):
                 origin = i * c
-                if drop:
+                if not isinstance(k, slice):  # an index: the axis is dropped from the view
                     src.append(k - origin)
                     continue
                 a, b = max(k.start, origin), min(k.stop, origin + c)

@@ -109,13 +109,13 @@ def _mask_array(mask: Any, stack: Any, index: int) -> np.ndarray:
         from .batch import read_patches
 
         whole = read_patches(mask, np.arange(mshape[0]), np.zeros((mshape[0], len(mshape) - 2), int), mshape[2:])
-        return whole.any(axis=1)
+        return np.asarray(whole.any(axis=1))
     array = np.asarray(mask)
     spatial = shape[2:]
     if array.shape == spatial:
         array = np.broadcast_to(array, (shape[0], *spatial))
     elif array.shape == (shape[0], 1, *spatial) or array.shape == (shape[0], shape[1], *spatial):
-        array = array.any(axis=1)
+        array = np.asarray(array.any(axis=1))
     elif array.shape != (shape[0], *spatial):
         raise ValidationError(
             f"the mask of {_name(stack, index)} has shape {array.shape}; give the stack's spatial shape "

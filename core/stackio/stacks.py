@@ -29,6 +29,10 @@ def _options(value: Mapping[str, Any] | None) -> dict[str, Any]:
     return dict(value or {})
 
 
+def _metadata(value: Metadata | None) -> Metadata:
+    return Metadata() if value is None else value
+
+
 @attrs.frozen(eq=False)
 class StackInfo:
     """What identifies a stack and describes its data, without the data."""
@@ -37,7 +41,7 @@ class StackInfo:
     source: str
     layout: Layout
     dtype: np.dtype = attrs.field(converter=np.dtype)
-    metadata: Metadata = attrs.field(factory=Metadata, converter=attrs.converters.default_if_none(factory=Metadata))
+    metadata: Metadata = attrs.field(factory=Metadata, converter=_metadata)
     #: Options beyond `source` that shaped the data (a selection, a level); never read or written in place.
     load_options: dict[str, Any] = attrs.field(factory=dict, converter=_options)
 
@@ -159,7 +163,7 @@ class ArrayStack(_Described):
             )
         array = np.asarray(array)
         self._info = StackInfo(source, layout, array.dtype, metadata, load_options)
-        self._data: np.ndarray = array if arranged else layout.to_stack_order(array)  # type: ignore[assignment]
+        self._data: np.ndarray = array if arranged else layout.to_stack_order(array)
         # Patches are read from the arranged data, whose own layout is SC(Z)YX.
         self._arranged = Layout("SC" + layout.spatial_axes, self._data.shape, "S", layout.depth_axis)
 
@@ -366,7 +370,7 @@ class LazyStack(_Described):
             ) from exc
         finally:
             self._reader.release()
-        return layout.to_stack_order(whole)  # type: ignore[return-value]
+        return layout.to_stack_order(whole)
 
     def to_memory(self) -> ArrayStack:
         """An in-memory copy of this stack, with the same source, metadata and load options."""

@@ -64,10 +64,10 @@ class _Source:
         if (stacks is None) == (pairs is None):
             raise ValidationError("give either stacks or pairs (input, target), not both or neither")
         if pairs is not None:
-            pairs = [tuple(p) for p in pairs]  # type: ignore[misc]
-            check_pairs(pairs)  # type: ignore[arg-type]
+            pairs = [tuple(p) for p in pairs]
+            check_pairs(pairs)
             self.inputs = [a for a, _ in pairs]
-            self.targets: list[Any] | None = [b for _, b in pairs]  # type: ignore[misc]
+            self.targets: list[Any] | None = [b for _, b in pairs]
         else:
             self.inputs = list(stacks)  # type: ignore[arg-type]
             self.targets = None

@@ -73,13 +73,14 @@ class Decoder:
 def raw_info(path: str) -> dict[str, Any]:
     """Pillow's own metadata of the file: format, mode, size and its `info` dict."""
     with Image.open(path) as image:
-        return {
+        info: dict[Any, Any] = {
             "format": image.format,
             "mode": image.mode,
             "size": image.size,
             "n_frames": getattr(image, "n_frames", 1),
-            **image.info,
         }
+        info.update(image.info)
+        return info
 
 
 @attrs.frozen
@@ -160,7 +161,7 @@ def plan(picture: Picture, axes: str | None) -> Layout:
     return Layout.from_axes(axes or picture.natural, shape, source=picture.path)
 
 
-def build(picture: Picture, layout: Layout) -> ImageStack:
+def build(picture: Picture, layout: Layout) -> LazyStack:
     """A lazy stack that decodes the file once, on its first patch."""
     colour = picture.natural.endswith("C")
     names = picture.channel_names if colour and layout.original_axes[-1] == "C" else None

@@ -122,14 +122,18 @@ class TiffImage:
         if self._scratch is None:
             path = self._scratch_path("level0")
             self._scratch = np.lib.format.open_memmap(path, mode="w+", dtype=self.spec.dtype, shape=self.spec.shape)
-        key = (sample_idx, slice(None), *(slice(c, c + n) for c, n in zip(coords, block.shape[1:], strict=True)))
+        key: tuple[int | slice, ...] = (
+            sample_idx,
+            slice(None),
+            *(slice(c, c + n) for c, n in zip(coords, block.shape[1:], strict=True)),
+        )
         self._scratch[key] = block
 
     def _scratch_path(self, what: str) -> Path:
         return self.request.path.with_name(f"{self.request.path.name}.{what}.scratch")
 
     def finish(self, progress: Progress | None = None) -> None:
-        scratch = self._scratch
+        scratch: np.ndarray | None = self._scratch
         if scratch is None and not self.request.path.exists():
             scratch = np.zeros(self.spec.shape, self.spec.dtype)  # nothing written: an image of zeros
 

@@ -19,6 +19,7 @@ from stackio.saving import copy_stack
 from stackio.writing import ImageSpec, spec_for_stack
 
 from .crops import ROLES, SPLITS
+from .store import ZarrFormat
 from .writer import ZarrImage, _codecs, default_chunks
 
 
@@ -59,7 +60,7 @@ def _funlib(spec: ImageSpec) -> dict[str, Any]:
     return attributes
 
 
-def _write_array(root: Path, path: str, stack: Any, role: str, zarr_format: int, compression: str) -> None:
+def _write_array(root: Path, path: str, stack: Any, role: str, zarr_format: ZarrFormat, compression: str) -> None:
     import zarr
     from zarr.storage import LocalStore
 
@@ -101,7 +102,7 @@ def write_crops(
     store: str | os.PathLike[str],
     crops: Sequence[CropData],
     *,
-    zarr_format: int = 2,
+    zarr_format: ZarrFormat = 2,
     compression: str = "zstd",
     overwrite: bool = False,
 ) -> Path:

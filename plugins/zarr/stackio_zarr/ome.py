@@ -72,7 +72,7 @@ class Multiscale:
             if kind == "identity":
                 continue
             values = t.get(kind) if kind in ("scale", "translation") else None
-            if not _numbers(values, n):
+            if values is None or not _numbers(values, n):
                 return None, None  # a path-based or unknown transformation: do not guess
             if kind == "scale":
                 saw_scale = True

@@ -16,12 +16,16 @@ from stackio import ReadError, SourceNotFoundError, ValidationError, natural_key
 MARKERS = ("zarr.json", ".zgroup", ".zarray")
 
 
+#: The zarr formats: v2 and v3.
+ZarrFormat = Literal[2, 3]
+
+
 @attrs.frozen
 class Node:
     """One group or array directory and its declared metadata."""
 
     directory: Path
-    zarr_format: Literal[2, 3]
+    zarr_format: ZarrFormat
     kind: Literal["group", "array"]
     attributes: dict[str, Any]
     #: The metadata document itself (zarr.json, or .zarray/.zgroup for v2).

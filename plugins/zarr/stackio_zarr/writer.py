@@ -18,6 +18,8 @@ from stackio.pyramids import downsample, level_factors, level_shape
 from stackio.saving import REGION_BYTES, region_step
 from stackio.writing import ImageSpec, Progress, WriteRequest, grid
 
+from .store import ZarrFormat
+
 VERSIONS = ("0.5", "0.4")
 COMPRESSIONS = ("zstd", "blosc", "lz4", "gzip", "none")
 OPTIONS = ("version", "compression", "name")
@@ -65,7 +67,7 @@ def ngff_unit(unit: str | None) -> str | None:
     return name if name in NGFF_UNITS else None
 
 
-def _codecs(compression: str, zarr_format: int) -> Any:
+def _codecs(compression: str, zarr_format: ZarrFormat) -> Any:
     if compression == "none":
         return None
     if zarr_format == 3:
@@ -103,7 +105,7 @@ def _on_disk(spec: ImageSpec, block: Sequence[int]) -> tuple[int, ...]:
 class ZarrImage:
     """One image's level 0 (an ImageWriter): writes C(Z)YX blocks into the array; picklable for dask."""
 
-    def __init__(self, root: str, path: str, zarr_format: int, spec: ImageSpec, units: tuple[int, ...]) -> None:
+    def __init__(self, root: str, path: str, zarr_format: ZarrFormat, spec: ImageSpec, units: tuple[int, ...]) -> None:
         self.root = root
         self.path = path
         self.zarr_format = zarr_format
@@ -160,7 +162,7 @@ class ZarrDataset:
             )
         self.request = request
         self.version = version
-        self.zarr_format = 3 if version == "0.5" else 2
+        self.zarr_format: ZarrFormat = 3 if version == "0.5" else 2
         self.workers = request.workers
         self.codecs = _codecs(compression, self.zarr_format)
         for spec in request.images:
@@ -294,7 +296,7 @@ class ZarrDataset:
         return given or (stem if len(self.images) == 1 else f"{stem} {index}")
 
 
-def _check_spec(spec: ImageSpec, zarr_format: int, where: str) -> None:
+def _check_spec(spec: ImageSpec, zarr_format: ZarrFormat, where: str) -> None:
     if spec.dtype.kind not in "biuf":
         raise ValidationError(
             f"{where}: OME-Zarr holds bool, integer and float pixels, not {spec.dtype}; cast the data first",
