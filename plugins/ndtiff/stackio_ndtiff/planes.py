@@ -230,14 +230,44 @@ class PlaneReader:
 
     def read_into(self, keys: Sequence[tuple[Any, ...]], outs: Sequence[np.ndarray]) -> None:
         """A batch of regions, each image's pixels copied straight into its output (see `stackio.batch`)."""
+        plan = self.plan
+        images: dict[int, np.ndarray] = {}  # each image's view made once per batch
         for key, out in zip(keys, outs, strict=True):
             *outer, ky, kx = key
             picks = [range(k.start, k.stop) if isinstance(k, slice) else range(k, k + 1) for k in outer]
             kept = [isinstance(k, slice) for k in outer]
             for combo in itertools.product(*(enumerate(r) for r in picks)):
                 target = out[tuple(i for (i, _), keep in zip(combo, kept, strict=True) if keep)]
-                target.fill(0)  # images missing from the dataset (and mosaic gaps) read as zeros
-                self._fill(target, [v for _, v in combo], ky.start, ky.stop, kx.start, kx.stop)
+                values = [v for _, v in combo]
+                if plan.mosaic is not None:
+                    target.fill(0)  # gaps between tiles read as zeros
+                    self._fill(target, values, ky.start, ky.stop, kx.start, kx.stop)
+                    continue
+                number, component = self._image_number(values)
+                if number < 0:
+                    target.fill(0)  # an image missing from the dataset reads as zeros
+                    continue
+                pixels = images.get(number)
+                if pixels is None:
+                    pixels = images[number] = self.image(number)
+                region = pixels[ky.start : ky.stop, kx.start : kx.stop]
+                target[...] = region if plan.samples_per_pixel == 1 else region[..., component]
+                self.images_read += 1
+
+    def _image_number(self, values: list[int]) -> tuple[int, int]:
+        """The image holding the plane at `values` (-1 when missing), and its colour component."""
+        plan = self.plan
+        cell = [0] * len(plan.table_shape)
+        component = 0
+        for axis, (value, dim) in enumerate(zip(values, plan.table_dims, strict=True)):
+            if axis == plan.channel_axis:
+                component = value % plan.samples_per_pixel
+                value //= plan.samples_per_pixel
+            if dim >= 0:
+                cell[dim] = value
+        if plan.sparse:
+            return plan.table.get(tuple(cell), -1), component  # type: ignore[union-attr]
+        return int(plan.table[tuple(cell)]), component  # type: ignore[index]
 
     def _read_window(self, key: tuple[Any, ...]) -> np.ndarray:
         """The common request (a patch): a plain window in Y and X, no per-pixel index lists."""
