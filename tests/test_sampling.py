@@ -179,3 +179,15 @@ def test_resident_holds_a_bounded_number_of_stacks(tmp_path: Path) -> None:
     assert sorted(seen) == sorted(set(seen))  # grouped: each stack's requests come together
     resident.clear()
     assert resident.held == []
+
+
+def test_stitching_into_a_streaming_writer(tmp_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    volume = rng.integers(0, 4000, (1, 2, 9, 70, 61), dtype=np.uint16)
+    (stack,) = stackio.load(volume, "SCZYX")
+    dest = tmp_path / "restored.ome.zarr"
+    with stackio.create(dest, volume.shape, volume.dtype, "SCZYX") as writer:
+        predict_tiled([stack], lambda b: b, (4, 32, 32), (1, 8, 8), targets=[writer])
+    (written,) = stackio.load(str(dest))
+    assert written.data_shape == volume.shape
+    np.testing.assert_array_equal(written.read_patches([0], [(0, 0, 0)], (9, 70, 61)), volume)
