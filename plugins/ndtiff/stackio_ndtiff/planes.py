@@ -112,6 +112,8 @@ class PlaneReader:
         self.ndim = len(plan.shape)
         self.dtype = np.dtype(plan.dtype)
         self._maps: dict[int, mmap.mmap] = {}
+        #: Each image's view, made once (a view costs more to make than a patch to copy).
+        self._views: dict[int, np.ndarray] = {}
         self._lock = threading.Lock()
         #: How many image regions were copied, and files mapped (for tests of laziness).
         self.images_read = 0
@@ -138,12 +140,18 @@ class PlaneReader:
 
     def image(self, number: int) -> np.ndarray:
         """One image's pixels as a read-only view into its memory-mapped file: (H, W) or (H, W, 3)."""
+        view = self._views.get(number)
+        if view is not None:
+            return view
         plan = self.plan
         mapped = self._map(int(plan.file_of[number]))
         pixels = np.frombuffer(mapped, dtype=self.dtype, count=self._image_size, offset=int(plan.offset_of[number]))
         if plan.samples_per_pixel == 1:
-            return pixels.reshape(plan.image_height, plan.image_width)
-        return pixels.reshape(plan.image_height, plan.image_width, plan.samples_per_pixel)
+            view = pixels.reshape(plan.image_height, plan.image_width)
+        else:
+            view = pixels.reshape(plan.image_height, plan.image_width, plan.samples_per_pixel)
+        self._views[number] = view
+        return view
 
     def metadata_bytes(self, file_index: int, offset: int, length: int) -> bytes:
         """An image's metadata bytes, from its memory-mapped stack file."""
@@ -189,6 +197,7 @@ class PlaneReader:
         self.cache = {}
         with self._lock:
             maps, self._maps = self._maps, {}
+            self._views = {}  # the views hold the maps open
         for mapped in maps.values():
             try:
                 mapped.close()
@@ -231,7 +240,6 @@ class PlaneReader:
     def read_into(self, keys: Sequence[tuple[Any, ...]], outs: Sequence[np.ndarray]) -> None:
         """A batch of regions, each image's pixels copied straight into its output (see `stackio.batch`)."""
         plan = self.plan
-        images: dict[int, np.ndarray] = {}  # each image's view made once per batch
         for key, out in zip(keys, outs, strict=True):
             *outer, ky, kx = key
             picks = [range(k.start, k.stop) if isinstance(k, slice) else range(k, k + 1) for k in outer]
@@ -247,10 +255,7 @@ class PlaneReader:
                 if number < 0:
                     target.fill(0)  # an image missing from the dataset reads as zeros
                     continue
-                pixels = images.get(number)
-                if pixels is None:
-                    pixels = images[number] = self.image(number)
-                region = pixels[ky.start : ky.stop, kx.start : kx.stop]
+                region = self.image(number)[ky.start : ky.stop, kx.start : kx.stop]
                 target[...] = region if plan.samples_per_pixel == 1 else region[..., component]
                 self.images_read += 1
 
