@@ -237,3 +237,179 @@ def test_close_waits_for_reads_under_way_in_other_threads() -> None:
     assert errors == []
     stack.close()
     assert not stack.is_open and stack._reader._active == 0 and stack._reader._deferred == []
+
+
+def test_to_dask_names_tell_the_data_apart(npy_file: tuple[Path, np.ndarray]) -> None:
+    pytest.importorskip("dask")
+    (zeros,) = stackio.load(np.zeros((4, 8, 8), np.uint8), "ZYX")
+    (ones,) = stackio.load(np.ones((4, 8, 8), np.uint8), "ZYX")
+    assert zeros.to_dask().name != ones.to_dask().name
+    assert zeros.to_dask().name == zeros.to_dask().name  # one stack, one name: dask reads it once
+    np.testing.assert_array_equal((zeros.to_dask() + ones.to_dask()).compute(), np.ones((1, 1, 4, 8, 8)))
+    np.testing.assert_array_equal(np.concatenate([zeros.data, ones.data], axis=1), stackio_concat(zeros, ones))
+    # File stacks: the same source and options name the same data; other load options other data.
+    path, _ = npy_file
+    layout = Layout.from_axes("TCYX", (3, 2, 20, 30))
+    opener = functools.partial(open_npy, str(path))
+    plain, again = (LazyStack(str(path), layout, "uint16", opener) for _ in range(2))
+    level = LazyStack(str(path), layout, "uint16", opener, load_options={"level": 1})
+    assert plain.to_dask().name == again.to_dask().name != level.to_dask().name
+
+
+def stackio_concat(*stacks: stackio.ImageStack) -> np.ndarray:
+    import dask.array as da
+
+    return da.concatenate([s.to_dask() for s in stacks], axis=1).compute()  # type: ignore[attr-defined]
+
+
+def test_close_racing_reads_of_a_file_backed_stack(npy_file: tuple[Path, np.ndarray]) -> None:
+    """Reads under way keep the data they started with; a close() meanwhile is never seen as a missing attribute.
+
+    The race window is a few bytecodes wide: many readers and a short switch interval make it likely to be
+    hit within the time given (it was, several times per second, before reads counted themselves).
+    """
+    import sys
+    import threading
+    import time
+
+    path, data = npy_file
+    stack = FileBackedStack(str(path), np.load, "TCYX", shape=data.shape, dtype=data.dtype)
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def read() -> None:
+        while not stop.is_set():
+            try:
+                np.testing.assert_array_equal(stack.extract_patch(1, None, (2, 3), (5, 6)), data[1, :, 2:7, 3:9])
+                assert stack.read_all().shape == (3, 2, 20, 30)
+            except BaseException as exc:  # collected for the main thread
+                errors.append(exc)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    threads = [threading.Thread(target=read) for _ in range(8)]
+    try:
+        for t in threads:
+            t.start()
+        end = time.monotonic() + 2.0
+        while time.monotonic() < end and not errors:
+            stack.close()
+            time.sleep(0)  # let the readers run between closings
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+        sys.setswitchinterval(interval)
+    assert errors == []
+
+
+def test_patches_are_native_whatever_the_byte_order(tmp_path: Path) -> None:
+    data = np.arange(2 * 6 * 7, dtype=">u2").reshape(2, 6, 7)
+    (stack,) = stackio.load(data, "CYX")
+    assert stack.data_dtype == np.dtype("=u2") and stack.data.dtype.isnative
+    patch = stack.extract_patch(0, None, (1, 1), (3, 3))
+    assert patch.dtype.isnative
+    np.testing.assert_array_equal(patch, data[:, 1:4, 1:4])
+    assert data.dtype == np.dtype(">u2")  # the caller's array is left as it was
+
+
+def test_in_memory_copies_are_checked_against_the_memory_then_available(
+    lazy: tuple[LazyStack, np.ndarray], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stack, data = lazy  # TCYX on disk: in memory it is rearranged, and that copy is checked too
+    calls: list[int] = []
+
+    def available() -> int:
+        calls.append(1)
+        return data.nbytes if len(calls) == 1 else data.nbytes // 2  # the read fits, the copy does not
+
+    monkeypatch.setattr(memory_module, "available_memory", available)
+    with pytest.raises(stackio.ValidationError, match="in stack order into memory needs"):
+        stack.to_memory()
+
+
+def _fake_cgroup(root: Path, own: str, v2: bool, limit: str, usage: int, cache: int) -> tuple[Path, Path]:
+    """A /proc and /sys/fs/cgroup laid out as the kernel lays them out, for one process."""
+    proc, cgroups = root / "proc", root / "cgroup"
+    (proc / "self").mkdir(parents=True)
+    line = f"0::{own}\n" if v2 else f"4:memory:{own}\n1:cpu:/\n"
+    (proc / "self" / "cgroup").write_text(line)
+    mount = cgroups if v2 else cgroups / "memory"
+    here = mount / own.lstrip("/")
+    here.mkdir(parents=True)
+    if v2:
+        (cgroups / "cgroup.controllers").write_text("cpu memory\n")
+        (here / "memory.max").write_text(limit + "\n")
+        (here / "memory.current").write_text(f"{usage}\n")
+        (here / "memory.stat").write_text(f"anon 1\ninactive_file {cache}\n")
+        (mount / "memory.max").write_text("max\n")  # the root: no limit
+    else:
+        (here / "memory.limit_in_bytes").write_text(limit + "\n")
+        (here / "memory.usage_in_bytes").write_text(f"{usage}\n")
+        (here / "memory.stat").write_text(f"cache 5\ntotal_inactive_file {cache}\n")
+        (mount / "memory.limit_in_bytes").write_text("9223372036854771712\n")
+        (mount / "memory.usage_in_bytes").write_text("1\n")
+    return proc, cgroups
+
+
+@pytest.mark.parametrize("v2", [True, False], ids=["cgroup-v2", "cgroup-v1"])
+def test_cgroup_memory_limits_are_honoured(tmp_path: Path, v2: bool) -> None:
+    proc, cgroups = _fake_cgroup(tmp_path, "/jobs/train", v2, str(2**30), 2**29, 2**27)
+    assert memory_module.cgroup_available(proc, cgroups) == 2**30 - 2**29 + 2**27
+    unlimited = tmp_path / "unlimited"
+    proc, cgroups = _fake_cgroup(unlimited, "/jobs/free", v2, "max" if v2 else "9223372036854771712", 5, 0)
+    assert memory_module.cgroup_available(proc, cgroups) is None
+    # A parent's limit binds its children.
+    parent = tmp_path / "parent"
+    proc, cgroups = _fake_cgroup(parent, "/jobs/train", v2, "max" if v2 else "9223372036854771712", 5, 0)
+    mount = cgroups if v2 else cgroups / "memory"
+    limit_file, usage_file = (
+        ("memory.max", "memory.current") if v2 else ("memory.limit_in_bytes", "memory.usage_in_bytes")
+    )
+    (mount / "jobs" / limit_file).write_text(f"{2**28}\n")
+    (mount / "jobs" / usage_file).write_text(f"{2**20}\n")
+    assert memory_module.cgroup_available(proc, cgroups) == 2**28 - 2**20
+
+
+def test_this_machines_limits_bound_the_memory_available() -> None:
+    free = memory_module.available_memory()
+    system = memory_module.system_available()
+    assert free is not None and system is not None and 0 < free <= system
+
+
+_UNDER_RLIMIT = r"""
+import resource, sys
+import numpy as np, zarr, stackio
+path = sys.argv[1]
+zarr.create_array(path, shape=(1024, 1024, 1024), chunks=(64, 256, 256), dtype="uint8", fill_value=3)
+(lazy,) = stackio.load(path, "ZYX")
+assert lazy.extract_patch(0, None, (0, 0, 0), (2, 2, 2)).sum() == 24
+size = next(int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith("VmSize:"))
+resource.setrlimit(resource.RLIMIT_AS, (size + 512 * 2**20, resource.RLIM_INFINITY))
+try:
+    stackio.load(path, "ZYX", in_memory=True)
+except stackio.ValidationError as exc:
+    print("refused:", exc)
+except BaseException as exc:
+    print("other:", type(exc).__name__, exc)
+else:
+    print("loaded")
+"""
+
+
+def test_in_memory_honours_the_address_space_limit(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    pytest.importorskip("zarr")
+    pytest.importorskip("resource")
+    proc = subprocess.run(
+        [sys.executable, "-c", _UNDER_RLIMIT, str(tmp_path / "big.zarr")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = proc.stdout.strip()
+    assert out.startswith("refused:"), out
+    assert "needs 1.0 GiB" in out and "GiB is available; load it lazily" in out

@@ -152,16 +152,21 @@ class Layout:
             return {}
         return dict(zip(self.sample_axes, _unravel(sample_idx, self.sample_shape), strict=True))
 
+    @property
+    def stack_order(self) -> tuple[int, ...]:
+        """The transposition of the original axes that puts them in S (unmerged), C, spatial order."""
+        order = [self.original_axes.index(a) for a in self.sample_axes]
+        if "C" in self.original_axes:
+            order.append(self.original_axes.index("C"))
+        order += [self.original_axes.index(a) for a in self.spatial_axes]
+        return tuple(order)
+
     def to_stack_order(self, array: Any) -> Any:
         """Rearrange a whole array with these original axes into SC(Z)YX.
 
         Works on any object with numpy's `transpose`/`reshape` (numpy, dask).
         """
-        order = [self.original_axes.index(a) for a in self.sample_axes]
-        if "C" in self.original_axes:
-            order.append(self.original_axes.index("C"))
-        order += [self.original_axes.index(a) for a in self.spatial_axes]
-        arranged = array.transpose(order)
+        arranged = array.transpose(self.stack_order)
         return arranged.reshape(self.shape)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import uuid
 from typing import Any
 
 import numpy as np
@@ -49,13 +50,31 @@ def natural_chunks(stack: ImageStack) -> tuple[int, ...]:
     return (1, n_channels, *spatial)
 
 
+def data_identity(stack: ImageStack) -> tuple[Any, ...]:
+    """What tells this stack's data from any other's, for naming its dask array.
+
+    A file stack's data is named by its source, its `load_options` and how it is laid out (two loads
+    of one file with the same options share a name, so dask reads them once); an in-memory stack by
+    its own token; any other ImageStack is trusted to nothing: it gets a name of its own each time.
+    """
+    from .stacks import ArrayStack, FileBackedStack, LazyStack
+
+    if isinstance(stack, ArrayStack):
+        return ("array", stack.token)
+    if isinstance(stack, (LazyStack, FileBackedStack)):
+        layout = stack.layout
+        options = sorted(stack.load_options.items())
+        described = (layout.original_axes, layout.original_shape, layout.sample_axes, layout.depth_axis)
+        return ("file", stack.source, options, described, str(stack.data_dtype))
+    return ("other", uuid.uuid4().hex)
+
+
 def stack_to_dask(stack: ImageStack, chunks: tuple[int, ...] | None = None) -> Any:
     """Wrap any ImageStack as a dask array whose chunks are read with `extract_patch`."""
     import dask.array as da
     from dask.base import tokenize
 
     array = StackArray(stack)
-    name = "stackio-" + tokenize(stack.source, array.shape, str(array.dtype), chunks)
-    return da.from_array(
-        array, chunks=chunks or natural_chunks(stack), name=name, asarray=False, fancy=False, lock=False
-    )
+    chunks = chunks or natural_chunks(stack)
+    name = "stackio-" + tokenize(data_identity(stack), array.shape, str(array.dtype), chunks)
+    return da.from_array(array, chunks=chunks, name=name, asarray=False, fancy=False, lock=False)

@@ -262,11 +262,18 @@ def _check_patch_memory(source: str, n_bytes: int, patch_size: tuple[int, ...]) 
 
 
 def checked(
-    block: np.ndarray, shape: tuple[int, ...], dtype: np.dtype, source: str, what: str = "a patch"
+    block: np.ndarray,
+    shape: tuple[int, ...],
+    dtype: np.dtype,
+    source: str,
+    what: str = "a patch",
+    *,
+    convert: bool = True,
 ) -> np.ndarray:
     """`block` if a reader returned what was asked for; a ReadError, never a broadcast or a silent cast.
 
-    A byte-order difference alone is converted; any other shape or dtype is the reader's fault.
+    A byte-order difference alone is converted (left to the caller with `convert=False`); any other
+    shape or dtype is the reader's fault.
     """
     if block.shape == shape and block.dtype == dtype:
         return block
@@ -278,4 +285,4 @@ def checked(
             "is inconsistent with the stack it built (report this to the plugin)",
             source=source,
         )
-    return block if block.dtype == dtype else block.astype(dtype)
+    return block if block.dtype == dtype or not convert else block.astype(dtype)

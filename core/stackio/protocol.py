@@ -59,6 +59,24 @@ class ImageStack(Protocol):
         """
 
 
+#: numpy kinds of the pixels a stack may hold: bool, signed and unsigned integers, floats, complex.
+PIXEL_KINDS = "biufc"
+
+
+def dtype_problem(dtype: np.dtype) -> str | None:
+    """Why `dtype` cannot be a stack's pixel type (None when it can).
+
+    One rule for every format: numeric and bool pixels are read (in native byte order); text, objects,
+    dates, durations and records are not image data.
+    """
+    if dtype.kind in PIXEL_KINDS and dtype.fields is None:
+        return None
+    return (
+        f"holds {dtype} data, not image data (stackio reads bool, integer, float and complex pixels); "
+        "convert it to one of those first"
+    )
+
+
 PROTOCOL_MEMBERS = (
     "source",
     "data_shape",
@@ -93,9 +111,11 @@ def protocol_problems(obj: object) -> list[str]:
             problems.append(f"metadata should be a stackio.Metadata, not {type(value).__name__}")
         elif name == "data_dtype":
             try:
-                np.dtype(value)
+                problem = dtype_problem(np.dtype(value))
             except TypeError:
-                problems.append(f"data_dtype should be a numpy dtype, not {value!r}")
+                problem = f"should be a numpy dtype, not {value!r}"
+            if problem is not None:
+                problems.append(f"data_dtype {problem}")
     if not problems:
         shape, axes = tuple(obj.data_shape), obj.axes  # type: ignore[attr-defined]
         if axes not in ("SCYX", "SCZYX", "SCTYX"):

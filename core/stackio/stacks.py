@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import threading
+import uuid
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -23,6 +24,7 @@ from .image_metadata import ImageMetadata, ImageMetadataReader, PerImage, check_
 from .memory import ensure_fits_in_memory
 from .metadata import Metadata
 from .patches import checked, read_patch
+from .protocol import dtype_problem
 
 
 def _options(value: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -33,14 +35,28 @@ def _metadata(value: Metadata | None) -> Metadata:
     return Metadata() if value is None else value
 
 
+def _native(value: np.dtype | str) -> np.dtype:
+    return np.dtype(value).newbyteorder("=")
+
+
+def _pixels(info: StackInfo, attribute: object, dtype: np.dtype) -> None:
+    problem = dtype_problem(dtype)
+    if problem is not None:
+        raise ReadError(f"{info.source}: {problem}", source=info.source)
+
+
 @attrs.frozen(eq=False)
 class StackInfo:
-    """What identifies a stack and describes its data, without the data."""
+    """What identifies a stack and describes its data, without the data.
+
+    `dtype` is the pixel type of every patch: numeric or bool, always in native byte order (a
+    big-endian file reads as native values).
+    """
 
     #: Recreates the stack with `load_options`: `stackio.load(source, axes, **load_options)`.
     source: str
     layout: Layout
-    dtype: np.dtype = attrs.field(converter=np.dtype)
+    dtype: np.dtype = attrs.field(converter=_native, validator=_pixels)
     metadata: Metadata = attrs.field(factory=Metadata, converter=_metadata)
     #: Options beyond `source` that shaped the data (a selection, a level); never read or written in place.
     load_options: dict[str, Any] = attrs.field(factory=dict, converter=_options)
@@ -101,6 +117,8 @@ class _Described:
 
         Chunks follow the format's own chunks where it has them (`chunks`
         attribute, in original axis order): one sample and all channels per chunk.
+        Two arrays share a dask name only when they hold the same data: the same
+        source, load options and layout, or (in memory) the same stack.
         """
         from .dask_adapter import stack_to_dask
 
@@ -138,6 +156,33 @@ class _Described:
         return f"<{type(self).__name__} {self.source!r} {self.axes}{self.data_shape} {self.data_dtype}>"
 
 
+def arrange(
+    array: np.ndarray, layout: Layout, source: str, *, arranged: bool = False, owned: bool = False, copy: bool = False
+) -> np.ndarray:
+    """`array` (in the layout's original axes, or SC(Z)YX if `arranged`) as SC(Z)YX in native byte order.
+
+    A view of `array` where one will do, unless `copy` asks for data of its own; otherwise one copy,
+    made after checking that it fits in memory. `owned` says nothing else holds `array`: a byte-order
+    change is then made in place, and a view of it is data of its own.
+    """
+    if not array.dtype.isnative and owned and array.flags.writeable:
+        array = array.byteswap(inplace=True).view(array.dtype.newbyteorder("="))
+    moved = array if arranged else array.transpose(layout.stack_order)
+    if array.dtype.isnative and (owned or not copy):
+        try:
+            return np.reshape(moved, layout.shape, copy=False)  # type: ignore[call-overload, no-any-return]
+        except TypeError:  # numpy < 2.1 cannot say whether a reshape copies
+            if moved.flags.c_contiguous:
+                return moved.reshape(layout.shape)
+        except ValueError:  # a view cannot do it
+            pass
+    native = array.dtype.newbyteorder("=")
+    ensure_fits_in_memory(layout.shape, native, source, what="it in stack order")
+    out = np.empty(layout.shape, dtype=native)
+    out.reshape(moved.shape)[...] = moved
+    return out
+
+
 class ArrayStack(_Described):
     """A stack whose data is in memory.
 
@@ -163,7 +208,9 @@ class ArrayStack(_Described):
             )
         array = np.asarray(array)
         self._info = StackInfo(source, layout, array.dtype, metadata, load_options)
-        self._data: np.ndarray = array if arranged else layout.to_stack_order(array)
+        self._data = arrange(array, layout, source, arranged=arranged)
+        #: Tells this stack's data from any other's (an array has no source that names it).
+        self.token = uuid.uuid4().hex
         # Patches are read from the arranged data, whose own layout is SC(Z)YX.
         self._arranged = Layout("SC" + layout.spatial_axes, self._data.shape, "S", layout.depth_axis)
 
@@ -352,14 +399,15 @@ class LazyStack(_Described):
             self._reader.release()
 
     def read_all(self) -> np.ndarray:
-        """The whole stack as an SC(Z)YX array in memory."""
+        """The whole stack as an SC(Z)YX array in memory (at most one copy of it besides the read,
+        each checked against the memory available before it is made)."""
         info = self._info
         layout = info.layout
         ensure_fits_in_memory(layout.original_shape, info.dtype, info.source)
         reader = self._reader.acquire()
         try:
             whole = np.asarray(reader[(slice(None),) * len(layout.original_axes)])
-            whole = checked(whole, layout.original_shape, info.dtype, info.source, "the whole stack")
+            whole = checked(whole, layout.original_shape, info.dtype, info.source, "the whole stack", convert=False)
         except StackioError:
             raise
         except Exception as exc:
@@ -370,7 +418,8 @@ class LazyStack(_Described):
             ) from exc
         finally:
             self._reader.release()
-        return layout.to_stack_order(whole)
+        # A new array the reader does not keep is this stack's own; a view of the reader's data is copied.
+        return arrange(whole, layout, info.source, owned=whole.base is None, copy=True)
 
     def to_memory(self) -> ArrayStack:
         """An in-memory copy of this stack, with the same source, metadata and load options."""
@@ -427,6 +476,8 @@ class _ReadWhole:
 
     def __call__(self) -> ArrayStack:
         name = getattr(self.read_func, "__qualname__", repr(self.read_func))
+        if self.known is not None:
+            ensure_fits_in_memory(self.known.layout.original_shape, self.known.dtype, self.source)
         try:
             array = self.read_func(self.path)
         except StackioError:

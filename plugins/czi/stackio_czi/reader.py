@@ -136,11 +136,14 @@ def build(info: FileInfo, scene_plan: CziPlan, layout: Layout) -> ImageStack:
     """The lazy stack of one planned scene; its source names the scene with '@N'."""
     name = info.path if scene_plan.scene is None else f"{info.path}@{scene_plan.scene}"
     metadata = build_metadata(info, scene_plan, layout)
+    kept = {"background": scene_plan.background} if scene_plan.background else {}  # what `name` cannot say
     opener: CziOpener | ReorderedOpener = CziOpener(scene_plan)
     if layout.original_axes != scene_plan.original_axes:
         opener = ReorderedOpener(scene_plan, layout.original_axes)
     images = CziImages(scene_plan)
-    return LazyStack(name, layout, scene_plan.dtype, opener, metadata=metadata, image_metadata=images)
+    return LazyStack(
+        name, layout, scene_plan.dtype, opener, metadata=metadata, image_metadata=images, load_options=kept
+    )
 
 
 __all__ = ["DEFAULT_CACHE_MB", "build", "load", "locate", "plan", "scene_rectangles"]

@@ -457,3 +457,18 @@ def test_channels_starting_above_zero(tmp_path: Path) -> None:
         ref = pyczi_read(path, {"C": c}, (0, 0, 6, 5), 0, pixel_type="Gray16")[..., 0]
         np.testing.assert_array_equal(got[c - 1], ref)
     np.testing.assert_array_equal(got[1], tiles[1][0])
+
+
+def test_background_travels_in_load_options_and_dask_names(mosaic: tuple[Path, np.ndarray, np.ndarray]) -> None:
+    pytest.importorskip("dask")
+    path, _, _ = mosaic
+    (black,) = stackio.load(path)
+    (grey,) = stackio.load(path, background=0.5)
+    assert black.load_options == {} and grey.load_options == {"background": 0.5}
+    (again,) = stackio.load(grey.source, **grey.load_options)
+    whole = (0, 0), (40, 100)
+    np.testing.assert_array_equal(again.extract_patch(0, None, *whole), grey.extract_patch(0, None, *whole))
+    assert black.to_dask().name != grey.to_dask().name
+    total = (black.to_dask().astype(np.int64) + grey.to_dask()).compute()[0]
+    expected = black.extract_patch(0, None, *whole).astype(np.int64) + grey.extract_patch(0, None, *whole)
+    np.testing.assert_array_equal(total, expected)

@@ -301,3 +301,14 @@ def test_dataset_spread_over_several_stack_files(tmp_path: Path, monkeypatch: py
     assert reader.files_opened == 1  # only the file holding those images is mapped
     fresh.extract_patch(11, None, (0, 0), (4, 4))
     assert reader.files_opened == 2
+
+
+def test_to_dask_names_follow_the_selection(tcz_dataset: Path) -> None:
+    da = pytest.importorskip("dask.array")
+    dapi = stackio.load(tcz_dataset, select={"channel": "DAPI"})[0]
+    gfp = stackio.load(tcz_dataset, select={"channel": "GFP"})[0]
+    assert dapi.to_dask().name != gfp.to_dask().name
+    both = da.concatenate([dapi.to_dask(), gfp.to_dask()], axis=1).compute()
+    np.testing.assert_array_equal(both[:, :1], whole(dapi))
+    np.testing.assert_array_equal(both[:, 1:], whole(gfp))
+    assert not np.array_equal(whole(dapi), whole(gfp))

@@ -378,12 +378,7 @@ def open_stack(target: Target, axes: str | None) -> LazyStack:
     uri = location.uri
     opener = ArrayOpener(str(location.root), location.internal, location.node.zarr_format)
     array = open_array(opener.root, opener.path, opener.zarr_format)
-    dtype = np.dtype(array.dtype)
-    if dtype.kind not in "biuf":
-        raise ReadError(
-            f"{uri}: holds {dtype} data, not image data (stackio reads bool, integer and float arrays)",
-            source=uri,
-        )
+    dtype = np.dtype(array.dtype)  # which pixel types a stack may hold is the core's rule (LazyStack checks)
     shape = tuple(int(n) for n in array.shape)
     if math.prod(shape) * dtype.itemsize >= 2**62:
         # zarr's index arithmetic wraps past int64 and would return garbage, not the fill value
