@@ -77,6 +77,20 @@ def dtype_problem(dtype: np.dtype) -> str | None:
     )
 
 
+def pixel_type(dtype: np.dtype, source: object) -> np.dtype:
+    """`dtype` in native byte order if a stack may hold it; a ReadError naming `source` if not.
+
+    Plugins may call this as soon as they know a file's pixel type, before any other check.
+    """
+    dtype = np.dtype(dtype)
+    problem = dtype_problem(dtype)
+    if problem is not None:
+        from .errors import ReadError
+
+        raise ReadError(f"{source}: {problem}", source=str(source))
+    return dtype.newbyteorder("=")
+
+
 PROTOCOL_MEMBERS = (
     "source",
     "data_shape",

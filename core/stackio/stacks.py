@@ -24,7 +24,7 @@ from .image_metadata import ImageMetadata, ImageMetadataReader, PerImage, check_
 from .memory import ensure_fits_in_memory
 from .metadata import Metadata
 from .patches import checked, read_patch
-from .protocol import dtype_problem
+from .protocol import pixel_type
 
 
 def _options(value: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -36,13 +36,15 @@ def _metadata(value: Metadata | None) -> Metadata:
 
 
 def _native(value: np.dtype | str) -> np.dtype:
-    return np.dtype(value).newbyteorder("=")
+    dtype = np.dtype(value)
+    try:
+        return dtype.newbyteorder("=")
+    except TypeError:  # a new-style dtype (numpy's StringDType) has no byte order: `_pixels` refuses it
+        return dtype
 
 
 def _pixels(info: StackInfo, attribute: object, dtype: np.dtype) -> None:
-    problem = dtype_problem(dtype)
-    if problem is not None:
-        raise ReadError(f"{info.source}: {problem}", source=info.source)
+    pixel_type(dtype, info.source)
 
 
 @attrs.frozen(eq=False)

@@ -19,6 +19,7 @@ from stackio import (
     Source,
     ValidationError,
 )
+from stackio.protocol import pixel_type
 
 from . import ome
 from .funlib import funlib_attrs
@@ -378,7 +379,7 @@ def open_stack(target: Target, axes: str | None) -> LazyStack:
     uri = location.uri
     opener = ArrayOpener(str(location.root), location.internal, location.node.zarr_format)
     array = open_array(opener.root, opener.path, opener.zarr_format)
-    dtype = np.dtype(array.dtype)  # which pixel types a stack may hold is the core's rule (LazyStack checks)
+    dtype = pixel_type(array.dtype, uri)  # the core's rule, checked before the axes are
     shape = tuple(int(n) for n in array.shape)
     if math.prod(shape) * dtype.itemsize >= 2**62:
         # zarr's index arithmetic wraps past int64 and would return garbage, not the fill value
@@ -403,7 +404,7 @@ def open_stack(target: Target, axes: str | None) -> LazyStack:
     return LazyStack(
         uri,
         layout,
-        dtype.newbyteorder("="),
+        dtype,
         opener,
         metadata=metadata,
         chunks=tuple(int(n) for n in array.chunks),
