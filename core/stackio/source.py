@@ -174,7 +174,7 @@ class Source:
         """A directory's entry names (empty for anything else)."""
         if not self.is_dir:
             return frozenset()
-        return frozenset(os.listdir(self.path))  # type: ignore[arg-type]
+        return frozenset(os.listdir(self.path))
 
     def has(self, relative: str) -> bool:
         """Whether a directory source contains `relative` (a glob pattern allowed)."""

@@ -270,9 +270,10 @@ class PlaneReader:
                 value //= plan.samples_per_pixel
             if dim >= 0:
                 cell[dim] = value
-        if plan.sparse:
-            return plan.table.get(tuple(cell), -1), component  # type: ignore[union-attr]
-        return int(plan.table[tuple(cell)]), component  # type: ignore[index]
+        table = plan.table
+        if isinstance(table, dict):
+            return table.get(tuple(cell), -1), component
+        return int(table[tuple(cell)]), component
 
     def _read_window(self, key: tuple[Any, ...]) -> np.ndarray:
         """The common request (a patch): a plain window in Y and X, no per-pixel index lists."""

@@ -73,9 +73,9 @@ class ImageOpener:
         self._prebuilt = prebuilt
 
     def __call__(self) -> Any:
-        store, self._prebuilt = self._prebuilt, None
-        if store is not None:
-            return store
+        prebuilt, self._prebuilt = self._prebuilt, None
+        if prebuilt is not None:
+            return prebuilt
         opened = open_file(Path(self.path), allow_missing=self.allow_missing)
         try:
             if self.index >= len(opened.images):
@@ -296,7 +296,8 @@ def _metadata(path: Path, opened: Opened, image: Image, axes: str, n_channels: i
 
 def _mm_physical(tif: Any) -> meta.Physical:
     summary = (tif.micromanager_metadata or {}).get("Summary", {})
-    voxel, units = {}, {}
+    voxel: dict[str, float] = {}
+    units: dict[str, str] = {}
     size = meta._positive(summary.get("PixelSize_um"))
     if size is not None:
         voxel.update(X=size, Y=size)

@@ -23,7 +23,7 @@ from stackio.protocol import pixel_type
 
 from . import ome
 from .funlib import funlib_attrs
-from .store import MARKERS, Location, Node, ancestors, check_internal, child_names, locate, read_node
+from .store import MARKERS, Location, Node, ZarrFormat, ancestors, check_internal, child_names, locate, read_node
 
 # -- opening arrays -------------------------------------------------------------------
 
@@ -52,14 +52,14 @@ class ArrayOpener:
 
     root: str
     path: str
-    zarr_format: int
+    zarr_format: ZarrFormat
 
     def __call__(self) -> Any:
         array = open_array(self.root, self.path, self.zarr_format)
         return array if np.dtype(array.dtype).isnative else _NativeOrder(array)
 
 
-def open_array(root: str, path: str, zarr_format: int) -> Any:
+def open_array(root: str, path: str, zarr_format: ZarrFormat) -> Any:
     import zarr
 
     try:
@@ -202,8 +202,8 @@ def _collection_images(location: Location, where: str, source: object) -> list[s
         images = []
         for well in wells:
             well_location = _node_at(location, _join(internal, well), "the well", source)
-            fields = ome.well_images(well_location.node, well_location.uri) or []
-            images += [_join(internal, well, f) for f in fields]
+            well_fields = ome.well_images(well_location.node, well_location.uri) or []
+            images += [_join(internal, well, f) for f in well_fields]
         return images
     fields = ome.well_images(node, where)
     if fields is not None:
@@ -280,9 +280,11 @@ def declared_axes(target: Target, ndim: int, funlib: Any) -> _Declared:
         return _Declared(ms.letters, names, by, True)
     if funlib is not None and funlib.axis_names is not None:
         return _Declared(funlib.letters, funlib.axis_names, f"the funlib axis_names {list(funlib.axis_names)}", True)
-    names = _dimension_names(target.location.node)
-    if names is not None and len(names) == ndim:
-        return _Declared(_letters(names), names, f"the dimension names {list(names)}", False)
+    dimension_names = _dimension_names(target.location.node)
+    if dimension_names is not None and len(dimension_names) == ndim:
+        return _Declared(
+            _letters(dimension_names), dimension_names, f"the dimension names {list(dimension_names)}", False
+        )
     return _Declared(None, None, None, False)
 
 
@@ -391,7 +393,7 @@ def open_stack(target: Target, axes: str | None) -> LazyStack:
     funlib = funlib_attrs(location.node.attributes, len(shape), uri) if target.multiscale is None else None
     declared = declared_axes(target, len(shape), funlib)
     final = resolve_axes(declared, axes, shape, uri)
-    layout = Layout.from_axes(final, shape, source=uri)  # type: ignore[arg-type]
+    layout = Layout.from_axes(final, shape, source=uri)
     image_path = target.multiscale.group_path if target.multiscale is not None else None
     raw = functools.partial(raw_metadata, str(location.root), location.internal, image_path)
     if target.multiscale is not None:
