@@ -172,7 +172,7 @@ def arrange(
     moved = array if arranged else array.transpose(layout.stack_order)
     if array.dtype.isnative and (owned or not copy):
         try:
-            return np.reshape(moved, layout.shape, copy=False)  # type: ignore[call-overload, no-any-return]
+            return np.reshape(moved, layout.shape, copy=False)  # type: ignore[call-overload, no-any-return, unused-ignore]
         except TypeError:  # numpy < 2.1 cannot say whether a reshape copies
             if moved.flags.c_contiguous:
                 return moved.reshape(layout.shape)
