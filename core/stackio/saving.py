@@ -22,6 +22,8 @@ from .writing import DatasetWriter, ImageSpec, ImageWriter, Progress, WriteReque
 
 #: Bytes of one region a worker reads and writes at a time (a whole number of chunks or shards).
 REGION_BYTES = 16 * 2**20
+#: Bytes read from a lazy source between two releases of its open files (see `_Releaser`).
+RELEASE_BYTES = 128 * 2**20
 
 
 # -- which format writes a destination -----------------------------------------------------
@@ -196,9 +198,13 @@ def copy_stack(
         _copy_distributed(client, stack, writer, regions, progress)
         return
 
+    releaser = _Releaser(stack)
+
     def one(region: tuple[int, tuple[int, ...], tuple[int, ...]]) -> None:
         sample, coords, size = region
-        writer.write(sample, coords, stack.extract_patch(sample, None, coords, size))
+        block = stack.extract_patch(sample, None, coords, size)
+        writer.write(sample, coords, block)
+        releaser.read(block.nbytes)
         if progress is not None:
             progress(1)
 
@@ -228,6 +234,28 @@ def copy_stack(
         wait(futures)
     if failures:
         raise failures[0]
+
+
+class _Releaser:
+    """Closes a lazy source every RELEASE_BYTES read, so the pages of a memory-mapped file that were
+    already copied leave the process (a copy reads each byte once; the next read reopens the file)."""
+
+    def __init__(self, stack: Any) -> None:
+        from .stacks import LazyStack
+
+        self._stack = stack if isinstance(stack, LazyStack) else None
+        self._count = 0
+        self._lock = threading.Lock()
+
+    def read(self, nbytes: int) -> None:
+        if self._stack is None:
+            return
+        with self._lock:
+            self._count += nbytes
+            if self._count < RELEASE_BYTES:
+                return
+            self._count = 0
+        self._stack.close()
 
 
 def _write_region(stack: Any, writer: Any, sample: int, coords: tuple[int, ...], size: tuple[int, ...]) -> Any:
