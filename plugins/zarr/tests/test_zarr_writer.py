@@ -156,3 +156,18 @@ def test_dacapo_layout_read_back_by_load_crops(tmp_path: Path) -> None:
             tmp_path / "bad.zarr", [CropData("train", "crop_1", raw_stack, labels.astype("float32"), axes="CZYX")]
         )
     assert not (tmp_path / "bad.zarr").exists()
+
+
+@pytest.mark.parametrize("version", ["0.5", "0.4"])
+def test_bioio_ome_zarr_reads_pixels_scales_and_channels(tmp_path: Path, version: str) -> None:
+    bioio = pytest.importorskip("bioio")
+    reader = pytest.importorskip("bioio_ome_zarr").Reader
+    data = _data()
+    dest = stackio.save(data, tmp_path / "img.ome.zarr", axes="CZYX", pyramid=2, metadata=META, version=version)
+    image = bioio.BioImage(str(dest), reader=reader)
+    assert image.dims.shape == (1, 2, 6, 90, 130)
+    assert tuple(image.physical_pixel_sizes) == (2.0, 0.5, 0.5)
+    assert image.channel_names == ["DAPI", "GFP"]
+    np.testing.assert_array_equal(np.asarray(image.get_image_data("CZYX")), data)
+    image.set_resolution_level(1)
+    np.testing.assert_array_equal(np.asarray(image.get_image_data("CZYX")), downsample(data, (2, 2), labels=False))
