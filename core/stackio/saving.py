@@ -23,7 +23,7 @@ from .writing import DatasetWriter, ImageSpec, ImageWriter, Progress, WriteReque
 #: Bytes of one region a worker reads and writes at a time (a whole number of chunks or shards).
 REGION_BYTES = 16 * 2**20
 #: Bytes read from a lazy source between two releases of its open files (see `_Releaser`).
-RELEASE_BYTES = 128 * 2**20
+RELEASE_BYTES = 64 * 2**20
 
 
 # -- which format writes a destination -----------------------------------------------------
