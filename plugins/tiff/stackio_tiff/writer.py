@@ -9,6 +9,7 @@ pyramid level is written from (level by level, never the whole image in memory).
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -107,6 +108,7 @@ class TiffImage:
         self.bigtiff = bool(options.get("bigtiff", nbytes > CLASSIC_LIMIT))
         self.workers = request.workers
         self._scratch: np.memmap | None = None
+        self._scratch_lock = threading.Lock()
 
     def _default_flavor(self) -> str:
         spec = self.spec
@@ -120,8 +122,11 @@ class TiffImage:
 
     def write(self, sample_idx: int, coords: Sequence[int], block: np.ndarray) -> None:
         if self._scratch is None:
-            path = self._scratch_path("level0")
-            self._scratch = np.lib.format.open_memmap(path, mode="w+", dtype=self.spec.dtype, shape=self.spec.shape)
+            with self._scratch_lock:  # the first writes may come from several threads at once
+                if self._scratch is None:
+                    path = self._scratch_path("level0")
+                    shape, dtype = self.spec.shape, self.spec.dtype
+                    self._scratch = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=shape)
         key: tuple[int | slice, ...] = (
             sample_idx,
             slice(None),
