@@ -150,6 +150,7 @@ def _open_real(entry: Any, viewer: Any) -> None:
         assert layer.data is not None
 
 
+@pytest.mark.slow
 @pytest.mark.realdata
 @pytest.mark.parametrize("entry", _real_params(every=False))
 def test_viewer_opens_a_real_file_of_each_format(entry: Any, viewer: Any) -> None:
