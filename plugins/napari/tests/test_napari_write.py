@@ -115,4 +115,7 @@ def test_the_viewer_saves_its_layers_through_the_writer(
     (original,) = stackio.load(source)
     assert np.array_equal(full_array(back), full_array(original))
     assert back.metadata.channel_names == ("DAPI", "GFP")  # the reader's "<source> <channel>" names undone
-    assert stackio.load(str(target), level=1)[0].data_shape == stackio.load(source, level=1)[0].data_shape
+    # as many levels as the layer has; stackio.save makes them (it halves Y and X)
+    assert stackio.load(str(target), level=1)[0].data_shape[-2:] == stackio.load(source, level=1)[0].data_shape[-2:]
+    with pytest.raises(stackio.StackioError):
+        stackio.load(str(target), level=2)
