@@ -24,8 +24,14 @@ HEAVY = {
 }
 
 
+def _is_format_plugin(folder: Path) -> bool:
+    # plugins/napari is a napari plugin reading through the core, not a stackio format plugin
+    pyproject = folder / "pyproject.toml"
+    return pyproject.is_file() and "[project.entry-points.stackio]" in pyproject.read_text(encoding="utf-8")
+
+
 def _plugin_dirs() -> list[Path]:
-    return sorted(p for p in PLUGINS.iterdir() if (p / "pyproject.toml").is_file() and not p.name.startswith("_"))
+    return sorted(p for p in PLUGINS.iterdir() if _is_format_plugin(p) and not p.name.startswith("_"))
 
 
 for _folder in _plugin_dirs():
