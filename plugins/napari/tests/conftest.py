@@ -122,10 +122,16 @@ def count_reads(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, ...]]:
     return reads
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # npe2's pydantic models warn about pydantic's own deprecations on import: not ours to fix
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # the long viewer runs (every sample, every real file, multi-GB files) keep the default suite short:
+    # they run when asked for, with `pytest plugins/napari -m slow`
+    asked = bool(config.getoption("markexpr", ""))
+    skip_slow = pytest.mark.skip(reason="long napari viewer run: pytest plugins/napari -m slow")
     here = Path(__file__).parent
     for item in items:
         if here in Path(str(item.fspath)).parents:
+            if "slow" in item.keywords and not asked:
+                item.add_marker(skip_slow)
+            # npe2's pydantic models warn about pydantic's own deprecations on import: not ours to fix
             item.add_marker(pytest.mark.filterwarnings("ignore::DeprecationWarning:npe2"))
             item.add_marker(pytest.mark.filterwarnings("ignore::DeprecationWarning:pydantic"))
