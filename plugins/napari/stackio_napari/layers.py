@@ -29,8 +29,8 @@ CONTRAST_PATCH = 256
 
 def source_parts(source: str) -> tuple[str, ...]:
     """The path components of a stack's source (URI scheme and `@N` scene suffix dropped)."""
-    path = source.split("://", 1)[-1]
-    return PurePosixPath(path.split("@", 1)[0] if "@" in PurePosixPath(path).name else path).parts
+    path = PurePosixPath(source.split("://", 1)[-1])
+    return path.with_name(path.name.rsplit("@", 1)[0]).parts if "@" in path.name else path.parts
 
 
 def is_labels(stack: Any, role_hint: str | None = None) -> bool:
@@ -40,7 +40,11 @@ def is_labels(stack: Any, role_hint: str | None = None) -> bool:
     if role_hint == "labels":
         return True
     parts = source_parts(stack.source)
-    return bool(parts) and (parts[-1] in LABEL_ARRAY_NAMES or "labels" in parts[:-1])
+    if not parts:
+        return False
+    # DaCapo's crop arrays by name; OME-Zarr's labels/<name>[/<level>] inside a store
+    in_store = any(p.endswith(".zarr") for p in parts[:-1])
+    return parts[-1] in LABEL_ARRAY_NAMES or (in_store and "labels" in parts[-3:-1])
 
 
 def plane_chunks(stack: Any, *, all_channels: bool = False) -> tuple[int, ...]:
