@@ -35,7 +35,7 @@ def formats_with_directories() -> list[str]:
 
 def manifest_patterns() -> list[str]:
     """The filename patterns written in this plugin's `napari.yaml`, sorted."""
-    import yaml  # npe2 and napari depend on PyYAML; only the checks need it
+    import yaml  # type: ignore[import-untyped]  # npe2 and napari depend on PyYAML; only the checks need it
 
     text = resources.files("stackio_napari").joinpath("napari.yaml").read_text(encoding="utf-8")
     manifest = yaml.safe_load(text)

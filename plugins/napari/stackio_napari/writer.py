@@ -53,7 +53,8 @@ class LayerStack:
         inside = tuple(slice(a, b) for a, b in ranges)
         where = tuple(slice(a - c, b - c) for (a, b), c in zip(ranges, coords, strict=True))
         for i, channel in enumerate(picked):
-            out[(i, *where)] = np.asarray(self._array[(sample, channel, *inside)])
+            index: tuple[int | slice, ...] = (i, *where)
+            out[index] = np.asarray(self._array[(sample, channel, *inside)])
         return out
 
 
