@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -61,3 +62,38 @@ def stackio_realdata(request: pytest.FixtureRequest) -> Any:
     if root is None:
         pytest.skip("no ../shared/realdata beside this checkout (set STACKIO_REALDATA to use one)")
     return root
+
+
+@pytest.fixture(scope="session")
+def stackio_http_server() -> Iterator[Any]:
+    """A static HTTP server on 127.0.0.1 (no listing, byte ranges); `serve(path)` gives a file's or
+    folder's URL. Reset `latency` and the request log in tests that change them."""
+    from .servers import StaticServer
+
+    with StaticServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def stackio_s3_server() -> Iterator[Any]:
+    """moto's S3 server on 127.0.0.1; `upload(path)` gives an s3:// URL, `storage_options` reach it.
+
+    The AWS credential variables are set for the session, so spawned workers find credentials the
+    way a real deployment's workers do: from their environment.
+    """
+    pytest.importorskip("moto.server", reason="the S3 tests need `pip install 'moto[server]' s3fs`")
+    pytest.importorskip("s3fs", reason="the S3 tests need `pip install 'moto[server]' s3fs`")
+    from .servers import S3Server
+
+    server = S3Server()
+    saved = {k: os.environ.get(k) for k in server.credentials_env()}
+    os.environ.update(server.credentials_env())
+    try:
+        with server:
+            yield server
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

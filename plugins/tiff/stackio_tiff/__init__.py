@@ -32,7 +32,7 @@ SUFFIXES = (
     ".stk",
     ".companion.ome",
 )
-OPTIONS = ("series", "level", "file_backed", "allow_missing")
+OPTIONS = ("series", "level", "file_backed", "allow_missing", "storage_options")
 #: Options of the OME-TIFF / ImageJ writer (see writer.py).
 WRITE_OPTIONS = ("flavor", "compression", "tile", "bigtiff", "name")
 
@@ -115,8 +115,8 @@ def _check_int(source: Source, name: str, value: Any) -> None:
 
 @hookimpl
 def stackio_validate(source: Source, axes: str | None, options: dict[str, Any]) -> None:
-    if source.path is None:
-        raise ValidationError(f"{source}: the tiff format reads local files and folders only", source=str(source))
+    if source.path is None and source.uri is None:
+        raise ValidationError(f"{source}: the tiff format reads files, folders and URLs only", source=str(source))
     _check_int(source, "series", options.get("series"))
     _check_int(source, "level", options.get("level"))
     for flag in ("file_backed", "allow_missing"):

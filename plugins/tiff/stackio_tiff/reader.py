@@ -117,8 +117,17 @@ class ReadWhole:
 
 def load(source: Source, axes: str | None, options: dict[str, Any], in_memory: bool) -> list[ImageStack]:
     path = source.path
+    if path is None and source.uri is not None:
+        from . import remote
+
+        return remote.load(source, axes, options, series_index(source, options))
     if path is None:
-        raise ValidationError(f"{source}: the tiff format reads local files only", source=str(source))
+        raise ValidationError(f"{source}: the tiff format reads local files and URLs only", source=str(source))
+    if options.get("storage_options") is not None:
+        raise ValidationError(
+            f"{source}: storage_options= is for URLs (https://, s3://, ...); a local file takes none",
+            source=str(source),
+        )
     if path.is_dir():
         from .directory import load_directory
 

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from stackio.writing import DatasetWriter, WriteRequest
 
 MARKERS = ("zarr.json", ".zgroup", ".zarray")
-OPTIONS = ("level",)
+OPTIONS = ("level", "storage_options")
 #: Options of the OME-Zarr writer (see writer.py).
 WRITE_OPTIONS = ("version", "compression", "name")
 
@@ -72,7 +72,7 @@ def stackio_validate(source: Source, options: dict[str, Any]) -> None:
 def stackio_load(source: Source, axes: str | None, options: dict[str, Any]) -> Sequence[ImageStack]:
     from . import reader  # zarr is imported only now
 
-    return reader.load(source, axes, level=options.get("level"))
+    return reader.load(source, axes, level=options.get("level"), storage_options=options.get("storage_options"))
 
 
 @hookimpl

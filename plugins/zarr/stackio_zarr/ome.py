@@ -171,6 +171,14 @@ def bioformats2raw_series(group: Node) -> list[str] | None:
                 listed = [check_internal(s, "the bioformats2raw series path", group.directory) for s in series]
     if listed is not None:
         return listed
+    from .remote import is_remote_path
+
+    if is_remote_path(group.directory):
+        # no listing over the network: the layout numbers its series 0, 1, 2, ... without gaps
+        found = []
+        while any((group.directory / str(len(found)) / m).is_file() for m in ("zarr.json", ".zgroup")):
+            found.append(str(len(found)))
+        return found
     numbered = sorted((p.name for p in group.directory.iterdir() if p.is_dir() and p.name.isdigit()), key=int)
     return [
         n

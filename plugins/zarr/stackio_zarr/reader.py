@@ -20,9 +20,11 @@ from stackio import (
     ValidationError,
 )
 from stackio.protocol import pixel_type
+from stackio.remote import StorageOptions
 
 from . import ome
 from .funlib import funlib_attrs
+from .remote import RemoteArrayOpener, RemoteTree, is_remote_path
 from .store import MARKERS, Location, Node, ZarrFormat, ancestors, check_internal, child_names, locate, read_node
 
 # -- opening arrays -------------------------------------------------------------------
@@ -85,9 +87,22 @@ class Target:
     level: int | None = None
 
 
+def remote_path(source: Source, options: StorageOptions) -> Any:
+    """The remote location a URL source names (a node's own document given: its directory)."""
+    assert source.uri is not None
+    url = source.uri.rstrip("/")
+    if ".." in url.split("/"):
+        raise ValidationError(
+            f"{source}: the URL contains '..'; name a store, a group or an array by its own URL",
+            source=str(source),
+        )
+    path = RemoteTree(url, options).path()
+    return path.parent if path.name in MARKERS else path
+
+
 def local_path(source: Source) -> Path:
     if source.path is None:
-        raise ValidationError(f"{source}: the zarr plugin reads local stores only", source=str(source))
+        raise ValidationError(f"{source}: the zarr plugin reads local stores and URLs only", source=str(source))
     if source.kind == "uri" and ".." in source.path.parts:
         raise ValidationError(
             f"{source}: the URI contains '..'; a URI names a store, a group or an array by its "
@@ -106,7 +121,7 @@ def _join(*parts: str) -> str:
 
 def _node_at(location: Location, internal: str, what: str, source: object) -> Location:
     directory = location.root.joinpath(*internal.split("/")) if internal else location.root
-    node = read_node(directory) if directory.is_dir() else None
+    node = read_node(directory, location.node.zarr_format)
     if node is None:
         raise ReadError(
             f"{source}: the metadata names {what} {internal!r}, but the store {location.root} has no "
@@ -364,10 +379,18 @@ def _funlib_metadata(funlib: Any, axes: str, names: tuple[str, ...] | None, raw:
     )
 
 
-def raw_metadata(root: str, path: str, image_path: str | None) -> dict[str, Any]:
-    """The array's own metadata document and attributes, and its OME-Zarr image's attributes."""
-    array = read_node(Path(root, path))
-    image = read_node(Path(root, image_path)) if image_path is not None else None
+def raw_metadata(root: str, path: str, image_path: str | None, options: StorageOptions | None = None) -> dict[str, Any]:
+    """The array's own metadata document and attributes, and its OME-Zarr image's attributes.
+
+    `options` is given for a remote store (`root` is then its URL).
+    """
+    if options is not None:
+        tree = RemoteTree(root, options)
+        array = read_node(tree.path().joinpath(path))
+        image = read_node(tree.path().joinpath(image_path)) if image_path is not None else None
+    else:
+        array = read_node(Path(root, path))
+        image = read_node(Path(root, image_path)) if image_path is not None else None
     return {
         "zarr_format": array.zarr_format if array else None,
         "array": array.document if array else None,
@@ -379,8 +402,14 @@ def raw_metadata(root: str, path: str, image_path: str | None) -> dict[str, Any]
 def open_stack(target: Target, axes: str | None) -> LazyStack:
     location = target.location
     uri = location.uri
-    opener = ArrayOpener(str(location.root), location.internal, location.node.zarr_format)
-    array = open_array(opener.root, opener.path, opener.zarr_format)
+    remote: StorageOptions | None = location.root.tree.options if is_remote_path(location.root) else None
+    opener: ArrayOpener | RemoteArrayOpener
+    if remote is not None:
+        opener = RemoteArrayOpener(str(location.root), location.internal, location.node.zarr_format, remote)
+        array = opener.open_first(location.root.tree.documents(opener.url, opener.path))
+    else:
+        opener = ArrayOpener(str(location.root), location.internal, location.node.zarr_format)
+        array = open_array(opener.root, opener.path, opener.zarr_format)
     dtype = pixel_type(array.dtype, uri)  # the core's rule, checked before the axes are
     shape = tuple(int(n) for n in array.shape)
     if math.prod(shape) * dtype.itemsize >= 2**62:
@@ -395,7 +424,7 @@ def open_stack(target: Target, axes: str | None) -> LazyStack:
     final = resolve_axes(declared, axes, shape, uri)
     layout = Layout.from_axes(final, shape, source=uri)
     image_path = target.multiscale.group_path if target.multiscale is not None else None
-    raw = functools.partial(raw_metadata, str(location.root), location.internal, image_path)
+    raw = functools.partial(raw_metadata, str(location.root), location.internal, image_path, remote)
     if target.multiscale is not None:
         metadata = _ome_metadata(target, final, shape, raw)
     elif funlib is not None:
@@ -411,12 +440,27 @@ def open_stack(target: Target, axes: str | None) -> LazyStack:
         metadata=metadata,
         chunks=tuple(int(n) for n in array.chunks),
         shards=tuple(int(n) for n in shards) if shards is not None else None,
+        load_options=remote.load_option() if remote is not None else None,
     )
 
 
-def load(source: Source, axes: str | None, *, level: int | None = None) -> list[ImageStack]:
-    """The stacks a zarr store, group or array source gives (see the README for the rules)."""
-    location = locate(local_path(source), source)
+def load(
+    source: Source, axes: str | None, *, level: int | None = None, storage_options: Any = None
+) -> list[ImageStack]:
+    """The stacks a zarr store, group or array source gives (see the README for the rules).
+
+    `storage_options` are fsspec's options for a URL source (credentials, `anon`, endpoint, headers).
+    """
+    if source.path is None and source.uri is not None:
+        path: Any = remote_path(source, StorageOptions.of(storage_options, source))
+    elif storage_options is not None:
+        raise ValidationError(
+            f"{source}: storage_options= is for URLs (https://, s3://, ...); a local store takes none",
+            source=str(source),
+        )
+    else:
+        path = local_path(source)
+    location = locate(path, source)
     targets = plan(location, level, source)
     if source.index is not None:
         if source.index >= len(targets):

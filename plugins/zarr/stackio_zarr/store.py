@@ -1,7 +1,9 @@
-"""Finding zarr nodes on local disk and reading their metadata JSON (no zarr import).
+"""Finding zarr nodes and reading their metadata JSON (no zarr import), on local disk or at a URL.
 
 A *node* is a group or an array directory; the *store root* is the topmost
-directory of an unbroken chain of group directories above it.
+directory of an unbroken chain of group directories above it. Remote locations
+(`remote.RemotePath`) answer the same calls by fetching metadata documents, never
+by listing.
 """
 
 from __future__ import annotations
@@ -12,6 +14,9 @@ from typing import Any, Literal
 
 import attrs
 from stackio import ReadError, SourceNotFoundError, ValidationError, natural_key
+from stackio.remote import looks_like_html
+
+from .remote import is_remote_path
 
 MARKERS = ("zarr.json", ".zgroup", ".zarray")
 
@@ -51,6 +56,12 @@ def _read_json(path: Path, what: str) -> dict[str, Any]:
         text = path.read_bytes()
     except OSError as exc:
         raise ReadError(f"{path}: could not read the {what} ({exc})", source=str(path)) from exc
+    if looks_like_html(text):
+        raise ReadError(
+            f"{path}: the server answered with an HTML page where the {what} (JSON) was expected; the URL "
+            "may point at a web page, an error page or a login page rather than at the store",
+            source=str(path),
+        )
     try:
         value = json.loads(text)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -68,14 +79,19 @@ def _read_json(path: Path, what: str) -> dict[str, Any]:
     return value
 
 
-def has_marker(directory: Path) -> bool:
-    return any((directory / m).is_file() for m in MARKERS)
+def _markers(zarr_format: int | None) -> tuple[str, ...]:
+    # A hierarchy is one zarr format: knowing it saves a remote store the requests for the other's files.
+    return {3: ("zarr.json",), 2: (".zgroup", ".zarray")}.get(zarr_format, MARKERS)  # type: ignore[arg-type]
 
 
-def read_node(directory: Path) -> Node | None:
-    """The node in `directory`, or None when it holds no zarr metadata."""
+def has_marker(directory: Path, zarr_format: int | None = None) -> bool:
+    return any((directory / m).is_file() for m in _markers(zarr_format))
+
+
+def read_node(directory: Path, zarr_format: int | None = None) -> Node | None:
+    """The node in `directory`, or None when it holds no zarr metadata (of `zarr_format`, when given)."""
     v3 = directory / "zarr.json"
-    if v3.is_file():
+    if zarr_format != 2 and v3.is_file():
         doc = _read_json(v3, "zarr metadata (zarr.json)")
         kind = doc.get("node_type")
         if doc.get("zarr_format") != 3 or kind not in ("group", "array"):
@@ -88,6 +104,8 @@ def read_node(directory: Path) -> Node | None:
         if not isinstance(attributes, dict):
             raise ReadError(f"{v3}: 'attributes' should be a JSON object", source=str(v3))
         return Node(directory, 3, kind, attributes, doc)
+    if zarr_format == 3:
+        return None
     for name, kind in ((".zarray", "array"), (".zgroup", "group")):
         marker = directory / name
         if marker.is_file():
@@ -103,10 +121,14 @@ def read_node(directory: Path) -> Node | None:
     return None
 
 
-def store_root(directory: Path) -> Path:
+def store_root(directory: Path, zarr_format: int | None = None) -> Path:
     """The topmost directory of the chain of zarr groups holding `directory`."""
     root = directory
-    while root.parent != root and has_marker(root.parent) and not (root.parent / ".zarray").is_file():
+    while (
+        root.parent != root
+        and has_marker(root.parent, zarr_format)
+        and (zarr_format == 3 or not (root.parent / ".zarray").is_file())
+    ):
         root = root.parent
     return root
 
@@ -119,8 +141,43 @@ def enclosing_store(directory: Path) -> Path | None:
     return None
 
 
+def consolidated_children(node: Node) -> dict[str, str] | None:
+    """Child name -> kind ('group' or 'array') from the group's consolidated metadata, if it has any."""
+    if node.zarr_format == 3:
+        consolidated = node.document.get("consolidated_metadata")
+        members = consolidated.get("metadata") if isinstance(consolidated, dict) else None
+        if not isinstance(members, dict):
+            return None
+        return {
+            k: v.get("node_type")
+            for k, v in members.items()
+            if "/" not in k and isinstance(v, dict) and v.get("node_type") in ("group", "array")
+        }
+    document = node.directory / ".zmetadata"
+    if not document.is_file():
+        return None
+    members = _read_json(document, "consolidated zarr v2 metadata (.zmetadata)").get("metadata")
+    if not isinstance(members, dict):
+        return None
+    out: dict[str, str] = {}
+    for key in members:
+        name, _, marker = str(key).rpartition("/")
+        if name and "/" not in name and marker in (".zarray", ".zgroup"):
+            out[name] = "array" if marker == ".zarray" else "group"
+    return out
+
+
 def child_names(node: Node, kind: str | None = None) -> list[str]:
-    """Names of the groups/arrays directly in a group, in natural order (hidden entries skipped)."""
+    """Names of the groups/arrays directly in a group, in natural order (hidden entries skipped).
+
+    A remote group has no listing: its consolidated metadata says what it holds.
+    """
+    if is_remote_path(node.directory):
+        members = consolidated_children(node)
+        if members is None:
+            node.directory.iterdir()  # raises the error that explains why a remote group cannot be listed
+            return []
+        return sorted((n for n, k in members.items() if kind is None or k == kind), key=natural_key)
     out = []
     try:
         entries = sorted((p for p in node.directory.iterdir() if p.is_dir()), key=lambda p: natural_key(p.name))
@@ -149,6 +206,13 @@ def check_internal(path: str, where: str, source: object) -> str:
 
 def locate(path: Path, source: object) -> Location:
     """The zarr node at `path` (a store, a group or an array directory) and its store."""
+    remote = is_remote_path(path)
+    if remote and not path.exists():
+        raise SourceNotFoundError(
+            f"{source}: no zarr store, group or array at this URL (the server has none of zarr.json, "
+            ".zgroup, .zarray there); check the URL",
+            source=str(source),
+        )
     if not path.exists():
         store = enclosing_store(path)
         if store is not None:
@@ -178,12 +242,16 @@ def locate(path: Path, source: object) -> Location:
             "pass the store's own directory (or a group or array inside it)",
             source=str(source),
         )
-    root = store_root(path)
+    # A remote group is taken as its own root: probing the levels above it would cost requests for
+    # nothing. An array still looks up, to find the OME-Zarr image it may be a level of.
+    root = path if remote and node.kind == "group" else store_root(path, node.zarr_format)
     internal = path.relative_to(root).as_posix()
     return Location(root, "" if internal == "." else internal, node)
 
 
 def _listing(store: Path) -> str:
+    if is_remote_path(store):
+        return "stackio does not list remote stores"
     node = read_node(store)
     names = child_names(node) if node is not None and node.kind == "group" else []
     if not names:
@@ -197,7 +265,7 @@ def ancestors(location: Location) -> list[tuple[Node, str]]:
     parts = location.internal.split("/") if location.internal else []
     for depth in range(len(parts) - 1, -1, -1):
         directory = location.root.joinpath(*parts[:depth]) if depth else location.root
-        node = read_node(directory)
+        node = read_node(directory, location.node.zarr_format)
         if node is None or node.kind != "group":
             continue
         out.append((node, "/".join(parts[depth:])))
