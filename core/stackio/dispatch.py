@@ -144,15 +144,7 @@ def choose_format(
             return _decide(entry, f"option {chosen[0]}= selects it")
 
     if source.kind != "path" and source.scheme != "file":
-        claiming = [e for e in formats if source.scheme in e.spec.schemes]
-        if not claiming:
-            schemes = sorted({s for e in formats for s in e.spec.schemes} | {"file"})
-            raise _unsupported(
-                registry,
-                source,
-                f"no installed plugin reads the URI scheme {source.scheme!r} (schemes installed: {', '.join(schemes)})",
-            )
-        return _decide(claiming[0], f"URI scheme {source.scheme!r}")
+        return _by_scheme(registry, formats, source, prefer or {}, options or {})
 
     if not source.exists:
         container = _containing_dataset(formats, source)
@@ -217,6 +209,77 @@ def choose_format(
         return result
     suffix = source.suffixes[-1] if source.suffixes else "(none)"
     raise _unsupported(registry, source, f"no installed plugin reads files with suffix {suffix}", result)
+
+
+def _by_scheme(
+    registry: Registry,
+    formats: list[FormatEntry],
+    source: Source,
+    preferred: Mapping[str, str],
+    options: Mapping[str, Any],
+) -> Decision:
+    """A URI: the formats declaring its scheme, then its suffix, an enclosing dataset's suffix, a
+    marker name, and only then content (a ranged header read, or a plugin's metadata fetch). A URL
+    refused by scheme or suffix costs no request."""
+    scheme = source.scheme
+    claiming = [e for e in formats if scheme in e.spec.schemes]
+    if not claiming:
+        schemes = sorted({s for e in formats for s in e.spec.schemes} | {"file"})
+        raise _unsupported(
+            registry,
+            source,
+            f"no installed plugin reads the URI scheme {scheme!r} (schemes installed: {', '.join(schemes)})",
+        )
+    if len(claiming) == 1 and not source.is_remote:
+        return _decide(claiming[0], f"URI scheme {scheme!r}")
+    source.storage_options = options.get("storage_options")
+    why = f"URI scheme {scheme!r}"
+    for suffix in source.suffixes:
+        entry = _preferred(registry, preferred, suffix, source)
+        if entry is not None and entry in claiming:
+            return _decide(entry, f"{why}; preference {suffix} -> {entry.name}")
+        claimed = [e for e in claiming if suffix in e.spec.suffixes]
+        if len(claimed) == 1:
+            return _decide(claimed[0], f"{why}; suffix {suffix}")
+        if claimed:
+            result = _by_content(registry, claimed, source, f"{why}; suffix {suffix} is claimed by several formats")
+            if isinstance(result, Decision):
+                return result
+            raise _unsupported(registry, source, f"the formats claiming {suffix} all refused its content", result)
+        local_only = sorted(e.name for e in formats if suffix in e.spec.suffixes)
+        if local_only:
+            raise _unsupported(
+                registry,
+                source,
+                f"the {', '.join(local_only)} format reads {suffix} files, but not over {scheme}:// (it declares "
+                f"no such scheme); download the file and load it from disk",
+            )
+    if source.uri is not None and source.is_remote:
+        from urllib.parse import unquote, urlsplit
+
+        segments = [unquote(p) for p in urlsplit(source.uri).path.split("/") if p][:-1]
+        for segment in reversed(segments):
+            inner = Source.parse(segment)
+            for suffix in inner.suffixes:
+                claimed = [e for e in claiming if e.spec.directories and suffix in e.spec.suffixes]
+                if claimed:
+                    return _decide(_rank(claimed)[0], f"{why}; inside a {suffix} dataset ({segment})")
+        marked = [e for e in claiming if source.url_name in e.spec.markers]
+        if marked:
+            return _decide(_rank(marked)[0], f"{why}; {source.url_name} is a {marked[0].name} marker")
+    if len(claiming) == 1:
+        return _decide(claiming[0], why)
+    header = source.header  # one ranged request, shared by every plugin; failures other than 404 raise here
+    result = _by_content(registry, claiming, source, f"{why}, no suffix")
+    if isinstance(result, Decision):
+        return result
+    if not header:
+        raise SourceNotFoundError(
+            f"{source}: nothing at this URL that an installed plugin reads: no file there (HTTP 404 / no such "
+            "object) and no dataset metadata any plugin recognised; check the URL",
+            source=str(source),
+        )
+    raise _unsupported(registry, source, f"no installed plugin reads what is at this {scheme}:// URL", result)
 
 
 def _containing_dataset(formats: list[FormatEntry], source: Source) -> FormatEntry | None:

@@ -188,13 +188,19 @@ def _with_defaults(protocol: str, options: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+#: Schemes whose implementation the plugins' `remote` extra installs.
+IN_EXTRA = frozenset({"http", "https", "s3", "s3a", "memory"})
+
+
 def missing_extra(url: str, distribution: str, exc: BaseException | None = None) -> UnsupportedFormatError:
+    """The error for a URL whose fsspec implementation is not installed, naming what to install."""
     scheme = urlsplit(url).scheme.lower()
     package = IMPLEMENTATIONS.get(scheme, "fsspec")
     detail = f" ({exc})" if exc is not None else ""
+    command = f"pip install '{distribution}[remote]'" + ("" if scheme in IN_EXTRA else f" {package}")
     return UnsupportedFormatError(
-        f"{url}: reading {scheme}:// URLs needs {package} and fsspec, which are not installed{detail}; "
-        f"install them with `pip install '{distribution}[remote]'`",
+        f"{url}: reading {scheme}:// URLs needs fsspec and {package}, which are not installed{detail}; "
+        f"install them with `{command}`",
         source=url,
     )
 
@@ -216,7 +222,7 @@ def filesystem(url: str, options: StorageOptions, distribution: str) -> tuple[An
     """A synchronous fsspec filesystem for `url` and the path inside it, shared by every caller with
     the same scheme and options in this process (one connection pool)."""
     protocol = urlsplit(url).scheme.lower()
-    key = (protocol, options.token(), os.getpid())
+    key = (protocol, options.token(), timeout(), os.getpid())
     try:
         import fsspec
     except ImportError as exc:

@@ -58,6 +58,8 @@ class Source:
         #: The directory this source was found in when `load` expanded a plain directory; a plugin may
         #: then return no stack for it (a file already covered by another file of the same dataset).
         self.expanded_from: Path | None = None
+        #: fsspec storage options for a URL's header read (set by dispatch from `storage_options=`).
+        self.storage_options: Any = None
 
     @classmethod
     def parse(cls, given: Any) -> Source:
@@ -89,7 +91,8 @@ class Source:
         if match:
             scheme = match["scheme"].lower()
             if scheme != "file":
-                return cls(given, kind="uri", scheme=scheme, uri=text)
+                url, index = cls._split_url_index(text)
+                return cls(given, kind="uri", scheme=scheme, uri=url, index=index)
             from urllib.parse import unquote, urlparse
 
             parsed = urlparse(text)
@@ -129,12 +132,38 @@ class Source:
             return Path(match["base"]), int(match["index"])
         return path, None
 
+    @staticmethod
+    def _split_url_index(url: str) -> tuple[str, int | None]:
+        """'https://h/a.czi@2' names scene 2 of a.czi (an '@N' at the end of the URL's path)."""
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(url)
+        match = _INDEXED.match(url)
+        if match and "@" in parts.path and not parts.query and not parts.fragment:
+            return match["base"], int(match["index"])
+        return url, None
+
+    @property
+    def is_remote(self) -> bool:
+        """A URL read over the network (any scheme but file://)."""
+        return self.kind == "uri" and self.scheme != "file"
+
+    @cached_property
+    def url_name(self) -> str:
+        """The last segment of a URL's path ('' for paths and arrays)."""
+        if not self.is_remote or self.uri is None:
+            return ""
+        from urllib.parse import unquote, urlsplit
+
+        return unquote(urlsplit(self.uri).path.rstrip("/").rsplit("/", 1)[-1])
+
     def __str__(self) -> str:
         if self.kind == "array":
             arr = self.given
             return f"<array {tuple(arr.shape)} {getattr(arr, 'dtype', '')}>"
         text = self.uri if self.kind == "uri" else str(self.path)
-        return f"{text}@{self.index}" if self.index is not None and self.kind == "path" else str(text)
+        shown = self.index is not None and (self.kind == "path" or self.is_remote)
+        return f"{text}@{self.index}" if shown else str(text)
 
     def __repr__(self) -> str:
         return f"Source({str(self)!r})"
@@ -155,15 +184,29 @@ class Source:
     @cached_property
     def suffixes(self) -> list[str]:
         """Candidate suffixes, longest first: 'a.ome.tif' gives ['.ome.tif', '.tif']."""
-        if self.path is None:
+        if self.path is None and not self.is_remote:
             return []
-        name = self.path.name.lower()
+        name = self.path.name.lower() if self.path is not None else self.url_name.lower()
         parts = name.split(".")[1:]
         return ["." + ".".join(parts[i:]) for i in range(len(parts)) if all(parts[i:])]
 
     @cached_property
     def header(self) -> bytes:
-        """The first bytes of a file (empty for directories, URIs and arrays)."""
+        """The first bytes of a file (empty for directories and arrays).
+
+        For a URL: one ranged request, empty when the server has no object there (a dataset's
+        directory, say); other failures (403, timeouts) raise the stackio error naming the URL.
+        """
+        if self.is_remote and self.uri is not None:
+            from .errors import SourceNotFoundError
+            from .remote import StorageOptions, read_bytes
+
+            try:
+                return read_bytes(
+                    self.uri, StorageOptions.of(self.storage_options, self), "stackio", start=0, end=HEADER_BYTES
+                )
+            except SourceNotFoundError:
+                return b""
         if self.path is None or not self.path.is_file():
             return b""
         with open(self.path, "rb") as f:

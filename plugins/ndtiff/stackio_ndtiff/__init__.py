@@ -9,7 +9,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from stackio import Detection, FormatSpec, ImageStack, Sample, Source, hookimpl
+from stackio import Detection, FormatSpec, ImageStack, Sample, Source, UnsupportedFormatError, hookimpl
+from stackio.remote import SCHEMES
 
 INDEX = "NDTiff.index"
 MARKERS = (INDEX, "Full resolution/NDTiff.index")
@@ -23,6 +24,8 @@ def stackio_register_formats(register: Callable[[FormatSpec], None]) -> None:
             name="ndtiff",
             directories=True,
             markers=MARKERS,
+            # declared so that a URL naming an NDTiff dataset gets the error saying it is read locally only
+            schemes=SCHEMES,
             priority=10,
             options=OPTIONS,
             description="Micro-Manager / pycro-manager NDTiff dataset folders (NDTiff.index), tiled XY stitched",
@@ -32,6 +35,8 @@ def stackio_register_formats(register: Callable[[FormatSpec], None]) -> None:
 
 @hookimpl
 def stackio_detect(source: Source) -> Detection:
+    if source.is_remote:
+        return Detection.refuse("NDTiff datasets are read from local folders only")
     if not source.is_dir:
         return Detection.refuse("not a folder; an NDTiff dataset is the folder holding NDTiff.index")
     for marker in MARKERS:
@@ -42,6 +47,12 @@ def stackio_detect(source: Source) -> Detection:
 
 @hookimpl
 def stackio_validate(source: Source, axes: str | None, options: dict[str, Any]) -> None:
+    if source.is_remote:
+        raise UnsupportedFormatError(
+            f"{source}: NDTiff datasets are read from local folders only (their index and stack files are "
+            "read with memory maps); download the dataset folder and load it from disk",
+            source=str(source),
+        )
     from . import reader
 
     reader.validate(source, axes, options)

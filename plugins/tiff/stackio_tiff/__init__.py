@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from stackio import Detection, FormatSpec, ImageStack, Sample, Source, ValidationError, hookimpl
+from stackio.remote import SCHEMES
 
 if TYPE_CHECKING:
     from stackio.writing import DatasetWriter, WriteRequest
@@ -44,6 +45,7 @@ def stackio_register_formats(register: Callable[[FormatSpec], None]) -> None:
             name="tiff",
             suffixes=SUFFIXES,
             directories=True,
+            schemes=SCHEMES,
             options=OPTIONS,
             writes=(".ome.tif", ".ome.tiff", ".tif", ".tiff"),
             write_options=WRITE_OPTIONS,

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from stackio import Detection, FormatSpec, ImageStack, Sample, Source, ValidationError, hookimpl
+from stackio.remote import SCHEMES
 
 from .crops import Crop, load_crops, normalize_raw
 
@@ -30,10 +31,11 @@ def stackio_register_formats(register: Callable[[FormatSpec], None]) -> None:
             suffixes=(".zarr", ".ome.zarr"),
             directories=True,
             markers=MARKERS,
+            schemes=SCHEMES,
             options=OPTIONS,
             writes=(".ome.zarr", ".zarr"),
             write_options=WRITE_OPTIONS,
-            description="Zarr v2/v3 stores, groups and arrays (paths or file:// URIs); OME-Zarr 0.1-0.5",
+            description="Zarr v2/v3 stores, groups and arrays (paths, file:// URIs, URLs); OME-Zarr 0.1-0.5",
         )
     )
 
@@ -44,6 +46,10 @@ def _inside_store(path: Path) -> bool:
 
 @hookimpl
 def stackio_detect(source: Source) -> Detection:
+    if source.path is None and source.is_remote:
+        from .remote import detect
+
+        return detect(source)
     if source.path is None:
         return Detection.refuse("not a local path")
     if not source.is_dir:

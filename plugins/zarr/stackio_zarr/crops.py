@@ -75,6 +75,14 @@ def _is_node(path: Path) -> bool:
 
 
 def _groups(directory: Path) -> list[str]:
+    from .remote import is_remote_path
+
+    if is_remote_path(directory):
+        # no listing over the network: the group's consolidated metadata names its members
+        from .store import child_names, read_node
+
+        node = read_node(directory)
+        return child_names(node) if node is not None else []
     return sorted((p.name for p in directory.iterdir() if _is_node(p) and not p.name.startswith(".")), key=natural_key)
 
 
@@ -142,22 +150,32 @@ def load_crops(
     axes: str | Mapping[str, str] | None = None,
     *,
     level: int | None = None,
+    storage_options: dict[str, Any] | None = None,
 ) -> list[Crop]:
     """Every crop of a training store laid out as `{train,test}/[crop_*/]{raw,labels,mask}`.
 
-    `store` is a path or file:// URI of the store (or of a group in it). `axes` applies to
+    `store` is a path, a file:// URI or a URL (https://, s3://, ...; `storage_options` are then
+    fsspec's options) of the store or of a group in it. Over the network the crops are found from
+    metadata: the train/test and raw/labels/mask groups by name, crop_* groups from the consolidated
+    metadata. `axes` applies to
     every array, or maps 'raw'/'labels'/'mask' to axes; None takes them from the metadata
     (OME-Zarr or funlib axis_names). `level` picks the level of OME-Zarr multiscales arrays.
     A store without train/ and test/ gives its crops for both splits (with `shared=True`)
     and warns that it does.
     """
-    from .reader import local_path
+    from stackio.remote import StorageOptions
+
+    from .reader import local_path, remote_path
     from .store import locate
 
     for role in ROLES:
         _axes_for(axes, role)  # refuse a bad axes mapping before reading anything
     source = Source.parse(store)
-    location = locate(local_path(source), source)
+    if source.path is None and source.uri is not None:
+        path: Any = remote_path(source, StorageOptions.of(storage_options, source))
+    else:
+        path = local_path(source)
+    location = locate(path, source)
     if location.node.kind != "group":
         raise ReadError(f"{source}: a crop layout is a group, but this is an array", source=str(source))
     root = location.node.directory

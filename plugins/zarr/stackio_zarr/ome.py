@@ -209,6 +209,16 @@ def well_images(group: Node, where: str) -> list[str] | None:
     return [check_internal(str(i.get("path")), "the well's image path", where) for i in images if isinstance(i, dict)]
 
 
+def label_images(group: Node, where: str) -> list[str] | None:
+    """Label image names of an OME-Zarr `labels` group (its "labels" list), or None if not one."""
+    labels = ome_attributes(group.attributes).get("labels")
+    if labels is None or "multiscales" in ome_attributes(group.attributes):
+        return None
+    if not isinstance(labels, list) or not all(isinstance(n, str) for n in labels):
+        raise ReadError(f"{where}: the 'labels' metadata should be a list of label image names", source=where)
+    return [check_internal(n, "the label image path", where) for n in labels]
+
+
 def describe_levels(ms: Multiscale, shapes: Sequence[tuple[int, ...]] | None = None) -> str:
     """'0 (4, 250, 250), 1 (...)' or '0 (path), ...' for error messages."""
     if shapes is not None:

@@ -223,6 +223,9 @@ def _collection_images(location: Location, where: str, source: object) -> list[s
     fields = ome.well_images(node, where)
     if fields is not None:
         return [_join(internal, f) for f in fields]
+    labels = ome.label_images(node, where)
+    if labels is not None:
+        return [_join(internal, name) for name in labels]
     return None
 
 
@@ -460,6 +463,11 @@ def load(
         )
     else:
         path = local_path(source)
+    return load_at(path, source, axes, level)
+
+
+def load_at(path: Any, source: Any, axes: str | None, level: int | None = None) -> list[ImageStack]:
+    """`load` for a location already resolved: a local directory or a `remote.RemotePath`."""
     location = locate(path, source)
     targets = plan(location, level, source)
     if source.index is not None:
@@ -473,9 +481,22 @@ def load(
     return [open_stack(t, axes) for t in targets]
 
 
-def load_path(path: Path, axes: str | None, level: int | None = None) -> list[ImageStack]:
-    """`load` for a local path (used by the crop-layout reader)."""
+def load_path(path: Any, axes: str | None, level: int | None = None) -> list[ImageStack]:
+    """`load` for a local path or a remote location (used by the crop-layout reader)."""
+    if is_remote_path(path):
+        return load_at(path, Source.parse(str(path)), axes, level)
     return load(Source.parse(path), axes, level=level)
 
 
-__all__ = ["ArrayOpener", "Target", "check_internal", "load", "load_path", "local_store", "open_stack", "plan"]
+__all__ = [
+    "ArrayOpener",
+    "Target",
+    "check_internal",
+    "load",
+    "load_at",
+    "load_path",
+    "local_store",
+    "open_stack",
+    "plan",
+    "remote_path",
+]

@@ -14,7 +14,16 @@ from urllib.parse import urlsplit
 
 import numpy as np
 from stackio import ReadError
-from stackio.remote import StorageOptions, filesystem, join, network_error, remote_error, remote_errors, store_options
+from stackio.remote import (
+    StorageOptions,
+    filesystem,
+    join,
+    network_error,
+    remote_error,
+    remote_errors,
+    store_options,
+    timeout,
+)
 
 DISTRIBUTION = "stackio-zarr"
 MARKERS = ("zarr.json", ".zgroup", ".zarray")
@@ -161,6 +170,21 @@ class RemotePath:
         )
 
 
+def detect(source: Any) -> Any:
+    """Whether a URL holds zarr metadata: one request per document probed, never a listing."""
+    from stackio import Detection
+
+    url = str(source.uri).rstrip("/")
+    tree = RemoteTree(url, StorageOptions.of(source.storage_options, source))
+    path = tree.path()
+    if path.name in MARKERS:
+        path = path.parent
+    for marker in MARKERS:
+        if (path / marker).is_file():
+            return Detection.accept(f"the URL holds {marker}")
+    return Detection.refuse("no zarr.json, .zgroup or .zarray at this URL")
+
+
 def is_remote_path(path: object) -> bool:
     return isinstance(path, RemotePath)
 
@@ -182,7 +206,7 @@ os.register_at_fork(after_in_child=_forget_after_fork)
 
 def zarr_store(url: str, options: StorageOptions) -> Any:
     """zarr's read-only FsspecStore on `url`, one per store, options and process."""
-    key = (url, options.token(), os.getpid())
+    key = (url, options.token(), timeout(), os.getpid())
     with _STORES_LOCK:
         store = _STORES.get(key)
         if store is None:

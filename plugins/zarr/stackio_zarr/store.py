@@ -141,19 +141,20 @@ def enclosing_store(directory: Path) -> Path | None:
     return None
 
 
-def consolidated_children(node: Node) -> dict[str, str] | None:
-    """Child name -> kind ('group' or 'array') from the group's consolidated metadata, if it has any."""
-    if node.zarr_format == 3:
-        consolidated = node.document.get("consolidated_metadata")
+def _consolidated(directory: Path, zarr_format: int) -> dict[str, str] | None:
+    """Member path -> kind from the consolidated metadata stored at `directory`, if any."""
+    if zarr_format == 3:
+        node = read_node(directory, 3)
+        consolidated = node.document.get("consolidated_metadata") if node is not None else None
         members = consolidated.get("metadata") if isinstance(consolidated, dict) else None
         if not isinstance(members, dict):
             return None
         return {
-            k: v.get("node_type")
+            k: v["node_type"]
             for k, v in members.items()
-            if "/" not in k and isinstance(v, dict) and v.get("node_type") in ("group", "array")
+            if isinstance(v, dict) and v.get("node_type") in ("group", "array")
         }
-    document = node.directory / ".zmetadata"
+    document = directory / ".zmetadata"
     if not document.is_file():
         return None
     members = _read_json(document, "consolidated zarr v2 metadata (.zmetadata)").get("metadata")
@@ -162,9 +163,25 @@ def consolidated_children(node: Node) -> dict[str, str] | None:
     out: dict[str, str] = {}
     for key in members:
         name, _, marker = str(key).rpartition("/")
-        if name and "/" not in name and marker in (".zarray", ".zgroup"):
+        if name and marker in (".zarray", ".zgroup"):
             out[name] = "array" if marker == ".zarray" else "group"
     return out
+
+
+def consolidated_children(node: Node, top: Path | None = None) -> dict[str, str] | None:
+    """Child name -> kind ('group' or 'array') from consolidated metadata: the group's own, or that of
+    a group above it up to `top` (zarr consolidates a whole hierarchy at its root)."""
+    directory = node.directory
+    prefix = ""
+    while True:
+        members = _consolidated(directory, node.zarr_format)
+        if members is not None:
+            inner = {k[len(prefix) :]: v for k, v in members.items() if k.startswith(prefix)}
+            return {k: v for k, v in inner.items() if k and "/" not in k}
+        if top is None or directory == top or directory.parent == directory:
+            return None
+        prefix = f"{directory.name}/{prefix}"
+        directory = directory.parent
 
 
 def child_names(node: Node, kind: str | None = None) -> list[str]:
@@ -173,7 +190,7 @@ def child_names(node: Node, kind: str | None = None) -> list[str]:
     A remote group has no listing: its consolidated metadata says what it holds.
     """
     if is_remote_path(node.directory):
-        members = consolidated_children(node)
+        members = consolidated_children(node, node.directory.tree.path())
         if members is None:
             node.directory.iterdir()  # raises the error that explains why a remote group cannot be listed
             return []
