@@ -289,42 +289,60 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
         current = current.__cause__ or current.__context__
 
 
+def _denied(url: str, status: int | None) -> ReadError:
+    return ReadError(
+        f"{url}: access denied{f' (HTTP {status})' if status else ''}: the server wants credentials this "
+        "request did not have. Pass them in storage_options= (e.g. {'key': ..., 'secret': ...}, "
+        "{'token': ...} or {'headers': {'Authorization': ...}}) or set them in the environment or a "
+        "profile; for a public bucket pass storage_options={'anon': True}",
+        source=url,
+    )
+
+
+def _not_found(url: str) -> SourceNotFoundError:
+    return SourceNotFoundError(f"{url}: not found on the server (HTTP 404 / no such object); check the URL", source=url)
+
+
 def network_error(exc: BaseException, url: str, distribution: str = "stackio") -> StackioError | None:
     """The stackio error for a failure of the network or the server while reading `url`, or None when
-    the failure came from somewhere else (a format library refusing the bytes, say)."""
-    for cause in _chain(exc):
+    the failure came from somewhere else (a format library refusing the bytes, say).
+
+    The whole chain of causes is read: fsspec reports a refused HEAD request, a closed connection and a
+    missing object alike as FileNotFoundError, with the real reason as its cause.
+    """
+    causes = list(_chain(exc))
+    for cause in causes:
         if isinstance(cause, StackioError):
             return cause
-        names = _names(cause)
+    for cause in causes:
         status = _status(cause)
-        if isinstance(cause, FileNotFoundError) or status == 404:
-            return SourceNotFoundError(
-                f"{url}: not found on the server (HTTP 404 / no such object); check the URL", source=url
-            )
-        if isinstance(cause, PermissionError) or status in (401, 403):
-            return ReadError(
-                f"{url}: access denied{f' (HTTP {status})' if status else ''}: the server wants credentials "
-                "this request did not have. Pass them in storage_options= (e.g. {'key': ..., 'secret': ...}, "
-                "{'token': ...} or {'headers': {'Authorization': ...}}) or set them in the environment or a "
-                "profile; for a public bucket pass storage_options={'anon': True}",
-                source=url,
-            )
-        if isinstance(cause, ImportError):
-            return missing_extra(url, distribution, cause)
-        if names & set(_TIMEOUTS) or isinstance(cause, TimeoutError):
+        if status == 404:
+            return _not_found(url)
+        if status in (401, 403):
+            return _denied(url, status)
+        if status is not None and status >= 400:
+            return ReadError(f"{url}: the server answered HTTP {status} ({cause})", source=url)
+    for cause in causes:
+        if _names(cause) & set(_TIMEOUTS) or isinstance(cause, TimeoutError):
             return ReadError(
                 f"{url}: the server did not answer within {timeout():g} s; check the server, or raise the "
                 "limit with STACKIO_REMOTE_TIMEOUT=seconds",
                 source=url,
             )
-        if names & set(_CONNECTION) or isinstance(cause, (ConnectionError, EOFError)):
+    for cause in causes:
+        if _names(cause) & set(_CONNECTION) or isinstance(cause, (ConnectionError, EOFError)):
             return ReadError(
                 f"{url}: the connection failed or was closed before the answer was complete "
                 f"({type(cause).__name__}: {cause}); check the URL and that the server is reachable",
                 source=url,
             )
-        if status is not None and status >= 400:
-            return ReadError(f"{url}: the server answered HTTP {status} ({cause})", source=url)
+    for cause in causes:
+        if isinstance(cause, FileNotFoundError):
+            return _not_found(url)
+        if isinstance(cause, PermissionError):
+            return _denied(url, None)
+        if isinstance(cause, ImportError):
+            return missing_extra(url, distribution, cause)
     return None
 
 

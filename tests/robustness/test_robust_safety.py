@@ -106,12 +106,32 @@ def test_local_files_never_touch_the_network(all_bases: list[Base]) -> None:
 
 
 @pytest.mark.parametrize(
-    "uri", ["s3://bucket/img.zarr", "https://example.org/a.tif", "gs://b/x.czi", "http://127.0.0.1:9/a.ome.zarr"]
+    "uri",
+    ["ftp://example.org/img.zarr", "hdfs://b/a.tif", "webdav://example.org/x.czi", "sftp://127.0.0.1:9/a.ome.zarr"],
 )
 def test_remote_uris_without_a_plugin_are_refused_without_network(uri: str) -> None:
     with recording(*NETWORK_EVENTS) as seen, pytest.raises(stackio.UnsupportedFormatError, match="scheme"):
         stackio.load(uri)
     assert not seen
+
+
+@pytest.mark.parametrize(
+    "uri", ["https://example.org/a.png", "s3://bucket/a.npy", "http://127.0.0.1:9/x.jpg", "gs://b/a.npz"]
+)
+def test_urls_whose_suffix_format_reads_no_urls_are_refused_without_network(uri: str) -> None:
+    """Plugins do read these schemes, but the format the suffix names does not: no request is made."""
+    with recording(*NETWORK_EVENTS) as seen, pytest.raises(stackio.UnsupportedFormatError, match="but not over"):
+        stackio.load(uri)
+    assert not seen
+
+
+@pytest.mark.parametrize(
+    "uri", ["https://example.org/a.ome.zarr", "s3://bucket/img.zarr/0", "https://example.org/a.tif"]
+)
+def test_detecting_a_url_by_its_suffix_makes_no_request(uri: str) -> None:
+    with recording(*NETWORK_EVENTS) as seen:
+        decision = stackio.detect(uri)
+    assert decision.format in ("zarr", "tiff") and not seen
 
 
 def test_the_network_recorder_sees_a_connection() -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import functools
 import os
-import threading
 from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
@@ -17,7 +16,7 @@ from stackio import ImageStack, LazyStack, Metadata, ReadError, Source, Unsuppor
 from stackio.remote import StorageOptions, filesystem, network_error, remote_errors
 
 from . import layouts, meta
-from .images import COMPANION_SUFFIX, MAGIC, Image, _TiffWarnings, list_images
+from .images import _CORRUPT, COMPANION_SUFFIX, MAGIC, Image, _TiffWarnings, list_images
 
 DISTRIBUTION = "stackio-tiff"
 #: Bytes per cached block: IFDs and small strips share blocks; a tile read costs one block at most.
@@ -61,9 +60,9 @@ class RemoteTiff:
                 if network_error(exc, url) is not None:
                     raise
                 raise ReadError(f"{url}: could not be read as TIFF ({type(exc).__name__}: {exc})", source=url) from exc
-        with remote_errors(url, DISTRIBUTION):
+        with _TiffWarnings() as more, remote_errors(url, DISTRIBUTION):
             self.images = list_images(self.tif, PurePosixPath(url))  # type: ignore[arg-type]
-        bad = [m for m in warnings if "invalid" in m and "offset" in m]
+        bad = [m for m in warnings + more if any(c in m for c in _CORRUPT)]
         if bad or not self.images:
             self.close()
             what = bad[0].split("> ", 1)[-1] if bad else "no readable page"
@@ -77,27 +76,29 @@ class RemoteTiff:
 class RemoteSeries:
     """The pixels of one image at one level, read through tifffile's zarr view of the series."""
 
-    def __init__(self, url: str, index: int, level: int, options: StorageOptions) -> None:
+    def __init__(self, tiff: RemoteTiff, index: int, level: int, options: StorageOptions) -> None:
         import zarr
 
-        self.url = url
-        self._tiff = RemoteTiff(url, options)
-        if index >= len(self._tiff.images):
-            self._tiff.close()
-            raise ReadError(f"{url}: series {index} is gone; was the file changed?", source=url)
-        image = self._tiff.images[index]
-        with remote_errors(url, DISTRIBUTION):
-            self._array = zarr.open(image.series.aszarr(level=level), mode="r")
+        self.url = tiff.url
+        self._tiff = tiff
+        if index >= len(tiff.images):
+            tiff.close()
+            raise ReadError(f"{self.url}: series {index} is gone; was the file changed?", source=self.url)
+        with remote_errors(self.url, DISTRIBUTION):
+            self._array = zarr.open(tiff.images[index].series.aszarr(level=level), mode="r")
         self.shape = tuple(int(n) for n in self._array.shape)
         self.dtype = np.dtype(self._array.dtype).newbyteorder("=")
         self.ndim = len(self.shape)
         self._pid = os.getpid()
-        self._lock = threading.Lock()
-        self._args = (url, index, level, options)
+        self._args = (index, level, options)
+
+    @classmethod
+    def open(cls, url: str, index: int, level: int, options: StorageOptions) -> RemoteSeries:
+        return cls(RemoteTiff(url, options), index, level, options)
 
     def __getitem__(self, key: Any) -> np.ndarray:
         if self._pid != os.getpid():  # a forked child: the parent's connections are not usable here
-            self.__dict__.update(RemoteSeries(*self._args).__dict__)
+            self.__dict__.update(RemoteSeries.open(self.url, *self._args).__dict__)
         with remote_errors(self.url, DISTRIBUTION):
             try:
                 data = self._array[key]
@@ -127,7 +128,7 @@ class RemoteOpener:
 
     def __call__(self) -> RemoteSeries:
         first, self._first = self._first, None
-        return first if first is not None else RemoteSeries(self.url, self.index, self.level, self.options)
+        return first if first is not None else RemoteSeries.open(self.url, self.index, self.level, self.options)
 
 
 def raw_metadata(url: str, kind: str, options: StorageOptions) -> Any:
@@ -166,6 +167,29 @@ def _metadata(tiff: RemoteTiff, image: Image, axes: str, n_channels: int, option
     return Metadata(axis_names=tuple(image.axes), channel_names=names, raw=raw, **fields)
 
 
+def _check_complete(tiff: RemoteTiff, series: Any) -> None:
+    """Refuse a file shorter than its pages say (tifffile would read the missing bytes as zeros)."""
+    size = int(tiff.file.size)
+    with remote_errors(tiff.url, DISTRIBUTION):
+        if series.dataoffset is not None:
+            end = int(series.dataoffset) + int(series.nbytes)
+        else:
+            ends = [
+                int(o) + int(c)
+                for page in series.pages
+                if page is not None
+                for o, c in zip(page.dataoffsets, page.databytecounts, strict=False)
+            ]
+            end = max(ends, default=0)
+    if end > size:
+        tiff.close()
+        raise ReadError(
+            f"{tiff.url}: the file is truncated: its image data should end at byte {end} but the server "
+            f"has {size} bytes; the file was not written (or uploaded) completely",
+            source=tiff.url,
+        )
+
+
 def _refuse(url: str, tiff: RemoteTiff) -> None:
     name = PurePosixPath(urlsplit(url).path).name.lower()
     if name.endswith(COMPANION_SUFFIX) or any(i.kind == "mmstack" for i in tiff.images):
@@ -185,6 +209,7 @@ def load(source: Source, axes: str | None, options: dict[str, Any], index: int |
     storage = StorageOptions.of(options.get("storage_options"), source)
     level = int(options.get("level") or 0)
     tiff = RemoteTiff(url, storage)
+    kept_open = False
     try:
         _refuse(url, tiff)
         images = tiff.images
@@ -205,11 +230,15 @@ def load(source: Source, axes: str | None, options: dict[str, Any], index: int |
                 )
             label = url if len(images) == 1 else f"{url}@{image.index}"
             series = image.series.levels[level] if level else image.series
+            _check_complete(tiff, series)
             shape = tuple(int(n) for n in series.shape)
             resolved = layouts.resolve(image.axes, shape, axes, source=label, kind=image.kind, guessed=image.guessed)
             layout = layouts.layout_for(resolved, shape, source=label)
             metadata = _metadata(tiff, image, resolved, layout.n_channels, storage)
             opener = RemoteOpener(url, image.index, level, storage)
+            if not kept_open:  # the first stack reads through the file already open (its blocks cached)
+                opener._first = RemoteSeries(tiff, image.index, level, storage)
+                kept_open = True
             kept: dict[str, Any] = {"level": level} if level else {}
             stacks.append(
                 LazyStack(
@@ -222,5 +251,6 @@ def load(source: Source, axes: str | None, options: dict[str, Any], index: int |
                 )
             )
         return stacks
-    finally:
+    except BaseException:
         tiff.close()
+        raise
