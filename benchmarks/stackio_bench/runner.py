@@ -14,7 +14,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from . import s_batches, s_convert, s_dask, s_fresh, s_images, s_many, s_memory, s_patches
+from . import s_batches, s_convert, s_dask, s_fresh, s_images, s_many, s_memory, s_patches, s_remote
 from .cli import add_arguments
 from .config import Config, preset
 from .util import BENCH_DIR, Row, have, table, versions
@@ -30,6 +30,7 @@ SCENARIOS: dict[str, tuple[str, Callable[[Config, Callable[[str], None]], list[R
     "8": ("convert a large TIFF and a CZI to OME-Zarr with a pyramid, under the memory cap", s_convert.run),
     "9": ("batches of 64 random patches per format; DataLoader throughput", s_batches.run),
     "10": ("one image's metadata against the format library's call", s_images.run),
+    "11": ("OME-Zarr over HTTP with 0/20/50 ms per request", s_remote.run),
 }
 
 
