@@ -139,13 +139,14 @@ class _Handler(BaseHTTPRequestHandler):
         self._answer(body=True)
 
     def _status(self, code: int, payload: bytes = b"", content_type: str = "text/plain") -> None:
+        # recorded before answering: a client that has its answer finds its request in the log
+        self.owner._record(Request(self.command, self.path, code, len(payload) if self.command != "HEAD" else 0))
         self.send_response(code)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(payload)
-        self.owner._record(Request(self.command, self.path, code, len(payload) if self.command != "HEAD" else 0))
 
     def _answer(self, body: bool) -> None:
         owner = self.owner
@@ -188,22 +189,15 @@ class _Handler(BaseHTTPRequestHandler):
                 start = int(first)
                 stop = min(size, int(last) + 1) if last else size
             if start >= size or start >= stop:
+                owner._record(Request(self.command, self.path, 416, 0, header))
                 self.send_response(416)
                 self.send_header("Content-Range", f"bytes */{size}")
                 self.send_header("Content-Length", "0")
                 self.end_headers()
-                owner._record(Request(self.command, self.path, 416, 0, header))
                 return
             partial = True
         length = stop - start
-        self.send_response(206 if partial else 200)
-        self.send_header("Content-Type", "application/octet-stream")
-        self.send_header("Accept-Ranges", "bytes")
-        self.send_header("Content-Length", str(length))
-        if partial:
-            self.send_header("Content-Range", f"bytes {start}-{stop - 1}/{size}")
-        self.end_headers()
-        sent = 0
+        data = b""
         if body:
             with open(target, "rb") as f:
                 f.seek(start)
@@ -211,9 +205,15 @@ class _Handler(BaseHTTPRequestHandler):
             if fault == "truncate":
                 data = data[: max(1, len(data) // 2)]
                 self.close_connection = True
-            self.wfile.write(data)
-            sent = len(data)
-        owner._record(Request(self.command, self.path, 206 if partial else 200, sent, header))
+        owner._record(Request(self.command, self.path, 206 if partial else 200, len(data), header))
+        self.send_response(206 if partial else 200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Accept-Ranges", "bytes")
+        self.send_header("Content-Length", str(length))
+        if partial:
+            self.send_header("Content-Range", f"bytes {start}-{stop - 1}/{size}")
+        self.end_headers()
+        self.wfile.write(data)
 
 
 # -- S3 -------------------------------------------------------------------------------------------
