@@ -304,3 +304,51 @@ def copy_tree(source: Path, target: Path) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source, target)
     return target
+
+
+class ServerProcess:
+    """A `StaticServer` in a child process, for readers that hold Python's global lock while they wait
+    for the network (pylibCZIrw's libcurl input): a server thread in the same process could not answer.
+    """
+
+    def __init__(self, *paths: str | os.PathLike[str], fault: str | None = None) -> None:
+        self.paths = [str(p) for p in paths]
+        self.fault = fault
+        self.urls: list[str] = []
+        self._process: Any = None
+
+    def __enter__(self) -> ServerProcess:
+        import subprocess
+        import sys
+
+        args = [sys.executable, "-m", "stackio.testing.servers", *(["--fault", self.fault] if self.fault else [])]
+        self._process = subprocess.Popen([*args, *self.paths], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.urls = [self._process.stdout.readline().strip() for _ in self.paths]
+        if not all(self.urls):
+            self.__exit__()
+            raise RuntimeError("the server process did not start")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._process is not None:
+            self._process.stdin.close()  # the child stops when its stdin closes
+            self._process.wait(timeout=30)
+            self._process = None
+
+
+def _main(argv: list[str]) -> None:
+    import sys
+
+    fault = None
+    if argv[:1] == ["--fault"]:
+        fault, argv = argv[1], argv[2:]
+    with StaticServer() as server:
+        for path in argv:
+            print(server.serve(path, fault=fault), flush=True)
+        sys.stdin.read()
+
+
+if __name__ == "__main__":
+    import sys
+
+    _main(sys.argv[1:])

@@ -22,6 +22,8 @@ def stackio_register_formats(register: Callable[[FormatSpec], None]) -> None:
         FormatSpec(
             name="czi",
             suffixes=(".czi",),
+            # URLs through pylibCZIrw's libcurl input, which reads http(s) only
+            schemes=("http", "https"),
             options=OPTIONS,
             description="Zeiss CZI (pylibCZIrw): one stack per scene, mosaics stitched, Z or T as depth",
         )

@@ -56,6 +56,12 @@ def open_reader(path: str, cache_mb: float = 0.0) -> Any:
     With `cache_mb > 0`, decoded compressed subblocks are kept up to that size (pylibCZIrw
     caches only compressed subblocks of local files), so neighbouring patches decode a tile once.
     """
+    from .remote import is_url
+
+    if is_url(path):
+        from . import remote
+
+        return remote.open_reader(path, cache_mb)
     check_directory(path)
     pyczi = _pyczi()
     cache = pyczi.CacheOptions(max_memory_usage=int(cache_mb * 2**20)) if cache_mb > 0 else None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import struct
-from typing import Any
+from typing import Any, Protocol
 
 from stackio import ReadError
 
@@ -18,32 +18,56 @@ _ENTRY = struct.Struct("<2siqiiB5si")  # schema, pixel type, file position, file
 #                                        spare, dimension count; then 20 bytes per dimension
 
 
-def check_directory(path: str) -> None:
+class Bytes(Protocol):
+    """Random access to a file's bytes: a local file, or a remote one read by ranges."""
+
+    size: int
+
+    def read(self, ranges: list[tuple[int, int]]) -> list[bytes]:
+        """The bytes at each (offset, length), shorter where the file ends."""
+        ...
+
+
+class _LocalBytes:
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.size = os.stat(path).st_size
+
+    def read(self, ranges: list[tuple[int, int]]) -> list[bytes]:
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            return [os.pread(fd, n, offset) for offset, n in ranges]
+        finally:
+            os.close(fd)
+
+
+def check_directory(path: str, data_source: Bytes | None = None) -> None:
     """Validate the file header and the subblock directory's entry sizes before libCZI parses them.
 
     libCZI trusts each entry's dimension count: a corrupt one (e.g. 119, or negative) makes it read
     past its buffer and crash the process (segfault) instead of raising. Everything else libCZI checks.
+    `data_source` reads the bytes of a remote file (the local file at `path` by default).
     """
 
     def corrupt(what: str) -> ReadError:
         return ReadError(f"{path}: the CZI file is corrupt ({what}); it cannot be read safely", source=path)
 
-    with open(path, "rb") as f:
-        size = os.fstat(f.fileno()).st_size
-        header = f.read(_SEGMENT.size + 60)
-        if len(header) < _SEGMENT.size + 60 or not header.startswith(MAGIC):
-            return  # not a CZI at all, or truncated in the header: libCZI says so without crashing
-        (position,) = struct.unpack_from("<q", header, _SEGMENT.size + 52)
-        if not 0 < position <= size - _SEGMENT.size - 128:
-            return  # libCZI reports a directory outside the file itself
-        f.seek(position)
-        segment = f.read(_SEGMENT.size + 128)
-        ident, _allocated, used = _SEGMENT.unpack_from(segment)
-        if not ident.startswith(b"ZISRAWDIRECTORY"):
-            return
-        (count,) = struct.unpack_from("<i", segment, _SEGMENT.size)
-        end = min(position + _SEGMENT.size + max(used, 0), size)
-        data = f.read(max(0, end - f.tell()))
+    file = data_source if data_source is not None else _LocalBytes(path)
+    size = file.size
+    (header,) = file.read([(0, _SEGMENT.size + 60)])
+    if len(header) < _SEGMENT.size + 60 or not header.startswith(MAGIC):
+        return  # not a CZI at all, or truncated in the header: libCZI says so without crashing
+    (position,) = struct.unpack_from("<q", header, _SEGMENT.size + 52)
+    if not 0 < position <= size - _SEGMENT.size - 128:
+        return  # libCZI reports a directory outside the file itself
+    (segment,) = file.read([(position, _SEGMENT.size + 128)])
+    ident, _allocated, used = _SEGMENT.unpack_from(segment)
+    if not ident.startswith(b"ZISRAWDIRECTORY"):
+        return
+    (count,) = struct.unpack_from("<i", segment, _SEGMENT.size)
+    end = min(position + _SEGMENT.size + max(used, 0), size)
+    start = position + _SEGMENT.size + 128
+    (data,) = file.read([(start, max(0, end - start))])
     offset = 0
     positions = []
     for index in range(max(count, 0)):
@@ -57,7 +81,7 @@ def check_directory(path: str) -> None:
         entry = data[offset : offset + _ENTRY.size + 20 * dimensions]
         positions.append((index, position, entry))
         offset += len(entry)
-    _check_subblocks(path, positions, size, corrupt)
+    _check_subblocks(file, positions, size, corrupt)
 
 
 def _same_entry(directory: bytes, own: bytes) -> bool:
@@ -72,7 +96,7 @@ def _same_entry(directory: bytes, own: bytes) -> bool:
     )
 
 
-def _check_subblocks(path: str, positions: list[tuple[int, int, bytes]], size: int, corrupt: Any) -> None:
+def _check_subblocks(file: Bytes, positions: list[tuple[int, int, bytes]], size: int, corrupt: Any) -> None:
     """Each subblock's sizes must fit in the file, and its header must repeat its directory entry.
 
     libCZI allocates and decodes by the declared sizes and trusts the subblock's own entry: a corrupt
@@ -80,23 +104,19 @@ def _check_subblocks(path: str, positions: list[tuple[int, int, bytes]], size: i
     it; 2**32 makes it allocate 4 GiB before failing; a tile position that differs from the directory's
     makes patches disagree with the whole image. Real files repeat the entry byte for byte.
     """
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        for index, position, entry in positions:
-            if not 0 <= position <= size - _SUBBLOCK.size - len(entry):
-                continue  # libCZI reports a subblock outside the file itself
-            head = os.pread(fd, _SUBBLOCK.size + len(entry), position)
-            ident, _allocated, _used, metadata, attachment, data = _SUBBLOCK.unpack_from(head)
-            if not ident.startswith(b"ZISRAWSUBBLOCK"):
-                continue  # libCZI reports a wrong segment
-            # the subblock's own header takes at least 256 bytes after the segment header
-            end = position + _SEGMENT.size + 256 + metadata + attachment + data
-            if min(metadata, attachment, data) < 0 or end > size:
-                raise corrupt(
-                    f"subblock {index} declares {data} bytes of data, {metadata} of metadata and {attachment} "
-                    f"of attachments, more than the file holds"
-                )
-            if not _same_entry(entry, head[_SUBBLOCK.size :]):
-                raise corrupt(f"subblock {index}'s header disagrees with its subblock directory entry")
-    finally:
-        os.close(fd)
+    inside = [(i, p, e) for i, p, e in positions if 0 <= p <= size - _SUBBLOCK.size - len(e)]
+    # (subblocks outside the file itself are left to libCZI, which reports them)
+    heads = file.read([(p, _SUBBLOCK.size + len(e)) for _, p, e in inside])  # one batch: remote files read in parallel
+    for (index, position, entry), head in zip(inside, heads, strict=True):
+        ident, _allocated, _used, metadata, attachment, data = _SUBBLOCK.unpack_from(head)
+        if not ident.startswith(b"ZISRAWSUBBLOCK"):
+            continue  # libCZI reports a wrong segment
+        # the subblock's own header takes at least 256 bytes after the segment header
+        end = position + _SEGMENT.size + 256 + metadata + attachment + data
+        if min(metadata, attachment, data) < 0 or end > size:
+            raise corrupt(
+                f"subblock {index} declares {data} bytes of data, {metadata} of metadata and {attachment} "
+                f"of attachments, more than the file holds"
+            )
+        if not _same_entry(entry, head[_SUBBLOCK.size :]):
+            raise corrupt(f"subblock {index}'s header disagrees with its subblock directory entry")

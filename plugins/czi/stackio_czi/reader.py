@@ -67,14 +67,21 @@ def load(
 def locate(source: Source) -> FileInfo:
     """Check that `source` is a local CZI file and read its directory and metadata once."""
     path = source.path
+    if path is None and source.is_remote and source.uri is not None:
+        from .remote import RemoteBytes, refuse_scheme
+
+        refuse_scheme(source.uri)
+        RemoteBytes(source.uri)  # a missing or forbidden file is said so here, not as "not a CZI file"
+        _check_header(source, source.uri)
+        return inspect(source.uri)
     if path is None:
-        raise ValidationError(f"{source}: the CZI reader needs a local file path", source=str(source))
+        raise ValidationError(f"{source}: the CZI reader needs a local file path or an http(s) URL", source=str(source))
     _check_header(source, str(path))
     return inspect(str(path.resolve()))
 
 
 def _selected_scenes(source: Source, info: FileInfo, scene: int | None) -> list[int | None]:
-    path = source.path
+    path = source.path if source.path is not None else source.uri
     chosen = source.index if source.index is not None else (None if scene is None else int(scene))
     if info.scenes:
         available = ", ".join(str(s) for s in info.scenes)
@@ -102,7 +109,7 @@ def plan(
     cache_mb: float | None = None,
 ) -> list[tuple[CziPlan, Layout]]:
     """The read plan and stack layout of each selected scene: axes, depth, pixel type, planes merged into S."""
-    where = str(source.path)
+    where = str(source.path if source.path is not None else source.uri)
     selected = _selected_scenes(source, info, scene)
     axes = _choose_axes(info, axes, where)
     depth = {"SCZYX": "Z", "SCTYX": "T"}.get(axes)

@@ -1,0 +1,85 @@
+"""CZI files at http(s) URLs through pylibCZIrw's libcurl input, on a loopback server in a child process
+(pylibCZIrw holds Python's global lock while it waits for the network): the same stacks as local reads."""
+
+from __future__ import annotations
+
+import multiprocessing
+import pickle
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import stackio
+from stackio.testing import workers
+from stackio.testing.servers import ServerProcess
+from stackio_czi import samples
+
+
+def same_stack(local: Any, remote: Any) -> None:
+    assert remote.data_shape == local.data_shape
+    assert remote.data_dtype == local.data_dtype
+    assert remote.axes == local.axes and remote.original_axes == local.original_axes
+    for field in ("voxel_size", "units", "offset", "axis_names", "channel_names"):
+        assert getattr(remote.metadata, field) == getattr(local.metadata, field), field
+    np.testing.assert_array_equal(remote.read_all(), local.read_all())
+
+
+@pytest.fixture(scope="module")
+def sample_files(tmp_path_factory: pytest.TempPathFactory) -> list[Any]:
+    return list(samples.write_samples(tmp_path_factory.mktemp("czi-samples")))
+
+
+def test_samples_over_http_equal_the_local_reads(sample_files: list[Any]) -> None:
+    files = sorted({s.source for s in sample_files})
+    with ServerProcess(*files) as server:
+        urls = dict(zip(files, server.urls, strict=True))
+        for sample in sample_files:
+            url = urls[sample.source]
+            local = stackio.load(sample.source, sample.axes, **sample.options)
+            remote = stackio.load(url, sample.axes, **sample.options)
+            assert [s.source.replace(url, sample.source) for s in remote] == [s.source for s in local]
+            for a, b in zip(local, remote, strict=True):
+                same_stack(a, b)
+                assert b.metadata.raw() == a.metadata.raw()
+                copy = pickle.loads(pickle.dumps(b))
+                np.testing.assert_array_equal(copy.read_all(), a.read_all())
+        stack = stackio.load(server.urls[0])[0]
+        shape = stack.data_shape
+        jobs = [(stack, 0, tuple(0 for _ in shape[2:]), tuple(min(8, n) for n in shape[2:]))]
+        with multiprocessing.get_context("spawn").Pool(1) as pool:
+            (patch,) = pool.map(workers.read_patch, jobs)
+        np.testing.assert_array_equal(patch, workers.read_patch(jobs[0]))
+
+
+def test_bad_remote_czi_give_clear_errors(sample_files: list[Any], tmp_path: Path) -> None:
+    path = Path(sample_files[0].source)
+    cut = tmp_path / "cut.czi"
+    cut.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with ServerProcess(path, cut) as server:
+        base = server.urls[0].rsplit("/", 2)[0]
+        with pytest.raises(stackio.SourceNotFoundError, match="not found on the server"):
+            stackio.load(f"{base}/nothing/a.czi")
+        with pytest.raises(stackio.ReadError, match=server.urls[1]):
+            for stack in stackio.load(server.urls[1]):
+                stack.read_all()
+    with ServerProcess(path, fault="403") as server:
+        with pytest.raises(stackio.ReadError, match=r"access denied \(HTTP 403\)"):
+            stackio.load(server.urls[0])
+    with pytest.raises(stackio.UnsupportedFormatError, match=r"czi format reads .czi files, but not over s3://"):
+        stackio.load("s3://bucket/a.czi")
+
+
+@pytest.mark.realdata
+def test_realdata_czi_over_http_equal_the_local_reads(stackio_realdata: Path) -> None:
+    folder = stackio_realdata / "czi"
+    if not folder.is_dir():
+        pytest.skip("no czi entries in the real-data folder")
+    files = sorted(p for p in folder.iterdir() if p.suffix == ".czi")[:4]
+    with ServerProcess(*files) as server:
+        for path, url in zip(files, server.urls, strict=True):
+            local = stackio.load(path)
+            remote = stackio.load(url)
+            assert [s.data_shape for s in remote] == [s.data_shape for s in local]
+            for a, b in zip(local, remote, strict=True):
+                same_stack(a, b)
