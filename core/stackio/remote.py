@@ -292,7 +292,7 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
 def _denied(url: str, status: int | None) -> ReadError:
     return ReadError(
         f"{url}: access denied{f' (HTTP {status})' if status else ''}: the server wants credentials this "
-        "request did not have. Pass them in storage_options= (e.g. {'key': ..., 'secret': ...}, "
+        "request did not have (or none were found). Pass them in storage_options= (e.g. {'key': ..., 'secret': ...}, "
         "{'token': ...} or {'headers': {'Authorization': ...}}) or set them in the environment or a "
         "profile; for a public bucket pass storage_options={'anon': True}",
         source=url,
@@ -336,6 +336,9 @@ def network_error(exc: BaseException, url: str, distribution: str = "stackio") -
                 f"({type(cause).__name__}: {cause}); check the URL and that the server is reachable",
                 source=url,
             )
+    for cause in causes:
+        if _names(cause) & {"NoCredentialsError", "PartialCredentialsError", "CredentialRetrievalError"}:
+            return _denied(url, None)
     for cause in causes:
         if isinstance(cause, FileNotFoundError):
             return _not_found(url)

@@ -324,3 +324,25 @@ def test_realdata_stores_over_http_equal_the_local_reads(stackio_realdata: Path,
             )
         checked += 1
     assert checked >= 5
+
+
+@pytest.mark.realdata
+def test_realdata_collections_over_s3_equal_the_local_reads(stackio_realdata: Path, stackio_s3_server: Any) -> None:
+    """A bioformats2raw collection, an HCS plate and nested dataset paths, found without listing."""
+    names = ("fiji_bf2raw_dataset_v5.ome.zarr", "hcs_example_metadata_only.ome.zarr", "neuroglancer_simple_0.4")
+    stores = [stackio_realdata / "zarr" / n for n in names if (stackio_realdata / "zarr" / n).is_dir()]
+    if not stores:
+        pytest.skip("none of the collection stores in the real-data folder")
+    for store in stores:
+        url = stackio_s3_server.upload(store)
+        local = stackio.load(store)
+        remote = stackio.load(url, storage_options=stackio_s3_server.public_options)
+        assert [s.source.replace(url, store.as_uri()) for s in remote] == [s.source for s in local], store.name
+        for a, b in zip(local, remote, strict=True):
+            for field in ("voxel_size", "units", "offset", "axis_names", "channel_names"):
+                assert getattr(b.metadata, field) == getattr(a.metadata, field), (store.name, field)
+            corner = [min(n, 32) for n in a.data_shape[2:]]
+            origin = [0] * len(corner)
+            np.testing.assert_array_equal(
+                b.extract_patch(0, None, origin, corner), a.extract_patch(0, None, origin, corner)
+            )
