@@ -34,7 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="larger data and more repeats (about half an hour)",
     )
     parser.set_defaults(size="default")
-    parser.add_argument("--scenarios", default="1,2,3,4,5,6,7,8,9,10,11", help="comma-separated scenario numbers (1-11)")
+    parser.add_argument(
+        "--scenarios", default="1,2,3,4,5,6,7,8,9,10,11", help="comma-separated scenario numbers (1-11)"
+    )
     parser.add_argument("--no-bioio", action="store_true", help="skip the bioio baselines even if installed")
     parser.add_argument("--data-dir", type=Path, help="where to write the data (default: a temporary folder)")
     parser.add_argument("--keep-data", action="store_true", help="keep the data folder after the run")
