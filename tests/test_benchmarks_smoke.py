@@ -32,7 +32,7 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict:
             "--smoke",
             "--no-bioio",
             "--scenarios",
-            "1,3,4,5,6,10,11",
+            "1,3,4,5,6,10",
             "--data-dir",
             str(data),
             "--out",
