@@ -224,7 +224,7 @@ def filesystem(url: str, options: StorageOptions, distribution: str) -> tuple[An
     protocol = urlsplit(url).scheme.lower()
     key = (protocol, options.token(), timeout(), os.getpid())
     try:
-        import fsspec
+        import fsspec  # type: ignore[import-untyped]
     except ImportError as exc:
         raise missing_extra(url, distribution, exc) from exc
     with _FS_LOCK:

@@ -82,7 +82,8 @@ class StaticServer:
     def url(self) -> str:
         assert self._httpd is not None, "start() the server first"
         host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        name = host.decode() if isinstance(host, bytes) else str(host)
+        return f"http://{name}:{port}"
 
     # -- content --------------------------------------------------------------------------------
     def serve(self, path: str | os.PathLike[str], *, fault: str | None = None, name: str | None = None) -> str:
@@ -273,7 +274,7 @@ class S3Server:
         }
 
     def filesystem(self) -> Any:
-        import s3fs
+        import s3fs  # type: ignore[import-untyped]
 
         return s3fs.S3FileSystem(**self.storage_options, skip_instance_cache=True)
 

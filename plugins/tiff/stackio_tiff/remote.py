@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import os
 from pathlib import PurePosixPath
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -85,7 +85,8 @@ class RemoteSeries:
             tiff.close()
             raise ReadError(f"{self.url}: series {index} is gone; was the file changed?", source=self.url)
         with remote_errors(self.url, DISTRIBUTION):
-            self._array = zarr.open(tiff.images[index].series.aszarr(level=level), mode="r")
+            # tifffile's store holds one array at its root, so zarr.open gives an Array
+            self._array: Any = cast(Any, zarr.open(tiff.images[index].series.aszarr(level=level), mode="r"))
         self.shape = tuple(int(n) for n in self._array.shape)
         self.dtype = np.dtype(self._array.dtype).newbyteorder("=")
         self.ndim = len(self.shape)

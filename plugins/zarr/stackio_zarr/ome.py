@@ -175,7 +175,7 @@ def bioformats2raw_series(group: Node) -> list[str] | None:
 
     if is_remote_path(group.directory):
         # no listing over the network: the layout numbers its series 0, 1, 2, ... without gaps
-        found = []
+        found: list[str] = []
         while any((group.directory / str(len(found)) / m).is_file() for m in ("zarr.json", ".zgroup")):
             found.append(str(len(found)))
         return found

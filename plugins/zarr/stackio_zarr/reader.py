@@ -389,8 +389,8 @@ def raw_metadata(root: str, path: str, image_path: str | None, options: StorageO
     """
     if options is not None:
         tree = RemoteTree(root, options)
-        array = read_node(tree.path().joinpath(path))
-        image = read_node(tree.path().joinpath(image_path)) if image_path is not None else None
+        array = read_node(tree.path().joinpath(path))  # type: ignore[arg-type]
+        image = read_node(tree.path().joinpath(image_path)) if image_path is not None else None  # type: ignore[arg-type]
     else:
         array = read_node(Path(root, path))
         image = read_node(Path(root, image_path)) if image_path is not None else None
@@ -405,11 +405,12 @@ def raw_metadata(root: str, path: str, image_path: str | None, options: StorageO
 def open_stack(target: Target, axes: str | None) -> LazyStack:
     location = target.location
     uri = location.uri
-    remote: StorageOptions | None = location.root.tree.options if is_remote_path(location.root) else None
+    root: Any = location.root  # a Path, or a remote.RemotePath for a URL
+    remote: StorageOptions | None = root.tree.options if is_remote_path(root) else None
     opener: ArrayOpener | RemoteArrayOpener
     if remote is not None:
         opener = RemoteArrayOpener(str(location.root), location.internal, location.node.zarr_format, remote)
-        array = opener.open_first(location.root.tree.documents(opener.url, opener.path))
+        array = opener.open_first(root.tree.documents(opener.url, opener.path))
     else:
         opener = ArrayOpener(str(location.root), location.internal, location.node.zarr_format)
         array = open_array(opener.root, opener.path, opener.zarr_format)

@@ -9,7 +9,7 @@ import os
 import threading
 from collections.abc import Iterator
 from pathlib import PurePosixPath
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -191,7 +191,7 @@ def is_remote_path(path: object) -> bool:
 
 # -- arrays ---------------------------------------------------------------------------------------
 
-_STORES: dict[tuple[str, str, int], Any] = {}
+_STORES: dict[tuple[str, str, float, int], Any] = {}
 _STORES_LOCK = threading.Lock()
 
 
@@ -223,7 +223,7 @@ def _prefetched(store: Any, documents: dict[str, bytes | None]) -> Any:
     right after planning costs no request); every other read goes to `store`."""
     from zarr.storage import WrapperStore
 
-    class Prefetched(WrapperStore):  # type: ignore[type-arg]
+    class Prefetched(WrapperStore):
         async def get(self, key: str, prototype: Any, byte_range: Any = None) -> Any:
             if byte_range is None and key in documents:
                 data = documents[key]
@@ -260,7 +260,7 @@ class RemoteArrayOpener:
     """Opens one array of a remote store for a LazyStack. Pickles the URL and the public storage
     options only; credentials are re-resolved in the process that opens it."""
 
-    def __init__(self, url: str, path: str, zarr_format: int, options: StorageOptions) -> None:
+    def __init__(self, url: str, path: str, zarr_format: Literal[2, 3], options: StorageOptions) -> None:
         self.url = url
         self.path = path
         self.zarr_format = zarr_format

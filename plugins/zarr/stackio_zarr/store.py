@@ -190,7 +190,7 @@ def child_names(node: Node, kind: str | None = None) -> list[str]:
     A remote group has no listing: its consolidated metadata says what it holds.
     """
     if is_remote_path(node.directory):
-        members = consolidated_children(node, node.directory.tree.path())
+        members = consolidated_children(node, node.directory.tree.path())  # type: ignore[attr-defined]
         if members is None:
             node.directory.iterdir()  # raises the error that explains why a remote group cannot be listed
             return []
