@@ -145,8 +145,14 @@ def test_workers_that_cannot_reopen_a_file_fail_clearly(tmp_path: Path) -> None:
     stacks = stackio.load(str(path), "SYX")
     dataset = st.PatchDataset(RandomPatches(stacks, (8, 8), 8))
     path.unlink()
-    with pytest.raises(stackio.ReadError, match="gone.tif"):
-        list(st.loader(dataset, 4, num_workers=2, multiprocessing_context="spawn", timeout=120))
+    iterator = iter(st.loader(dataset, 4, num_workers=2, multiprocessing_context="spawn", timeout=120))
+    try:
+        with pytest.raises(stackio.ReadError, match="gone.tif"):
+            list(iterator)
+    finally:
+        # a failed iterator kept alive (by the traceback) leaves its dead workers registered with torch's
+        # SIGCHLD handler, which then raises in whatever later code sees a child process exit
+        iterator._shutdown_workers()  # type: ignore[attr-defined]
 
 
 def test_bad_dataset_input() -> None:
