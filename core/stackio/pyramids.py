@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -94,7 +95,8 @@ def _mean(block: np.ndarray, step: Sequence[int]) -> np.ndarray:
     out_shape = (*block.shape[:lead], *(n // s for n, s in zip(block.shape[lead:], step, strict=True)))
     total = np.zeros(out_shape, dtype=acc_type)
     for offsets in itertools.product(*[range(s) for s in step]):
-        view = block[(Ellipsis, *(slice(o, None, s) for o, s in zip(offsets, step, strict=True)))]
+        key: tuple[Any, ...] = (Ellipsis, *(slice(o, None, s) for o, s in zip(offsets, step, strict=True)))
+        view = block[key]
         np.add(total, view, out=total, casting="unsafe")
     total /= math.prod(step)
     return total
