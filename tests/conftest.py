@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import stackio
 from stackio import Detection, FormatSpec, Layout, LazyStack, hookimpl
-from stackio.registry import Registry
+from stackio.registry import Registry, use_registry
 
 NPY_MAGIC = b"\x93NUMPY"
 
@@ -58,14 +58,10 @@ class NpyPlugin:
 
 
 @pytest.fixture
-def fresh_registry(monkeypatch: pytest.MonkeyPatch) -> Registry:
+def fresh_registry() -> Iterator[Registry]:
     """A registry with only the built-ins: installed entry points are not consulted."""
-    from stackio import registry as registry_module
-
-    registry = Registry()
-    monkeypatch.setattr(registry, "_load_entry_points", lambda: None)
-    monkeypatch.setattr(registry_module, "_registry", registry)
-    return registry
+    with use_registry(Registry(entry_points=())) as registry:
+        yield registry
 
 
 @pytest.fixture

@@ -57,11 +57,9 @@ def _plugin_samples(root: Path) -> list[tuple[str, Any]]:
     registry = get_registry()
     found = []
     for plugin in registry.plugins():
-        if not registry.has_hook(plugin.name, "stackio_write_samples"):
-            continue
         folder = root / plugin.name
         folder.mkdir()
-        for sample in registry.call(plugin.name, "stackio_write_samples", directory=folder) or []:
+        for sample in registry.write_samples(plugin.name, folder) or []:
             found.append((plugin.name, sample))
     return found
 

@@ -53,7 +53,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     registry = stackio.get_registry()
     if registry.format("czi") is None:
         pytest.skip("stackio-czi is not installed here, so no CZI can be written for the fresh environment")
-    samples = registry.call(registry.format("czi").plugin, "stackio_write_samples", directory=d)
+    samples = registry.write_samples(registry.format("czi").plugin, d)
     sample = samples[0]
     (stack,) = stackio.load(sample.source, sample.axes, **sample.options)[:1]
     spatial = stack.data_shape[2:]

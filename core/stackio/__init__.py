@@ -7,11 +7,11 @@ Format plugins are separate distributions found through the "stackio" entry
 point group; none is imported until a source needs it.
 """
 
-from .api import Diagnosis, detect, diagnose, load, load_pairs, natural_key, require_axes
+from .api import Diagnosis, Part, detect, diagnose, load, load_pairs, natural_key, plan, require_axes
 from .axes import KNOWN_AXES, Layout, normalize_axes
 from .batch import read_patches
 from .convert import convert
-from .dispatch import Decision, Verdict, claims_by_suffix
+from .dispatch import claims_by_suffix
 from .errors import (
     AxesError,
     PatchBoundsError,
@@ -24,16 +24,19 @@ from .errors import (
     WriteError,
 )
 from .formats import FormatSpec
+from .handles import FormatHandle
 from .hookspecs import Detection, Sample, hookimpl
 from .image_metadata import ImageMetadata, image_metadata
 from .metadata import Metadata
+from .options import Option
 from .patches import check_patch_request, read_patch
 from .protocol import ImageStack
-from .registry import get_registry, register_plugin, unregister_plugin
+from .registry import Registry, get_registry, register_plugin, unregister_plugin
 from .saving import save
 from .source import Source
 from .stacks import ArrayStack, FileBackedStack, LazyStack
 from .streaming import StreamWriter, create
+from .verdict import Decision, Status, Verdict
 
 __version__ = "0.1.0"
 
@@ -61,18 +64,23 @@ __all__ = [
     "Detection",
     "Diagnosis",
     "FileBackedStack",
+    "FormatHandle",
     "FormatSpec",
     "ImageMetadata",
     "ImageStack",
     "Layout",
     "LazyStack",
     "Metadata",
+    "Option",
+    "Part",
     "PatchBoundsError",
     "PluginError",
     "ReadError",
+    "Registry",
     "Sample",
     "Source",
     "SourceNotFoundError",
+    "Status",
     "StackioError",
     "UnsupportedFormatError",
     "StreamWriter",
@@ -93,6 +101,7 @@ __all__ = [
     "load_pairs",
     "natural_key",
     "normalize_axes",
+    "plan",
     "plugins",
     "read_patch",
     "read_patches",

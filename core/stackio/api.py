@@ -1,4 +1,4 @@
-"""The functions users call: load, load_pairs, detect, diagnose."""
+"""The functions users call: load, load_pairs, plan, detect, diagnose."""
 
 from __future__ import annotations
 
@@ -11,14 +11,13 @@ import attrs
 
 from .axes import normalize_axes
 from .dispatch import Decision, Verdict, choose_format, claims_by_suffix, diagnose_source
-from .errors import AxesError, PluginError, ReadError, StackioError, UnsupportedFormatError, ValidationError
+from .errors import AxesError, StackioError, UnsupportedFormatError, ValidationError
+from .hints import known_format_for
 from .preferences import preferences
-from .protocol import ImageStack, protocol_problems
+from .protocol import ImageStack
 from .registry import BrokenPlugin, Registry, get_registry
 from .source import Source
 from .stacks import ArrayStack, FileBackedStack, LazyStack
-
-_CORE_STACKS = (LazyStack, ArrayStack, FileBackedStack)
 
 
 def natural_key(name: str) -> list[Any]:
@@ -46,25 +45,95 @@ def _sources(source: Any) -> list[Source]:
     return [Source.parse(source)]
 
 
-def _expand_directory(registry: Registry, source: Source) -> list[Source]:
-    formats = registry.formats()
-    children = []
-    assert source.path is not None
-    for name in sorted(os.listdir(source.path), key=natural_key):
-        if name.startswith("."):
-            continue
-        child = Source.parse(source.path / name)
-        child.expanded_from = source.path
-        if claims_by_suffix(formats, child):
-            children.append(child)
-    if not children:
-        raise UnsupportedFormatError(
-            f"{source}: the directory holds no file or dataset that an installed plugin reads "
-            f"(it has {len(source.names)} entries); check the folder, or install the plugin for its "
-            "files (`stackio formats` lists what is installed)",
-            source=str(source),
+@attrs.frozen
+class Part:
+    """One call of one format's `load`: a source (or a group of a plain folder's files) and its decision."""
+
+    source: Source
+    decision: Decision
+    #: A file of a plain folder may give no stack (it is covered by another file of its set).
+    allow_empty: bool = False
+
+
+def plan(
+    source: Any, *, format: str | None = None, prefer: Mapping[str, str] | None = None, **options: Any
+) -> list[Part]:
+    """How `load` would read `source`: which format reads what, in order (nothing is read beyond headers).
+
+    A plain folder (no format claims it as a dataset) is divided among formats:
+    a file inside it goes to the format its own suffix or content names; the
+    files of a format declaring `file_sets` go to it as one group.
+    """
+    return _plan(get_registry(), _sources(source), format, options, preferences(prefer))
+
+
+def _plan(
+    registry: Registry,
+    sources: list[Source],
+    format: str | None,
+    options: Mapping[str, Any],
+    preferred: Mapping[str, str],
+) -> list[Part]:
+    parts: list[Part] = []
+    for src in sources:
+        decision = choose_format(
+            registry, src, format=format, options=options, prefer=preferred, allow_plain_directory=True
         )
-    return children
+        if decision is None or (format is None and _divided(registry, src, decision)):
+            parts += _divide(registry, src, options, preferred)
+        else:
+            parts.append(Part(src, decision))
+    return parts
+
+
+def _divided(registry: Registry, source: Source, decision: Decision) -> bool:
+    """Whether a folder a format accepted by content is divided among formats (it reads file sets)."""
+    entry = registry.format(decision.format)
+    return source.is_dir and entry is not None and entry.spec.file_sets and not entry.spec.claims_directory(source)
+
+
+def _divide(registry: Registry, folder: Source, options: Mapping[str, Any], prefer: Mapping[str, str]) -> list[Part]:
+    assert folder.path is not None
+    formats = registry.formats()
+    parts: list[Part] = []
+    groups: dict[str, list[Source]] = {}
+    for name in sorted(os.listdir(folder.path), key=natural_key):
+        child = Source.parse(folder.path / name)
+        if name.startswith(".") or not claims_by_suffix(formats, child):
+            continue
+        decision = choose_format(registry, child, options=options, prefer=prefer)
+        assert decision is not None
+        entry = registry.format(decision.format)
+        if entry is not None and entry.spec.file_sets and not child.is_dir:
+            if decision.format not in groups:
+                groups[decision.format] = []
+                parts.append(Part(folder, decision))  # placeholder, at the position of the group's first file
+            groups[decision.format].append(child)
+            continue
+        parts.append(Part(child, decision, allow_empty=True))
+    if not parts:
+        raise _empty_folder(folder)
+    return [_grouped(folder, p, groups) if p.source is folder else p for p in parts]
+
+
+def _grouped(folder: Source, part: Part, groups: dict[str, list[Source]]) -> Part:
+    members = groups[part.decision.format]
+    group = Source.parse(folder.path)
+    group.members = tuple(m.path for m in members if m.path is not None)
+    reason = f"{len(members)} file(s) of a plain folder, read together by {part.decision.format}"
+    decision = attrs.evolve(part.decision, reason=reason, verdicts=())
+    return Part(group, decision)
+
+
+def _empty_folder(folder: Source) -> UnsupportedFormatError:
+    known = known_format_for([], b"", folder.names)
+    hint = f" It looks like {known.name}: `pip install {known.distribution}`." if known is not None else ""
+    return UnsupportedFormatError(
+        f"{folder}: the directory holds no file or dataset that an installed plugin reads "
+        f"(it has {len(folder.names)} entries); check the folder, or install the plugin for its "
+        f"files (`stackio formats` lists what is installed).{hint}",
+        source=str(folder),
+    )
 
 
 def _check_axes(axes: Any, source: Source) -> str | None:
@@ -74,84 +143,14 @@ def _check_axes(axes: Any, source: Source) -> str | None:
     return axes.upper()
 
 
-def _load_one(
-    registry: Registry,
-    source: Source,
-    decision: Decision,
-    axes: str | None,
-    in_memory: bool | None,
-    options: dict[str, Any],
+def _load_part(
+    registry: Registry, part: Part, axes: str | None, in_memory: bool | None, options: dict[str, Any]
 ) -> list[ImageStack]:
-    entry = registry.format(decision.format)
+    entry = registry.format(part.decision.format)
     assert entry is not None
-    if in_memory is None:
-        in_memory = entry.spec.in_memory_default
-    unknown = sorted(set(options) - set(entry.spec.options))
-    if unknown and not entry.spec.pass_through_options:
-        accepted = ", ".join(entry.spec.options) or "none"
-        raise ValidationError(
-            f"{source}: the {entry.name} format does not take the option(s) {', '.join(unknown)}; "
-            f"it accepts: {accepted}",
-            source=str(source),
-        )
-    where = f"plugin {entry.plugin!r} ({entry.distribution or 'built-in'})"
-    try:
-        registry.call(entry.plugin, "stackio_validate", format=entry.name, source=source, axes=axes, options=options)
-    except StackioError:
-        raise
-    except Exception as exc:
-        raise PluginError(
-            f"{source}: {where} crashed while validating: {type(exc).__name__}: {exc}", source=str(source)
-        ) from exc
-    try:
-        stacks = registry.call(
-            entry.plugin,
-            "stackio_load",
-            format=entry.name,
-            source=source,
-            axes=axes,
-            options=options,
-            in_memory=in_memory,
-        )
-    except StackioError:
-        raise
-    except MemoryError as exc:
-        raise ReadError(
-            f"{source}: not enough memory to load it; load it lazily (in_memory=False)", source=str(source)
-        ) from exc
-    except Exception as exc:
-        raise ReadError(
-            f"{source}: {where} could not read it ({type(exc).__name__}: {exc}). The file may be "
-            f"truncated or corrupt; if it opens elsewhere, report this to {entry.distribution or 'stackio'}",
-            source=str(source),
-        ) from exc
-    if stacks is None:
-        raise PluginError(f"{source}: {where} has no stackio_load hook", source=str(source))
-    stacks = list(stacks)
-    if not stacks:
-        if source.expanded_from is not None:
-            return []  # e.g. a later file of a multi-file set, already read through its first file
-        raise ReadError(
-            f"{source}: {where} found no image in it; check that it is a complete file of that format "
-            "(`stackio diagnose` shows every plugin's verdict)",
-            source=str(source),
-        )
-    for stack in stacks:
-        # The core's own stack classes satisfy the protocol by construction; check anything else.
-        problems = [] if type(stack) in _CORE_STACKS else protocol_problems(stack)
-        if problems:
-            raise PluginError(
-                f"{source}: {where} returned an object that is not an ImageStack: {'; '.join(problems)}",
-                source=str(source),
-            )
-        if 0 in tuple(stack.data_shape):
-            # an empty axis is a corrupt or empty file; as a stack it would only fail later, far from here
-            raise ReadError(
-                f"{stack.source}: holds no pixels: its shape is {tuple(stack.data_shape)} ({stack.axes}); "
-                "the file may be corrupt or was written empty",
-                source=str(stack.source),
-            )
-    if in_memory:
+    checked = entry.validate(part.source, axes, options)
+    stacks = entry.load(part.source, axes, checked, allow_empty=part.allow_empty)
+    if entry.spec.in_memory_default if in_memory is None else in_memory:
         stacks = [_into_memory(s) for s in stacks]
     return stacks
 
@@ -162,7 +161,16 @@ def _into_memory(stack: ImageStack) -> ImageStack:
         stack.close()
         return memory
     if isinstance(stack, FileBackedStack):
-        stack.load()
+        memory = ArrayStack(
+            stack.read_all(),
+            stack.layout,
+            source=stack.source,
+            metadata=stack.metadata,
+            arranged=True,
+            load_options=stack.load_options,
+        )
+        stack.close()
+        return memory
     return stack
 
 
@@ -173,31 +181,25 @@ def load(
     format: str | None = None,
     in_memory: bool | None = None,
     prefer: Mapping[str, str] | None = None,
+    # h6writing: `save`/`create` (the write side) belong beside `load` here, calling `FormatHandle.write`.
     **options: Any,
 ) -> list[ImageStack]:
     """Load image stacks from a path, URI, directory, array, or a list of them.
 
     `axes` describes the data (see each format's rules); None where the format's
     metadata says. `format=` skips detection; `prefer={".tif": "tiff"}` settles
-    which format reads a suffix. With `in_memory=False` patches are read from
-    disk on demand; None leaves it to the format (lazy for all but read functions).
-    Other keyword options go to the format's plugin.
+    which format reads a suffix. `in_memory=None` (the default) leaves it to the
+    format: lazy (patches read from disk on demand) for all but read functions;
+    True reads everything into memory once; False is always lazy. Other keyword
+    options go to the format's plugin, checked against its declared options.
     """
     registry = get_registry()
-    preferred = preferences(prefer)
-    stacks: list[ImageStack] = []
-    for src in _sources(source):
+    sources = _sources(source)
+    for src in sources:
         norm_axes = _check_axes(axes, src)
-        decision = choose_format(
-            registry, src, format=format, options=options, prefer=preferred, allow_plain_directory=True
-        )
-        if decision is None:
-            for child in _expand_directory(registry, src):
-                child_decision = choose_format(registry, child, options=options, prefer=preferred)
-                assert child_decision is not None
-                stacks += _load_one(registry, child, child_decision, norm_axes, in_memory, options)
-            continue
-        stacks += _load_one(registry, src, decision, norm_axes, in_memory, options)
+    stacks: list[ImageStack] = []
+    for part in _plan(registry, sources, format, options, preferences(prefer)):
+        stacks += _load_part(registry, part, norm_axes, in_memory, options)
     return stacks
 
 
@@ -245,6 +247,13 @@ class Diagnosis:
     chosen: Decision | None
     error: str | None
     broken: tuple[BrokenPlugin, ...]
+    #: No format reads it as one dataset, but its files are loaded by their formats.
+    plain_folder: bool = False
+
+    @property
+    def exit_code(self) -> int:
+        """What `stackio diagnose` exits with: 0 when the source would load, else 1."""
+        return 0 if self.chosen is not None or self.plain_folder else 1
 
 
 def diagnose(source: Any) -> Diagnosis:
@@ -252,14 +261,15 @@ def diagnose(source: Any) -> Diagnosis:
     registry = get_registry()
     src = Source.parse(source)
     verdicts = diagnose_source(registry, src)
-    chosen, error = None, None
+    chosen, error, plain = None, None, False
     try:
         chosen = choose_format(registry, src, prefer=preferences(None), allow_plain_directory=True)
+        plain = chosen is None
     except StackioError as exc:
         error = str(exc)
-    if chosen is None and error is None:
+    if plain:
         error = "a plain directory: each file in it is loaded on its own"
-    return Diagnosis(str(src), tuple(verdicts), chosen, error, tuple(registry.broken()))
+    return Diagnosis(str(src), tuple(verdicts), chosen, error, tuple(registry.broken()), plain)
 
 
 def require_axes(axes: str | None, shape: Sequence[int], source: object, why: str = "") -> str:

@@ -134,7 +134,8 @@ def _cmd_formats(args: argparse.Namespace) -> int:
                 "suffixes": list(entry.spec.suffixes),
                 "schemes": list(entry.spec.schemes),
                 "directories": entry.spec.directories,
-                "options": list(entry.spec.options),
+                "options": list(entry.spec.option_names),
+                "option_docs": [o.describe() for o in entry.spec.options],
             }
         )
     broken = [
@@ -173,7 +174,8 @@ def _cmd_info(args: argparse.Namespace) -> int:
     from . import api
 
     options = dict(args.option)
-    decision = api.detect(args.source, format=args.format, **options)
+    # a plain folder is several parts, each read by its own format; a dataset or file is one part
+    parts = api.plan(args.source, format=args.format, **options)
     stacks = api.load(args.source, args.axes, format=args.format, **options)
     described = [_describe(s) for s in stacks]
     if args.images:
@@ -186,23 +188,17 @@ def _cmd_info(args: argparse.Namespace) -> int:
         close = getattr(s, "close", None)
         if callable(close):
             close()
+    decisions = [p.decision for p in parts]
+    whole = decisions[0] if len(parts) == 1 and str(parts[0].source) == str(api.Source.parse(args.source)) else None
     if args.json:
-        print(
-            json.dumps(
-                {
-                    "source": args.source,
-                    "format": decision.format,
-                    "plugin": decision.plugin,
-                    "distribution": decision.distribution,
-                    "reason": decision.reason,
-                    "stacks": described,
-                },
-                indent=2,
-                default=str,
-            )
-        )
+        print(json.dumps(_info_json(args.source, whole, parts, described), indent=2, default=str))
         return 0
-    print(f"{args.source}: format {decision.format} (plugin {decision.plugin}, {decision.reason})")
+    if whole is not None:
+        print(f"{args.source}: format {whole.format} (plugin {whole.plugin}, {whole.reason})")
+    else:
+        print(f"{args.source}: a plain folder, read by format:")
+        for part in parts:
+            print(f"  {part.source}: format {part.decision.format} ({part.decision.reason})")
     for i, d in enumerate(described):
         print(f"  [{i}] {d['source']}")
         print(
@@ -231,6 +227,20 @@ def _print_images(images: list[dict[str, Any] | None] | None) -> None:
         print(f"      image {where} {record['file_coords']}: {fields or 'nothing recorded'}")
 
 
+def _info_json(source: str, whole: Any, parts: list[Any], described: list[dict[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {"source": source}
+    if whole is not None:
+        out |= {"format": whole.format, "plugin": whole.plugin, "distribution": whole.distribution}
+        out["reason"] = whole.reason
+    else:
+        out |= {"format": None, "plugin": None, "distribution": None, "reason": "a plain folder"}
+        out["parts"] = [
+            {"source": str(p.source), "format": p.decision.format, "reason": p.decision.reason} for p in parts
+        ]
+    out["stacks"] = described
+    return out
+
+
 def _cmd_diagnose(args: argparse.Namespace) -> int:
     from . import api
 
@@ -251,7 +261,7 @@ def _cmd_diagnose(args: argparse.Namespace) -> int:
                 indent=2,
             )
         )
-        return 0
+        return diagnosis.exit_code
     print(f"{diagnosis.source}")
     for v in diagnosis.verdicts:
         print(f"  {v.format:<10} {v.status:<9} {v.reason}")
@@ -259,9 +269,11 @@ def _cmd_diagnose(args: argparse.Namespace) -> int:
         print(f"  {b.name:<10} broken    {b.reason}")
     if diagnosis.chosen:
         print(f"would load with: {diagnosis.chosen.format} ({diagnosis.chosen.reason})")
+    elif diagnosis.plain_folder:
+        print("would load: a plain folder, each of its files by its own format (`stackio info` lists them)")
     else:
         print(f"would not load: {diagnosis.error}")
-    return 0
+    return diagnosis.exit_code
 
 
 def _cmd_convert(args: argparse.Namespace) -> int:

@@ -21,11 +21,12 @@ def run_demo(directory: str | None = None) -> int:
     failures = 0
     loaded = 0
     for plugin in registry.plugins():
-        if not registry.has_hook(plugin.name, "stackio_write_samples"):
-            continue
         folder = root / plugin.name
         folder.mkdir(exist_ok=True)
-        samples = registry.call(plugin.name, "stackio_write_samples", directory=folder) or []
+        samples = registry.write_samples(plugin.name, folder)
+        if samples is None:
+            folder.rmdir()
+            continue
         print(f"\n{plugin.name} ({plugin.distribution} {plugin.version or ''}): {len(samples)} sample(s)")
         for sample in samples:
             try:

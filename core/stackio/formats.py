@@ -1,10 +1,13 @@
-"""Format declarations, and the table of formats stackio knows how to get."""
+"""Format declarations: every fact about a format, written once by its plugin and read without its code."""
 
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import attrs
+
+from .options import Option, as_option
 
 _NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
 
@@ -13,31 +16,47 @@ def _lower_tuple(values: tuple[str, ...] | list[str]) -> tuple[str, ...]:
     return tuple(v.lower() for v in values)
 
 
+def _options(values: Any) -> tuple[Option, ...]:
+    return tuple(as_option(v) for v in values)
+
+
 @attrs.frozen
 class FormatSpec:
     """What a plugin declares about one format; read without importing reader code.
 
     The core dispatches on these fields alone: `schemes` for URIs, `suffixes`
     (longest first) for paths, `markers` (paths relative to a directory, globs
-    allowed) for dataset directories; `priority` (higher first) then `name`
-    break ties, never install order.
+    allowed) for dataset directories, `magic` (header prefixes) for content;
+    `priority` (higher first) then `name` break ties, never install order.
+    The same facts feed the install hints, the docs and the conformance suite.
     """
 
     name: str
     suffixes: tuple[str, ...] = attrs.field(default=(), converter=_lower_tuple)
     schemes: tuple[str, ...] = attrs.field(default=(), converter=_lower_tuple)
+    #: Header prefixes that identify the format; where given, the core's content check needs no plugin code.
+    magic: tuple[bytes, ...] = attrs.field(default=(), converter=tuple)
     #: Whether a directory can be one source of this format (a store, a dataset folder).
     directories: bool = False
+    #: Entries whose presence makes a directory a dataset of this format.
     markers: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    #: Whether a file inside a folder holding the markers belongs to the dataset (it means nothing alone):
+    #: loading it goes to this format, whatever its suffix.
+    owns_files: bool = False
+    #: Whether the files of a folder are handed over as one group (multi-file sets read together) when the
+    #: folder is plain or this format accepts it by content; otherwise each file is loaded on its own.
+    file_sets: bool = False
     priority: int = 0
-    #: Names of the options `load` accepts for this format; any other is an error.
-    options: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    #: The options `load` accepts for this format (an `Option`, or a bare name for any value).
+    options: tuple[Option, ...] = attrs.field(default=(), converter=_options)
     #: Whether options beyond `options` are accepted and passed on (e.g. to a user's loader).
     pass_through_options: bool = False
     #: What `in_memory` means when the caller leaves it unset (None).
     in_memory_default: bool = False
     #: Options that, when passed, select this format whatever the source looks like.
     selected_by: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    #: Modules that reading imports and that discovery and detection must not (checked by the conformance suite).
+    heavy_modules: tuple[str, ...] = attrs.field(default=(), converter=tuple)
     description: str = ""
     #: Destination suffixes this format writes (longest match wins), empty when it only reads.
     writes: tuple[str, ...] = attrs.field(default=(), converter=_lower_tuple)
@@ -46,6 +65,21 @@ class FormatSpec:
     #: The distribution that provides the format; filled from the entry point if unset.
     distribution: str | None = None
 
+    @property
+    def option_names(self) -> tuple[str, ...]:
+        return tuple(o.name for o in self.options)
+
+    def identifying(self, options: dict[str, Any]) -> dict[str, Any]:
+        """The given options that identify the data (they belong in a stack's `load_options`)."""
+        keep = {o.name for o in self.options if o.identifies}
+        return {k: v for k, v in options.items() if k in keep and v is not None}
+
+    def claims_directory(self, directory: Any) -> bool:
+        """Whether `directory` (a `Source`) is a dataset of this format by its markers or suffix."""
+        return self.directories and (
+            any(directory.has(m) for m in self.markers) or any(s in self.suffixes for s in directory.suffixes)
+        )
+
     def problems(self) -> list[str]:
         """Why this declaration is invalid (empty when valid)."""
         out = []
@@ -53,68 +87,15 @@ class FormatSpec:
             out.append(f"format name {self.name!r} must be lower-case letters, digits, '-' or '_'")
         out += [f"suffix {s!r} must start with '.'" for s in (*self.suffixes, *self.writes) if not s.startswith(".")]
         out += [f"scheme {s!r} must be letters only, without '://'" for s in self.schemes if not s.isalnum()]
+        out += [f"magic {m!r} must be non-empty bytes" for m in self.magic if not isinstance(m, bytes) or not m]
         if self.markers and not self.directories:
             out.append("markers are given but directories=False")
+        if self.owns_files and not self.markers:
+            out.append("owns_files=True needs markers")
         if not isinstance(self.priority, int):
             out.append(f"priority must be an int, not {self.priority!r}")
+        names = self.option_names
+        out += [f"option {n!r} is declared twice" for n in sorted({n for n in names if names.count(n) > 1})]
+        if sum(o.index for o in self.options) > 1:
+            out.append("at most one option may be named by file@N (index=True)")
         return out
-
-
-@attrs.frozen
-class KnownFormat:
-    """A format stackio can point a user to when its plugin is not installed."""
-
-    name: str
-    distribution: str
-    suffixes: tuple[str, ...] = ()
-    markers: tuple[str, ...] = ()
-    magic: tuple[bytes, ...] = ()
-
-
-KNOWN_FORMATS: tuple[KnownFormat, ...] = (
-    KnownFormat(
-        "tiff",
-        "stackio-tiff",
-        (
-            ".tif",
-            ".tiff",
-            ".ome.tif",
-            ".ome.tiff",
-            ".btf",
-            ".tf8",
-            ".tf2",
-            ".lsm",
-            ".stk",
-            ".svs",
-            ".qptiff",
-            ".ndpi",
-            ".scn",
-        ),
-        magic=(b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"),
-    ),
-    KnownFormat("czi", "stackio-czi", (".czi",), magic=(b"ZISRAWFILE",)),
-    KnownFormat("zarr", "stackio-zarr", (".zarr", ".ome.zarr"), markers=("zarr.json", ".zgroup", ".zarray")),
-    KnownFormat("ndtiff", "stackio-ndtiff", markers=("NDTiff.index", "Full resolution/NDTiff.index")),
-    KnownFormat("numpy", "stackio-custom", (".npy", ".npz"), magic=(b"\x93NUMPY",)),
-    KnownFormat(
-        "png",
-        "stackio-png",
-        (".png", ".apng", ".jpg", ".jpeg"),
-        magic=(b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff"),
-    ),
-)
-
-
-def known_format_for(
-    suffixes: list[str], header: bytes = b"", names: frozenset[str] = frozenset()
-) -> KnownFormat | None:
-    """The known format a source looks like, by suffix, header magic or directory markers."""
-    for known in KNOWN_FORMATS:
-        if any(s in known.suffixes for s in suffixes):
-            return known
-    for known in KNOWN_FORMATS:
-        if header and any(header.startswith(m) for m in known.magic):
-            return known
-        if names and any(m in names for m in known.markers):
-            return known
-    return None

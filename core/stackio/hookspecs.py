@@ -71,27 +71,27 @@ def stackio_detect(format: str, source: Source) -> Detection | bool | None:
 
 @hookspec
 def stackio_validate(format: str, source: Source, axes: str | None, options: dict[str, Any]) -> None:
-    """Reject bad axes or options before anything heavy is opened.
+    """Reject axes or option combinations before anything heavy is opened (cross-field rules only).
 
-    Raise `AxesError` or `ValidationError` with a message that names the source
-    and shows what would work. Unknown option names are already rejected by the
-    core from `FormatSpec.options`.
+    Each option in `options` already has its declared type and lies within its
+    declared bounds (`FormatSpec.options`), unknown names are refused, and
+    `file@N` is reconciled with the option N names. Raise `AxesError` or
+    `ValidationError` with a message that names the source and shows what
+    would work.
     """
 
 
 @hookspec
-def stackio_load(
-    format: str, source: Source, axes: str | None, options: dict[str, Any], in_memory: bool
-) -> Sequence[ImageStack]:
-    """Open `source` and return its stacks (at least one).
+def stackio_load(format: str, source: Source, axes: str | None, options: dict[str, Any]) -> Sequence[ImageStack]:
+    """Open `source` and return its lazy stacks (at least one).
 
-    `axes` is upper-case or None. With `in_memory=False` return lazy stacks
-    (the core's `LazyStack` or `FileBackedStack`); the core turns `LazyStack`s
-    into memory when `in_memory=True` unless the plugin already did. For a file
-    found by expanding a plain directory (`source.expanded_from` set) an empty
-    list is allowed: the file is covered by another one. Raise a
-    `StackioError` subclass for bad input; any other exception is reported as
-    a read failure of this plugin.
+    `axes` is upper-case or None; `options` are validated. Return the core's
+    `LazyStack` or `FileBackedStack` (or any `ImageStack`); the core reads them
+    into memory when the user asks for `in_memory=True`. For a file of a plain
+    folder an empty list is allowed (the file is covered by another one). For
+    a format declaring `file_sets`, `source.members` lists the folder's files
+    given to it as one group. Raise a `StackioError` subclass for bad input;
+    any other exception is reported as a read failure of this plugin.
     """
 
 

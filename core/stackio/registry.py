@@ -1,8 +1,11 @@
 """Plugin discovery and the registry of formats the core dispatches over.
 
 Entry points in the group "stackio" are imported on first need, not at
-`import stackio`. A plugin that fails to import or register is recorded with
-its reason and skipped. Environment switches:
+`import stackio`; `Registry(entry_points=...)` discovers from the given ones
+instead (tests, embedding). A plugin that fails to import or register is
+recorded with its reason and skipped. Hooks are called through pluggy, one
+plugin at a time (`subset_hook_caller`), so precedence stays the core's.
+Environment switches:
 
 - `STACKIO_DISABLE_PLUGINS=tiff,czi`: do not load these entry points.
 - `STACKIO_TRACE=1`: print every hook call, its result and its time to stderr.
@@ -10,12 +13,14 @@ its reason and skipped. Environment switches:
 
 from __future__ import annotations
 
-import functools
+import importlib
 import os
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -24,9 +29,13 @@ import pluggy
 from . import hookspecs
 from .errors import PluginError
 from .formats import FormatSpec
+from .handles import FormatHandle, HookCall
 
 ENTRY_POINT_GROUP = "stackio"
 BUILTIN_PLUGINS = ("stackio.builtins",)
+
+#: Kept for code written against the first version: a format's handle.
+FormatEntry = FormatHandle
 
 
 @attrs.frozen
@@ -51,85 +60,81 @@ class BrokenPlugin:
     reason: str
 
 
-@attrs.frozen
-class FormatEntry:
-    """A declared format and the plugin that serves it."""
-
-    spec: FormatSpec
-    plugin: str
-
-    @property
-    def name(self) -> str:
-        return self.spec.name
-
-    @property
-    def distribution(self) -> str | None:
-        return self.spec.distribution
-
-
-def _tracing() -> bool:
-    return os.environ.get("STACKIO_TRACE", "") not in ("", "0")
-
-
 def disabled_plugins() -> set[str]:
     return {n.strip() for n in os.environ.get("STACKIO_DISABLE_PLUGINS", "").split(",") if n.strip()}
 
 
-class Registry:
-    """The plugins and formats known to this process."""
+def installed_entry_points() -> list[Any]:
+    """The entry points of the "stackio" group of the installed distributions."""
+    import importlib_metadata
 
-    def __init__(self) -> None:
+    return list(importlib_metadata.entry_points(group=ENTRY_POINT_GROUP))
+
+
+class Registry:
+    """The plugins and formats known to this process.
+
+    `entry_points`: what to discover from (objects with `name`, `dist` and `load()`, like
+    `importlib.metadata.EntryPoint`); None reads the installed distributions at discovery.
+    """
+
+    def __init__(self, entry_points: Iterable[Any] | None = None) -> None:
         self._pm = pluggy.PluginManager("stackio")
         self._pm.add_hookspecs(hookspecs)
+        self._entry_points = None if entry_points is None else list(entry_points)
         self._plugins: dict[str, PluginInfo] = {}
         self._broken: dict[str, BrokenPlugin] = {}
-        self._formats: dict[str, FormatEntry] = {}
+        self._formats: dict[str, FormatHandle] = {}
+        self._callers: dict[tuple[str, str], HookCall | None] = {}
         self._discovered = False
+        self._discovering: int | None = None  # the thread discovering, while it does
         self._lock = threading.RLock()
+        if os.environ.get("STACKIO_TRACE", "") not in ("", "0"):
+            _trace(self._pm)
 
     # -- discovery ------------------------------------------------------------------
 
-    def _discover(self) -> None:
+    def discover(self) -> None:
+        """Register the built-ins and the entry points' plugins, once; later calls return at once.
+
+        Safe from many threads: every caller returns only after discovery is complete.
+        """
         if self._discovered:
             return
         with self._lock:
-            if self._discovered:
-                return
-            self._discovered = True
-            import importlib
-
-            for module_name in BUILTIN_PLUGINS:
-                self.register(importlib.import_module(module_name), name=module_name.rsplit(".", 1)[-1], builtin=True)
-            self._load_entry_points()
-
-    def _load_entry_points(self) -> None:
-        import importlib_metadata
-
-        skip = disabled_plugins()
-        for ep in sorted(importlib_metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
-            dist = ep.dist.name if ep.dist is not None else None
-            version = ep.dist.version if ep.dist is not None else None
-            if ep.name in skip:
-                continue
-            if ep.name in self._plugins or ep.name in self._broken:
-                owner = self._plugins.get(ep.name) or self._broken[ep.name]
-                self._broken[f"{ep.name} ({dist})"] = BrokenPlugin(
-                    ep.name,
-                    dist,
-                    version,
-                    "discovery",
-                    f"the plugin name {ep.name!r} is already used by {owner.distribution}; uninstall one of them",
-                )
-                continue
+            if self._discovered or self._discovering == threading.get_ident():
+                return  # done, or a plugin's import asks while its own thread discovers
+            self._discovering = threading.get_ident()
             try:
-                obj = ep.load()
-            except Exception as exc:  # any import failure must leave other plugins working
-                self._broken[ep.name] = BrokenPlugin(ep.name, dist, version, "import", f"{type(exc).__name__}: {exc}")
-                continue
-            try:
-                self.register(obj, name=ep.name, distribution=dist, version=version)
-            except PluginError as exc:
-                self._broken[ep.name] = BrokenPlugin(ep.name, dist, version, "register", str(exc))
+                for module_name in BUILTIN_PLUGINS:
+                    module = importlib.import_module(module_name)
+                    self.register(module, name=module_name.rsplit(".", 1)[-1], builtin=True)
+                entry_points = installed_entry_points() if self._entry_points is None else self._entry_points
+                skip = disabled_plugins()
+                for ep in sorted(entry_points, key=lambda e: e.name):
+                    if ep.name not in skip:
+                        self._load_entry_point(ep)
+                self._discovered = True  # only now: others wait on the lock until every plugin is in
+            finally:
+                self._discovering = None
+
+    def _load_entry_point(self, ep: Any) -> None:
+        dist = ep.dist.name if ep.dist is not None else None
+        version = ep.dist.version if ep.dist is not None else None
+        if ep.name in self._plugins or ep.name in self._broken:
+            owner = self._plugins.get(ep.name) or self._broken[ep.name]
+            reason = f"the plugin name {ep.name!r} is already used by {owner.distribution}; uninstall one of them"
+            self._broken[f"{ep.name} ({dist})"] = BrokenPlugin(ep.name, dist, version, "discovery", reason)
+            return
+        try:
+            obj = ep.load()
+        except Exception as exc:  # any import failure must leave other plugins working
+            self._broken[ep.name] = BrokenPlugin(ep.name, dist, version, "import", f"{type(exc).__name__}: {exc}")
+            return
+        try:
+            self.register(obj, name=ep.name, distribution=dist, version=version)
+        except PluginError as exc:
+            self._broken[ep.name] = BrokenPlugin(ep.name, dist, version, "register", str(exc))
 
     # -- registration ---------------------------------------------------------------
 
@@ -154,22 +159,24 @@ class Registry:
                 self._pm.register(plugin, name=name)
             except (pluggy.PluginValidationError, ValueError) as exc:
                 raise PluginError(f"plugin {name!r} is invalid: {exc}") from exc
+            self._callers.clear()
             try:
                 unknown = [caller.name for caller in self._pm.get_hookcallers(plugin) or [] if caller.spec is None]
                 if unknown:
                     known = sorted(n for n in dir(hookspecs) if n.startswith("stackio_"))
                     raise PluginError(f"plugin {name!r} implements unknown hook(s) {unknown}; known hooks: {known}")
-                specs = self._collect_formats(plugin, name, distribution)
+                specs = self._collect_formats(name, distribution)
             except PluginError:
                 self._pm.unregister(name=name)
+                self._callers.clear()
                 raise
             for spec in specs:
-                self._formats[spec.name] = FormatEntry(spec, name)
+                self._formats[spec.name] = FormatHandle(spec, name, self._caller_for(name))
             info = PluginInfo(name, distribution, version, tuple(s.name for s in specs), builtin)
             self._plugins[name] = info
             return info
 
-    def _collect_formats(self, plugin: object, name: str, distribution: str | None) -> list[FormatSpec]:
+    def _collect_formats(self, name: str, distribution: str | None) -> list[FormatSpec]:
         specs: list[FormatSpec] = []
 
         def register(spec: FormatSpec) -> None:
@@ -177,37 +184,38 @@ class Registry:
                 raise PluginError(f"plugin {name!r} registered {spec!r}, not a stackio.FormatSpec")
             specs.append(spec)
 
-        impl = self._impl(name, "stackio_register_formats")
-        if impl is None:
+        hook = self._hook(name, "stackio_register_formats")
+        if hook is None:
             return specs
         try:
-            impl(register=register)
+            hook(register=register)
         except PluginError:
             raise
         except Exception as exc:
             raise PluginError(
                 f"plugin {name!r} failed while declaring its formats: {type(exc).__name__}: {exc}"
             ) from exc
-        out = []
-        for spec in specs:
-            problems = spec.problems()
-            if problems:
-                raise PluginError(f"plugin {name!r} declares an invalid format: {'; '.join(problems)}")
-            taken = self._formats.get(spec.name)
-            if taken is not None or any(s.name == spec.name for s in out):
-                owner = taken.plugin if taken else name
-                raise PluginError(
-                    f"plugin {name!r} declares the format {spec.name!r}, already declared by plugin {owner!r}"
-                )
-            if spec.distribution is None and distribution is not None:
-                spec = attrs.evolve(spec, distribution=distribution)
-            out.append(spec)
-        return out
+        return [self._checked(spec, name, distribution, specs[:i]) for i, spec in enumerate(specs)]
+
+    def _checked(self, spec: FormatSpec, name: str, distribution: str | None, earlier: list[FormatSpec]) -> FormatSpec:
+        problems = spec.problems()
+        if problems:
+            raise PluginError(f"plugin {name!r} declares an invalid format: {'; '.join(problems)}")
+        taken = self._formats.get(spec.name)
+        if taken is not None or any(s.name == spec.name for s in earlier):
+            owner = taken.plugin if taken else name
+            raise PluginError(
+                f"plugin {name!r} declares the format {spec.name!r}, already declared by plugin {owner!r}"
+            )
+        if spec.distribution is None and distribution is not None:
+            spec = attrs.evolve(spec, distribution=distribution)
+        return spec
 
     def unregister(self, name: str) -> None:
         """Remove a plugin and its formats (used by tests and run-time registration)."""
         with self._lock:
             self._pm.unregister(name=name)
+            self._callers.clear()
             self._plugins.pop(name, None)
             for fmt in [f for f, e in self._formats.items() if e.plugin == name]:
                 del self._formats[fmt]
@@ -215,56 +223,80 @@ class Registry:
     # -- queries --------------------------------------------------------------------
 
     def plugins(self) -> list[PluginInfo]:
-        self._discover()
+        self.discover()
         return sorted(self._plugins.values(), key=lambda p: (not p.builtin, p.name))
 
+    def plugin_name(self, plugin: object) -> str | None:
+        """The name a plugin object is registered under, if it is."""
+        return self._pm.get_name(plugin)
+
     def broken(self) -> list[BrokenPlugin]:
-        self._discover()
+        self.discover()
         return sorted(self._broken.values(), key=lambda p: p.name)
 
-    def formats(self) -> list[FormatEntry]:
+    def formats(self) -> list[FormatHandle]:
         """Every declared format, highest priority first, then by name."""
-        self._discover()
+        self.discover()
         return sorted(self._formats.values(), key=lambda e: (-e.spec.priority, e.spec.name))
 
-    def format(self, name: str) -> FormatEntry | None:
-        self._discover()
+    def format(self, name: str) -> FormatHandle | None:
+        self.discover()
         return self._formats.get(name)
 
-    # -- calling hooks ----------------------------------------------------------------
+    def write_samples(self, plugin: str, directory: Path) -> list[Any] | None:
+        """The samples `plugin` writes into `directory`; None when it writes none."""
+        hook = self._hook(plugin, "stackio_write_samples")
+        return None if hook is None else list(hook(directory=directory) or [])
 
-    def _impl(self, plugin: str, hook: str) -> Callable[..., Any] | None:
-        for impl in getattr(self._pm.hook, hook).get_hookimpls():
-            if impl.plugin_name == plugin:
-                return functools.partial(_call_impl, impl.function, impl.argnames)
-        return None
+    # -- calling one plugin's hook ------------------------------------------------------
 
-    def has_hook(self, plugin: str, hook: str) -> bool:
-        return self._impl(plugin, hook) is not None
+    def _caller_for(self, plugin: str) -> Callable[[str], HookCall | None]:
+        return lambda hook: self._hook(plugin, hook)
 
-    def call(self, plugin: str, hook: str, **kwargs: Any) -> Any:
-        """Call one plugin's implementation of `hook`; None if it has none."""
-        impl = self._impl(plugin, hook)
-        if impl is None:
-            return None
-        if not _tracing():
-            return impl(**kwargs)
-        args = ", ".join(f"{k}={v!r}" for k, v in kwargs.items() if k != "register")
-        start = time.perf_counter()
+    def _hook(self, plugin: str, hook: str) -> HookCall | None:
+        """A callable running `plugin`'s implementation of `hook` through pluggy, or None if it has none."""
+        key = (plugin, hook)
         try:
-            result = impl(**kwargs)
-        except BaseException as exc:
-            ms = (time.perf_counter() - start) * 1000
-            print(f"stackio: {plugin}.{hook}({args}) raised {exc!r} [{ms:.2f} ms]", file=sys.stderr)
-            raise
-        ms = (time.perf_counter() - start) * 1000
-        print(f"stackio: {plugin}.{hook}({args}) -> {result!r} [{ms:.2f} ms]", file=sys.stderr)
-        return result
+            return self._callers[key]
+        except KeyError:
+            with self._lock:
+                caller = self._callers[key] = self._make_caller(plugin, hook)
+            return caller
+
+    def _make_caller(self, plugin: str, hook: str) -> HookCall | None:
+        obj = self._pm.get_plugin(plugin)
+        impls = [i for i in getattr(self._pm.hook, hook).get_hookimpls() if i.plugin_name == plugin]
+        if obj is None or not impls:
+            return None
+        others = [p for p in self._pm.get_plugins() if p is not obj]
+        caller = self._pm.subset_hook_caller(hook, remove_plugins=others)
+
+        def call(**kwargs: Any) -> Any:
+            results = caller(**kwargs)
+            return results[0] if results else None
+
+        return call
 
 
-def _call_impl(function: Callable[..., Any], argnames: tuple[str, ...], **kwargs: Any) -> Any:
-    """Call a hook implementation with just the arguments it declares (pluggy's convention)."""
-    return function(*(kwargs[a] for a in argnames))
+def _trace(pm: pluggy.PluginManager) -> None:
+    """Print every hook call with its arguments, result and time (pluggy's hook-call monitoring)."""
+    started = threading.local()
+
+    def before(hook_name: str, impls: list[Any], kwargs: dict[str, Any]) -> None:
+        started.__dict__.setdefault("stack", []).append(time.perf_counter())
+
+    def after(outcome: Any, hook_name: str, impls: list[Any], kwargs: dict[str, Any]) -> None:
+        ms = (time.perf_counter() - started.stack.pop()) * 1000
+        who = ",".join(i.plugin_name for i in impls) or "-"
+        args = ", ".join(f"{k}={v!r}" for k, v in kwargs.items() if k != "register")
+        if outcome.exception is not None:
+            print(f"stackio: {who}.{hook_name}({args}) raised {outcome.exception!r} [{ms:.2f} ms]", file=sys.stderr)
+            return
+        result = outcome.get_result()
+        shown = result[0] if isinstance(result, list) and len(result) == 1 else result
+        print(f"stackio: {who}.{hook_name}({args}) -> {shown!r} [{ms:.2f} ms]", file=sys.stderr)
+
+    pm.add_hookcall_monitoring(before, after)
 
 
 _registry: Registry | None = None
@@ -288,10 +320,23 @@ def reset_registry() -> None:
         _registry = None
 
 
+@contextmanager
+def use_registry(registry: Registry) -> Iterator[Registry]:
+    """Make `registry` the process-wide one for the block (tests, embedding)."""
+    global _registry
+    with _registry_lock:
+        previous, _registry = _registry, registry
+    try:
+        yield registry
+    finally:
+        with _registry_lock:
+            _registry = previous
+
+
 def register_plugin(plugin: object, name: str) -> PluginInfo:
     """Register a plugin object in this process, without packaging it."""
     registry = get_registry()
-    registry._discover()
+    registry.discover()
     return registry.register(plugin, name=name)
 
 

@@ -14,7 +14,7 @@ import attrs
 import numpy as np
 
 from .destination import Destination
-from .errors import PluginError, StackioError, UnsupportedFormatError, ValidationError, WriteError
+from .errors import StackioError, UnsupportedFormatError, ValidationError, WriteError
 from .metadata import Metadata
 from .pyramids import auto_levels
 from .registry import FormatEntry, Registry, get_registry
@@ -76,18 +76,7 @@ def open_writer(registry: Registry, entry: FormatEntry, request: WriteRequest) -
             f"it accepts: {', '.join(accepted) or 'none'}",
             source=str(request.dest),
         )
-    where = f"plugin {entry.plugin!r} ({entry.distribution or 'built-in'})"
-    try:
-        writer = registry.call(entry.plugin, "stackio_open_writer", format=entry.name, request=request)
-    except StackioError:
-        raise
-    except Exception as exc:
-        raise PluginError(
-            f"{request.dest}: {where} failed to start writing: {type(exc).__name__}: {exc}", source=str(request.dest)
-        ) from exc
-    if writer is None:
-        raise PluginError(f"{request.dest}: {where} has no stackio_open_writer hook", source=str(request.dest))
-    return writer
+    return entry.open_writer(request)
 
 
 # -- what to write ----------------------------------------------------------------------------

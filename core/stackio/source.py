@@ -55,9 +55,8 @@ class Source:
         self.uri = uri
         #: N from a trailing '@N' (a scene or series), if the source had one.
         self.index = index
-        #: The directory this source was found in when `load` expanded a plain directory; a plugin may
-        #: then return no stack for it (a file already covered by another file of the same dataset).
-        self.expanded_from: Path | None = None
+        #: For a folder: the files of it handed to a format declaring `file_sets`, as one group (natural order).
+        self.members: tuple[Path, ...] | None = None
         #: fsspec storage options for a URL's header read (set by dispatch from `storage_options=`).
         self.storage_options: Any = None
 

@@ -37,38 +37,24 @@ import pytest
 
 from ..errors import AxesError, PatchBoundsError, PluginError, StackioError
 from ..formats import FormatSpec
-from ..hookspecs import Detection, Sample
+from ..hookspecs import Sample
 from ..metadata import Metadata
 from ..protocol import ImageStack, protocol_problems
 from ..registry import ENTRY_POINT_GROUP, Registry, get_registry
 from ..source import Source
+from ..verdict import Status
 
-#: Libraries that a plugin's entry-point module must never import (added to the author's list).
-COMMON_HEAVY_MODULES = (
-    "tifffile",
-    "imagecodecs",
-    "zarr",
-    "dask",
-    "pylibCZIrw",
-    "aicspylibczi",
-    "ndstorage",
-    "ndtiff",
-    "PIL",
-    "imageio",
-    "h5py",
-    "torch",
-    "bioio",
-    "aicsimageio",
-    "nd2",
-    "readlif",
-    "skimage",
-    "scipy",
-    "pandas",
-    "xarray",
-    "tensorstore",
-    "fsspec",
-    "tiledb",
-)
+#: Modules no plugin's entry-point module may import, whatever it reads: the core's own promise that
+#: `import stackio` and discovery stay light. Each plugin's format libraries come from its declarations
+#: (`FormatSpec.heavy_modules`), those of every installed plugin included.
+CORE_HEAVY_MODULES = ("dask", "torch", "napari", "fsspec", "xarray", "pandas")
+
+
+def declared_heavy_modules() -> set[str]:
+    """The heavy modules every installed format declares."""
+    return {m for entry in get_registry().formats() for m in entry.spec.heavy_modules}
+
+
 STACK_AXES = ("SCYX", "SCZYX", "SCTYX")
 #: At most this many stacks of one sample go through the stack checks.
 STACKS_PER_SAMPLE = 3
@@ -77,36 +63,39 @@ STACKS_PER_SAMPLE = 3
 # -- declarations and discovery ------------------------------------------------------
 
 
+def _scratch(module: object, name: str) -> Registry:
+    registry = Registry(entry_points=())  # the built-ins only: installed plugins are not consulted
+    registry.register(module, name=name)
+    return registry
+
+
 def declared_formats(module: object, name: str = "conformance") -> list[FormatSpec]:
     """The formats `module` declares, registered into a scratch registry (raises PluginError)."""
-    registry = Registry()
-    registry.register(module, name=name)
-    return [e.spec for e in registry._formats.values()]
+    return [e.spec for e in _scratch(module, name).formats() if e.plugin == name]
 
 
 def check_declaration(module: object) -> list[str]:
     """Problems with a plugin's hooks and format declarations."""
     try:
-        registry = Registry()
-        registry.register(module, name="conformance")
+        registry = _scratch(module, "conformance")
     except PluginError as exc:
         return [str(exc)]
-    specs = [e.spec for e in registry._formats.values()]
+    handles = [e for e in registry.formats() if e.plugin == "conformance"]
     problems = []
-    if not specs:
+    if not handles:
         problems.append("declares no format: stackio_register_formats must call register(FormatSpec(...))")
-    if not registry.has_hook("conformance", "stackio_load"):
+    if handles and not handles[0].loads:
         problems.append("has no stackio_load hook")
-    has_detect = registry.has_hook("conformance", "stackio_detect")
-    for spec in specs:
+    for handle in handles:
+        spec = handle.spec
         if not spec.description:
             problems.append(f"format {spec.name!r} has no description (shown by `stackio formats`)")
-        if not (spec.suffixes or spec.schemes or spec.markers or spec.selected_by or has_detect):
+        if not (spec.suffixes or spec.schemes or spec.markers or spec.selected_by or handle.checks_content):
             problems.append(
                 f"format {spec.name!r} claims no suffix, scheme, marker or selecting option and has no "
-                "stackio_detect hook: nothing can ever dispatch to it"
+                "content check (stackio_detect or magic): nothing can ever dispatch to it"
             )
-        missing = [o for o in spec.selected_by if o not in spec.options]
+        missing = [o for o in spec.selected_by if o not in spec.option_names]
         if missing:
             problems.append(f"format {spec.name!r} is selected by {missing} but does not list them in options")
     return problems
@@ -118,27 +107,30 @@ import stackio
 from stackio.registry import Registry
 from stackio.source import Source
 heavy, plugin, sources = json.loads(sys.argv[1])
-before = {m for m in heavy if m in sys.modules}
+before = set(sys.modules)
 module = importlib.import_module(plugin)
-registry = Registry()
+registry = Registry(entry_points=())
 registry.register(module, name="probe")
-registry_formats = [e.name for e in registry._formats.values()]
-after_discovery = sorted(m for m in heavy if m in sys.modules and m not in before)
+handles = [e for e in registry.formats() if e.plugin == "probe"]
+heavy = sorted({*heavy, *(m for e in handles for m in e.spec.heavy_modules)})
+def new(m):
+    return any(k == m or k.startswith(m + ".") for k in set(sys.modules) - before)
+after_discovery = sorted(m for m in heavy if new(m))
 for text in sources:
-    for name in registry_formats:
-        if registry.has_hook("probe", "stackio_detect"):
-            try:
-                registry.call("probe", "stackio_detect", format=name, source=Source.parse(text))
-            except Exception:
-                pass
-after_detection = sorted(m for m in heavy if m in sys.modules and m not in before)
-print(json.dumps({"stackio": sorted(before), "discovery": after_discovery, "detection": after_detection}))
+    for handle in handles:
+        handle.detect(Source.parse(text))  # a crash is a verdict, never an exception
+after_detection = sorted(m for m in heavy if new(m))
+print(json.dumps({"heavy": heavy, "discovery": after_discovery, "detection": after_detection}))
 """
 
 
 def check_cheap_discovery(plugin: str, heavy_modules: Sequence[str] = (), sources: Sequence[str] = ()) -> list[str]:
-    """Import `plugin`, declare its formats and detect `sources` in a fresh process; no heavy import allowed."""
-    heavy = sorted({*COMMON_HEAVY_MODULES, *heavy_modules})
+    """Import `plugin`, declare its formats and detect `sources` in a fresh process; no heavy import allowed.
+
+    Heavy are `heavy_modules`, the core's `CORE_HEAVY_MODULES`, the plugin's declared ones and those every
+    installed plugin declares.
+    """
+    heavy = sorted({*CORE_HEAVY_MODULES, *declared_heavy_modules(), *heavy_modules})
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
     proc = subprocess.run(
         [sys.executable, "-c", _PROBE, json.dumps([heavy, plugin, list(sources)])],
@@ -222,10 +214,6 @@ def write_foreign_sources(directory: Path, specs: Sequence[FormatSpec]) -> dict[
         (directory / "image.png").write_bytes(_png_bytes())
         other.append(directory / "image.png")
     return {"junk": junk, "other": other}
-
-
-def _accepted(result: object) -> bool:
-    return result is True or (isinstance(result, Detection) and result.accepted)
 
 
 # -- stacks ----------------------------------------------------------------------------
@@ -463,7 +451,7 @@ class PluginConformance:
         module = importlib.import_module(cls.plugin)
         registry = get_registry()
         registry.plugins()  # discover installed plugins first
-        name = registry._pm.get_name(module)
+        name = registry.plugin_name(module)
         if name is not None:
             yield name
             return
@@ -485,7 +473,7 @@ class PluginConformance:
     def conformance_samples(cls, conformance_plugin: str, tmp_path_factory: pytest.TempPathFactory) -> list[Sample]:
         """The plugin's own samples plus `extra_samples`."""
         directory = tmp_path_factory.mktemp(f"{cls.plugin}-samples")
-        written = get_registry().call(conformance_plugin, "stackio_write_samples", directory=directory) or []
+        written = get_registry().write_samples(conformance_plugin, directory) or []
         return [*written, *cls.extra_samples]
 
     @pytest.fixture(scope="class")
@@ -531,7 +519,7 @@ class PluginConformance:
                 f'[project.entry-points.stackio] <name> = "{self.plugin}" to pyproject.toml and install it',
                 pytrace=False,
             )
-        name = get_registry()._pm.get_name(importlib.import_module(self.plugin))
+        name = get_registry().plugin_name(importlib.import_module(self.plugin))
         broken = [b for b in get_registry().broken() if b.name == ep.name]
         _fail([f"{b.stage}: {b.reason}" for b in broken], f"{self.plugin} is installed but broken")
         assert name == ep.name, f"{self.plugin} is registered as {name!r}, not under its entry point {ep.name!r}"
@@ -544,7 +532,7 @@ class PluginConformance:
         if not conformance_samples:
             pytest.fail("stackio_write_samples wrote no sample and no extra_samples are given", pytrace=False)
         problems = []
-        options = {o for spec in conformance_formats for o in spec.options}
+        options = {o for spec in conformance_formats for o in spec.option_names}
         for sample in conformance_samples:
             if not isinstance(sample, Sample):
                 problems.append(f"{sample!r} is not a stackio.Sample")
@@ -578,33 +566,29 @@ class PluginConformance:
             if decision.format not in names:
                 problems.append(f"{sample.source}: dispatch chose {decision.format!r} ({decision.reason})")
                 continue
-            if set(sample.options) & selecting or not registry.has_hook(conformance_plugin, "stackio_detect"):
+            handle = registry.format(decision.format)
+            if set(sample.options) & selecting or handle is None or not handle.checks_content:
                 continue
-            result = registry.call(
-                conformance_plugin, "stackio_detect", format=decision.format, source=Source.parse(sample.source)
-            )
-            if not _accepted(result):
-                problems.append(f"{sample.source}: stackio_detect refused its own sample: {result!r}")
+            verdict = handle.detect(Source.parse(sample.source))
+            if verdict.status != Status.ACCEPTED:
+                problems.append(f"{sample.source}: its content check refused its own sample: {verdict}")
         _fail(problems, "detection of the plugin's own samples")
 
     def test_detection_refuses_other_content(
         self, conformance_plugin: str, conformance_formats: list[FormatSpec], conformance_foreign: dict[str, list[Path]]
     ) -> None:
         registry = get_registry()
-        if not registry.has_hook(conformance_plugin, "stackio_detect"):
-            pytest.skip("the plugin has no stackio_detect hook (it relies on suffixes alone)")
+        handles = [e for e in registry.formats() if e.plugin == conformance_plugin and e.checks_content]
+        if not handles:
+            pytest.skip("the plugin has no content check (it relies on suffixes alone)")
         problems = []
         for path in conformance_foreign["junk"] + conformance_foreign["other"]:
-            for spec in conformance_formats:
-                try:
-                    result = registry.call(
-                        conformance_plugin, "stackio_detect", format=spec.name, source=Source.parse(path)
-                    )
-                except Exception as exc:
-                    problems.append(f"{path.name}: stackio_detect({spec.name!r}) raised {type(exc).__name__}: {exc}")
-                    continue
-                if _accepted(result):
-                    problems.append(f"{path.name}: stackio_detect({spec.name!r}) accepted it: {result!r}")
+            for handle in handles:
+                verdict = handle.detect(Source.parse(path))
+                if verdict.status == Status.CRASHED:
+                    problems.append(f"{path.name}: stackio_detect({handle.name!r}) raised {verdict.reason}")
+                elif verdict.status == Status.ACCEPTED:
+                    problems.append(f"{path.name}: stackio_detect({handle.name!r}) accepted it: {verdict.reason}")
         _fail(problems, "detection of content that is not the plugin's")
 
     def test_bad_files_give_clear_errors(
@@ -720,7 +704,7 @@ class PluginConformance:
 
         kinds: list[tuple[str, dict[str, Any]]] = [("default", {}), ("in_memory=True", {"in_memory": True})]
         kinds.append(("in_memory=False", {"in_memory": False}))
-        if any("file_backed" in spec.options for spec in conformance_formats):
+        if any("file_backed" in spec.option_names for spec in conformance_formats):
             kinds.append(("file_backed=True", {"file_backed": True}))
         problems = []
         for kind, extra in kinds:
@@ -812,7 +796,8 @@ class PluginConformance:
 
 
 __all__ = [
-    "COMMON_HEAVY_MODULES",
+    "CORE_HEAVY_MODULES",
+    "declared_heavy_modules",
     "PluginConformance",
     "check_cheap_discovery",
     "check_declaration",

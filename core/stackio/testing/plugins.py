@@ -6,14 +6,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from ..registry import Registry, get_registry
+from ..registry import Registry, get_registry, installed_entry_points, use_registry
 
 
 @contextmanager
 def registered_plugin(plugin: object, name: str) -> Iterator[Registry]:
     """Register `plugin` under `name` for the duration of the block."""
     registry = get_registry()
-    registry._discover()
+    registry.discover()
     registry.register(plugin, name=name)
     try:
         yield registry
@@ -47,24 +47,8 @@ def simulated_entry_points(entry_points: dict[str, Any], *, replace: bool = True
     With `replace=True` only these are seen; otherwise they add to the installed ones.
     Yields a fresh registry that is in use for the block.
     """
-    import importlib_metadata
-
-    from .. import registry as registry_module
-
-    real = importlib_metadata.entry_points
-
-    def fake(**params: Any) -> list[Any]:
-        extra = [_FakeEntryPoint(n, t, f"fake-{n}", "0.0") for n, t in entry_points.items()]
-        if params.get("group") != registry_module.ENTRY_POINT_GROUP:
-            return real(**params)
-        return extra if replace else [*real(**params), *extra]
-
-    previous = registry_module._registry
-    importlib_metadata.entry_points = fake  # type: ignore[assignment]
-    registry_module._registry = Registry()
-    try:
-        registry_module._registry._discover()
-        yield registry_module._registry
-    finally:
-        importlib_metadata.entry_points = real  # type: ignore[assignment]
-        registry_module._registry = previous
+    simulated = [_FakeEntryPoint(n, t, f"fake-{n}", "0.0") for n, t in entry_points.items()]
+    registry = Registry(entry_points=simulated if replace else [*installed_entry_points(), *simulated])
+    with use_registry(registry):
+        registry.discover()
+        yield registry

@@ -18,7 +18,7 @@ from .plugins import simulated_entry_points
 def stackio_register() -> Iterator[Callable[[object, str], Any]]:
     """Register plugin objects in-process; they are unregistered after the test."""
     registry = get_registry()
-    registry._discover()
+    registry.discover()
     names: list[str] = []
 
     def register(plugin: object, name: str) -> Any:

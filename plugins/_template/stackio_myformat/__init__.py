@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from stackio import Detection, FormatSpec, ImageStack, Sample, Source, hookimpl
+from stackio import FormatSpec, ImageStack, Sample, Source, hookimpl
 
 #: The first bytes of every MyFormat file.
 MAGIC = b"MYFORMAT"
@@ -23,16 +23,10 @@ def stackio_register_formats(register: Callable[[FormatSpec], None]) -> None:
         FormatSpec(
             name="myformat",
             suffixes=SUFFIXES,
+            magic=(MAGIC,),  # the core's content check: no stackio_detect needed
             description="MyFormat files: a JSON header and raw pixels (the stackio plugin template)",
         )
     )
-
-
-@hookimpl
-def stackio_detect(source: Source) -> Detection:
-    if source.header.startswith(MAGIC):
-        return Detection.accept("MyFormat magic bytes")
-    return Detection.refuse("no MyFormat magic bytes")
 
 
 @hookimpl

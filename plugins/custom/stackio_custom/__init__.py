@@ -12,11 +12,11 @@ This module stays tiny: reading lives in `readers` and `numpy_files`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from stackio import Detection, FormatSpec, ImageStack, Sample, Source, hookimpl
+from stackio import Detection, FormatSpec, ImageStack, Option, Sample, Source, hookimpl
 
 from .runtime import register_format, registered_formats, unregister_format
 
@@ -26,7 +26,13 @@ NPY_MAGIC = b"\x93NUMPY"
 ZIP_MAGIC = b"PK\x03\x04"
 
 #: Options of the ``custom`` format; any other option goes to the loader when the core allows it.
-CUSTOM_OPTIONS = ("read_func", "read_kwargs", "suffix", "loader", "loader_kwargs")
+CUSTOM_OPTIONS = (
+    Option("read_func", Callable, "a function (path, **read_kwargs) -> numpy array"),
+    Option("read_kwargs", Mapping, "keyword arguments for read_func"),
+    Option("suffix", str, "which files of a directory read_func reads, e.g. '.npy'"),
+    Option("loader", Callable, "a function (source, axes, **kwargs) -> list of ImageStacks"),
+    Option("loader_kwargs", Mapping, "keyword arguments for loader"),
+)
 
 
 @hookimpl
@@ -35,6 +41,7 @@ def stackio_register_formats(register: Callable[[FormatSpec], None]) -> None:
         FormatSpec(
             name="numpy",
             suffixes=(".npy", ".npz"),
+            magic=(NPY_MAGIC,),
             description="numpy .npy (memory-mapped) and .npz files",
         )
     )
@@ -72,16 +79,15 @@ def stackio_validate(format: str, source: Source, axes: str | None, options: dic
 
 
 @hookimpl
-def stackio_load(
-    format: str, source: Source, axes: str | None, options: dict[str, Any], in_memory: bool
-) -> Sequence[ImageStack]:
+def stackio_load(format: str, source: Source, axes: str | None, options: dict[str, Any]) -> Sequence[ImageStack]:
+    # lazy stacks only: the core reads them into memory when in_memory is True (the custom format's default)
     if format == "numpy":
         from . import numpy_files
 
-        return numpy_files.load(source, axes, in_memory=in_memory)
+        return numpy_files.load(source, axes, in_memory=False)
     from . import readers
 
-    return readers.load_custom(source, axes, options, in_memory=in_memory)
+    return readers.load_custom(source, axes, options, in_memory=False)
 
 
 @hookimpl

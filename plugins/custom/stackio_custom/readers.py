@@ -62,13 +62,7 @@ def validate_custom(source: Source, axes: str | None, options: Mapping[str, Any]
             f"{source}: pass read_func= or loader=, not both; a loader reads the files itself",
             source=str(source),
         )
-    if read_func is not None:
-        if not callable(read_func):
-            raise ValidationError(
-                f"{source}: read_func must be a function (path, **read_kwargs) -> numpy array, "
-                f"not {type(read_func).__name__}",
-                source=str(source),
-            )
+    if read_func is not None:  # the types of the options are declared (stackio_custom.CUSTOM_OPTIONS)
         wrong = sorted(set(options) & set(LOADER_OPTIONS))
         if wrong:
             raise ValidationError(
@@ -103,12 +97,6 @@ def validate_custom(source: Source, axes: str | None, options: Mapping[str, Any]
                 source=str(source),
             )
     else:
-        if not callable(loader):
-            raise ValidationError(
-                f"{source}: loader must be a function (source, axes, **kwargs) -> list of ImageStacks, "
-                f"not {type(loader).__name__}",
-                source=str(source),
-            )
         wrong = sorted(set(options) & set(READ_OPTIONS) - {"read_func"})
         if wrong:
             raise ValidationError(

@@ -90,9 +90,7 @@ class RuntimeFormat:
             )
 
     @hookimpl
-    def stackio_load(
-        self, source: Source, axes: str | None, options: dict[str, Any], in_memory: bool
-    ) -> Sequence[ImageStack]:
+    def stackio_load(self, source: Source, axes: str | None, options: dict[str, Any]) -> Sequence[ImageStack]:
         from . import readers
 
         if self.read_func is not None:
@@ -101,7 +99,7 @@ class RuntimeFormat:
                 source,
                 axes,
                 {"read_func": self.read_func, "read_kwargs": merged},  # type: ignore[arg-type]
-                in_memory=in_memory,
+                in_memory=False,  # the core reads into memory when asked
             )
         assert self.loader is not None
         return readers.call_loader(self.loader, source.given, source, axes, {**self.read_kwargs, **options})

@@ -78,8 +78,11 @@ def test_detection_reads_the_magic(tmp_path: Path) -> None:
     (tmp_path / "fake.npy").write_bytes(b"II*\0 a tiff?")
     registry = stackio.get_registry()
 
-    def verdict(name: str) -> stackio.Detection:
-        return registry.call("custom", "stackio_detect", format="numpy", source=stackio.Source.parse(tmp_path / name))
+    numpy_format = registry.format("numpy")
+    assert numpy_format is not None
 
-    assert verdict("real.npy").accepted
-    assert not verdict("fake.npy").accepted
+    def verdict(name: str) -> stackio.Verdict:
+        return numpy_format.detect(stackio.Source.parse(tmp_path / name))
+
+    assert verdict("real.npy").status == stackio.Status.ACCEPTED
+    assert verdict("fake.npy").status != stackio.Status.ACCEPTED

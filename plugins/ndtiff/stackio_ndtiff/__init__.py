@@ -9,12 +9,23 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from stackio import Detection, FormatSpec, ImageStack, Sample, Source, UnsupportedFormatError, hookimpl
+from stackio import Detection, FormatSpec, ImageStack, Option, Sample, Source, UnsupportedFormatError, hookimpl
 from stackio.remote import SCHEMES
 
 INDEX = "NDTiff.index"
 MARKERS = (INDEX, "Full resolution/NDTiff.index")
-OPTIONS = ("select", "stitched", "level")
+OPTIONS = (
+    # select's structure (axis names to values or lists of them) is checked by the reader, with the dataset's axes
+    Option(
+        "select",
+        doc="NDTiff axis name -> value or list of values to keep, e.g. {'time': 2, 'channel': 'DAPI'}",
+        identifies=True,
+    ),
+    Option("stitched", bool, "stitch tiled XY positions into one plane (default: when the dataset has a grid)"),
+    Option(
+        "level", int, "resolution level: 0 is full resolution, N is Downsampled_x{2**N}", minimum=0, identifies=True
+    ),
+)
 
 
 @hookimpl
@@ -26,8 +37,10 @@ def stackio_register_formats(register: Callable[[FormatSpec], None]) -> None:
             markers=MARKERS,
             # declared so that a URL naming an NDTiff dataset gets the error saying it is read locally only
             schemes=SCHEMES,
+            owns_files=True,
             priority=10,
             options=OPTIONS,
+            heavy_modules=("ndstorage", "ndtiff"),
             description="Micro-Manager / pycro-manager NDTiff dataset folders (NDTiff.index), tiled XY stitched",
         )
     )

@@ -93,19 +93,8 @@ def check_options(name: str, options: Mapping[str, Any]) -> Options:
             )
         if isinstance(value, (list, tuple)) and len(set(values)) != len(values):
             raise ValidationError(f"{name}: select[{axis!r}] repeats a value: {value!r}", source=name)
-    stitched = options.get("stitched")
-    if stitched is not None and not isinstance(stitched, bool):
-        raise ValidationError(f"{name}: stitched must be True, False or None, not {stitched!r}", source=name)
-    level = options.get("level", 0)
-    if level is None:
-        level = 0
-    if not isinstance(level, int) or isinstance(level, bool) or level < 0:
-        raise ValidationError(
-            f"{name}: level must be a resolution level, an int >= 0 (0 is full resolution, N is "
-            f"Downsampled_x{{2**N}}), not {level!r}",
-            source=name,
-        )
-    return Options(dict(select), stitched, level)
+    # the types and ranges of stitched and level are declared (stackio_ndtiff.OPTIONS) and checked by the core
+    return Options(dict(select), options.get("stitched"), options.get("level") or 0)
 
 
 # -- folders ----------------------------------------------------------------------------

@@ -17,7 +17,7 @@ def test_declaration() -> None:
     spec = entry.spec
     assert spec.directories and spec.suffixes == ()
     assert spec.markers == ("NDTiff.index", "Full resolution/NDTiff.index")
-    assert spec.options == ("select", "stitched", "level")
+    assert spec.option_names == ("select", "stitched", "level")
     assert spec.distribution == "stackio-ndtiff"
 
 

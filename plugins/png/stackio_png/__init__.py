@@ -18,6 +18,8 @@ def stackio_register_formats(register: Callable[[FormatSpec], None]) -> None:
         FormatSpec(
             name="png",
             suffixes=(".png", ".apng"),
+            magic=(PNG_MAGIC,),
+            heavy_modules=("PIL",),
             description="PNG images: 1/8/16-bit grey, RGB(A), palette, animated frames (Pillow)",
         )
     )
@@ -25,6 +27,8 @@ def stackio_register_formats(register: Callable[[FormatSpec], None]) -> None:
         FormatSpec(
             name="jpeg",
             suffixes=(".jpg", ".jpeg", ".jpe", ".jfif"),
+            magic=(JPEG_MAGIC,),
+            heavy_modules=("PIL",),
             description="JPEG images: grey, RGB or CMYK (Pillow)",
         )
     )
@@ -38,10 +42,10 @@ def stackio_detect(format: str, source: Source) -> Detection:
 
 
 @hookimpl
-def stackio_load(format: str, source: Source, axes: str | None, in_memory: bool) -> Sequence[ImageStack]:
+def stackio_load(format: str, source: Source, axes: str | None) -> Sequence[ImageStack]:
     from . import reader  # Pillow is imported only now
 
-    return reader.load(format, source, axes, in_memory=in_memory)
+    return reader.load(format, source, axes, in_memory=False)  # the core reads into memory when asked
 
 
 @hookimpl

@@ -1,10 +1,11 @@
-"""A folder holding multi-file sets (OME companion, Micro-Manager stacks, split OME-TIFF): each image once.
+"""The TIFF files of a folder, read as one group: multi-file sets (OME companion, Micro-Manager, split OME-TIFF) once.
 
-The core loads a plain folder file by file; the tiff plugin takes a folder
-over only when it holds a multi-file set (see `_detect_directory`), so that a
-set's images are read once each: a companion file gives the images it
+The core hands the tiff format the TIFF files of a plain folder as one group
+(`source.members`; the whole folder's TIFF files with `format="tiff"`), so
+that a set's images are read once each: a companion file gives the images it
 describes, and the files it lists are not read again; any other file gives
-the images whose first plane it holds.
+the images whose first plane it holds. Files of other formats never reach
+this module: the core loads them with their own formats.
 """
 
 from __future__ import annotations
@@ -14,12 +15,10 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-import stackio
 from stackio import ImageStack, ReadError, Source, ValidationError, natural_key
-from stackio.dispatch import claims_by_suffix
 
 from .images import COMPANION_SUFFIX
-from .reader import load_file, refuse_ndtiff
+from .reader import load_file
 
 TIFF_SUFFIXES = (".tif", ".tiff", ".btf", ".tf8", ".tf2", ".svs", ".qptiff", ".ndpi", ".scn", ".lsm", ".stk")
 
@@ -33,11 +32,15 @@ def companion_files(companion: Path) -> set[str]:
     return {e.attrib["FileName"] for e in root.iter() if e.tag.endswith("UUID") and "FileName" in e.attrib}
 
 
-def _other_formats() -> list[Any]:
-    return [e for e in stackio.formats() if e.name != "tiff"]
+def _members(source: Source) -> list[Path]:
+    if source.members is not None:
+        return list(source.members)
+    assert source.path is not None
+    names = sorted((n for n in os.listdir(source.path) if not n.startswith(".")), key=natural_key)
+    return [source.path / n for n in names if n.lower().endswith((*TIFF_SUFFIXES, COMPANION_SUFFIX))]
 
 
-def load_directory(source: Source, axes: str | None, options: dict[str, Any], in_memory: bool) -> list[ImageStack]:
+def load_directory(source: Source, axes: str | None, options: dict[str, Any]) -> list[ImageStack]:
     folder = source.path
     assert folder is not None
     if options.get("series") is not None:
@@ -46,26 +49,16 @@ def load_directory(source: Source, axes: str | None, options: dict[str, Any], in
             "(folder/file.ome.tif@N) instead",
             source=str(folder),
         )
-    entries = sorted((p for p in folder.iterdir() if not p.name.startswith(".")), key=lambda p: natural_key(p.name))
+    entries = [p for p in _members(source) if p.is_file()]
     companions = [p for p in entries if p.name.lower().endswith(COMPANION_SUFFIX)]
     covered: set[str] = set()  # real paths of files whose images were given already
     for companion in companions:
         covered |= {os.path.realpath(folder / name) for name in companion_files(companion)}
-    others = _other_formats()
     stacks: list[ImageStack] = []
     for path in entries:
-        name = path.name.lower()
-        if (path.is_dir() or not name.endswith((*TIFF_SUFFIXES, COMPANION_SUFFIX))) and claims_by_suffix(
-            others, Source.parse(path)
-        ):
-            # another format's file or dataset beside a multi-file set: stackio loads it as it would
-            stacks += stackio.load(path, axes, in_memory=in_memory)
-        elif path.is_dir():
-            continue
-        elif name.endswith(COMPANION_SUFFIX):
+        if path.name.lower().endswith(COMPANION_SUFFIX):
             stacks += load_file(path, axes, options, index=None)
-        elif name.endswith(TIFF_SUFFIXES) and os.path.realpath(path) not in covered:
-            refuse_ndtiff(path)
+        elif os.path.realpath(path) not in covered:
             if path.stat().st_size == 0:
                 raise ReadError(
                     f"{path}: the file is empty (0 bytes); it may not have been written completely", source=str(path)

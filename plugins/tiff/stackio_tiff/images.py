@@ -13,7 +13,6 @@ import json
 import logging
 import math
 import os
-import re
 import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
@@ -488,13 +487,3 @@ class WholeSeriesStore:
 def _whole_series_store(image: Image, level: int, path: Path) -> WholeSeriesStore:
     series = image.series.levels[level] if level else image.series
     return WholeSeriesStore(str(path), image.index, level, tuple(series.shape), series.dtype)
-
-
-# -- names ----------------------------------------------------------------------------------
-
-_NDTIFF = re.compile(r"(^|_)NDTiffStack(_\d+)?\.tiff?$", re.IGNORECASE)
-
-
-def ndtiff_member(path: Path) -> bool:
-    """Whether `path` is a stack file of an NDTiff dataset (an NDTiff.index beside it)."""
-    return bool(_NDTIFF.search(path.name)) and (path.parent / "NDTiff.index").exists()

@@ -16,40 +16,17 @@ from stackio import (
     Metadata,
     ReadError,
     Source,
-    UnsupportedFormatError,
     ValidationError,
 )
 
 from . import image_meta, layouts, meta
-from .images import Image, Opened, PlaneSet, image_owner, make_store, ndtiff_member, open_file
+from .images import Image, Opened, PlaneSet, image_owner, make_store, open_file
 from .pages import MemmapStore, PlaneStore
 
 
 def _same(a: str | Path, b: str | Path) -> bool:
     # The string comparison settles the common case without the system calls realpath makes.
     return str(a) == str(b) or os.path.realpath(a) == os.path.realpath(b)
-
-
-def series_index(source: Source, options: dict[str, Any]) -> int | None:
-    """The series asked for by `file@N` or `series=N` (they must agree)."""
-    chosen = options.get("series")
-    if chosen is not None and source.index is not None and int(chosen) != source.index:
-        raise ValidationError(
-            f"{source}: the source names series {source.index} (@{source.index}) but series={chosen} "
-            "was also given; pass one of them",
-            source=str(source),
-        )
-    return source.index if chosen is None else int(chosen)
-
-
-def refuse_ndtiff(path: Path) -> None:
-    if ndtiff_member(path):
-        raise UnsupportedFormatError(
-            f"{path}: this file is one stack of an NDTiff dataset (NDTiff.index is beside it); its "
-            "planes are only meaningful through the dataset's index. Load the folder "
-            f"{path.parent} with the ndtiff format (`pip install stackio-ndtiff`)",
-            source=str(path),
-        )
 
 
 # -- openers ---------------------------------------------------------------------------------
@@ -115,7 +92,8 @@ class ReadWhole:
 # -- load ------------------------------------------------------------------------------------
 
 
-def load(source: Source, axes: str | None, options: dict[str, Any], in_memory: bool) -> list[ImageStack]:
+def load(source: Source, axes: str | None, options: dict[str, Any]) -> list[ImageStack]:
+    """The stacks of a file (`options["series"]` is `file@N` already), or of a folder's TIFF files."""
     path = source.path
     if path is None and source.uri is not None:
         from . import remote
@@ -131,9 +109,8 @@ def load(source: Source, axes: str | None, options: dict[str, Any], in_memory: b
     if path.is_dir():
         from .directory import load_directory
 
-        return load_directory(source, axes, options, in_memory)
-    refuse_ndtiff(path)
-    return load_file(path, axes, options, index=series_index(source, options))
+        return load_directory(source, axes, options)
+    return load_file(path, axes, options, index=options.get("series"))
 
 
 def load_file(

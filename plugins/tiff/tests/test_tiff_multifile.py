@@ -195,8 +195,9 @@ def test_ndtiff_stack_files_are_left_to_the_ndtiff_plugin(tmp_path: Path, stacki
     folder.mkdir()
     tifffile.imwrite(folder / f"{name}.tif", np.zeros((8, 8), np.uint8))
     (folder / "NDTiff.index").write_bytes(b"\0" * 16)
-    verdict = stackio_tiff.stackio_detect(Source.parse(folder / f"{name}.tif"))
-    assert not verdict.accepted and "stackio-ndtiff" in verdict.reason
+    # the core, not the tiff plugin, knows that a file beside NDTiff.index belongs to the NDTiff dataset
+    if stackio.get_registry().format("ndtiff") is not None:
+        assert stackio.detect(folder / f"{name}.tif").format == "ndtiff"
     assert not stackio_tiff.stackio_detect(Source.parse(folder)).accepted
     stackio_entry_points({"tiff": stackio_tiff})  # as if stackio-ndtiff were not installed
     for source in (folder / f"{name}.tif", folder):

@@ -5,11 +5,11 @@ Also the crop-layout reader for segmentation training sets: `load_crops`, `Crop`
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from stackio import Detection, FormatSpec, ImageStack, Sample, Source, ValidationError, hookimpl
+from stackio import Detection, FormatSpec, ImageStack, Option, Sample, Source, hookimpl
 from stackio.remote import SCHEMES
 
 from .crops import Crop, load_crops, normalize_raw
@@ -18,7 +18,12 @@ if TYPE_CHECKING:
     from stackio.writing import DatasetWriter, WriteRequest
 
 MARKERS = ("zarr.json", ".zgroup", ".zarray")
-OPTIONS = ("level", "storage_options")
+OPTIONS = (
+    Option("level", int, "the multiscales level, 0 is full resolution", minimum=0, identifies=True),
+    Option(
+        "storage_options", Mapping, "fsspec storage options for a URL (credentials, endpoint); never in load_options"
+    ),
+)
 #: Options of the OME-Zarr writer (see writer.py).
 WRITE_OPTIONS = ("version", "compression", "name")
 
@@ -32,9 +37,11 @@ def stackio_register_formats(register: Callable[[FormatSpec], None]) -> None:
             directories=True,
             markers=MARKERS,
             schemes=SCHEMES,
+            owns_files=True,
             options=OPTIONS,
             writes=(".ome.zarr", ".zarr"),
             write_options=WRITE_OPTIONS,
+            heavy_modules=("zarr", "numcodecs"),
             description="Zarr v2/v3 stores, groups and arrays (paths, file:// URIs, URLs); OME-Zarr 0.1-0.5",
         )
     )
@@ -62,16 +69,6 @@ def stackio_detect(source: Source) -> Detection:
     if _inside_store(source.path):
         return Detection.accept("a directory inside a zarr store")
     return Detection.refuse("no zarr.json, .zgroup or .zarray in the directory")
-
-
-@hookimpl
-def stackio_validate(source: Source, options: dict[str, Any]) -> None:
-    level = options.get("level")
-    if level is not None and (not isinstance(level, int) or isinstance(level, bool) or level < 0):
-        raise ValidationError(
-            f"{source}: level must be a non-negative int (0 is full resolution), not {level!r}",
-            source=str(source),
-        )
 
 
 @hookimpl

@@ -34,7 +34,7 @@ def test_format_declaration() -> None:
     spec = entry.spec
     assert spec.suffixes == (".zarr", ".ome.zarr") and spec.directories
     assert set(spec.markers) == {"zarr.json", ".zgroup", ".zarray"}
-    assert spec.options == stackio_zarr.OPTIONS == ("level", "storage_options")
+    assert spec.options == stackio_zarr.OPTIONS and spec.option_names == ("level", "storage_options")
     assert entry.distribution == "stackio-zarr"
 
 
