@@ -79,3 +79,33 @@ def test_option_values_are_json_or_text() -> None:
     assert _parse_option("scene=1") == ("scene", 1)
     assert _parse_option('select={"time": 2}') == ("select", {"time": 2})
     assert _parse_option("name=raw") == ("name", "raw")
+
+
+def test_info_on_a_plain_folder_lists_the_format_of_each_part(site: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "plain"
+    folder.mkdir()
+    for i in range(2):
+        np.save(open(folder / f"img{i}.fake", "wb"), np.full((3, 4), i, dtype=np.uint8))
+    result = stackio_cmd(site, "info", str(folder), "--axes", "YX")
+    assert result.returncode == 0, result.stderr  # `stackio.load(folder)` reads it, so info must too
+    assert "a plain folder, read by format:" in result.stdout
+    assert f"{folder / 'img1.fake'}: format fakefmt (suffix .fake)" in result.stdout
+    info = json.loads(stackio_cmd(site, "info", str(folder), "--axes", "YX", "--json").stdout)
+    assert info["format"] is None and [p["format"] for p in info["parts"]] == ["fakefmt", "fakefmt"]
+    assert [s["data_shape"] for s in info["stacks"]] == [[1, 1, 3, 4], [1, 1, 3, 4]]
+
+
+def test_diagnose_exits_1_when_no_plugin_reads_the_source(site: Path, tmp_path: Path) -> None:
+    junk = tmp_path / "notes.bin"
+    junk.write_bytes(b"just some text, no image here" * 4)
+    result = stackio_cmd(site, "diagnose", str(junk))
+    assert result.returncode == 1 and "would not load:" in result.stdout
+    assert stackio_cmd(site, "diagnose", str(junk), "--json").returncode == 1
+    readable = tmp_path / "vol.fake"
+    np.save(open(readable, "wb"), np.zeros((2, 2), dtype=np.uint8))
+    assert stackio_cmd(site, "diagnose", str(readable)).returncode == 0
+    folder = tmp_path / "plain"
+    folder.mkdir()
+    np.save(open(folder / "a.fake", "wb"), np.zeros((2, 2), dtype=np.uint8))
+    plain = stackio_cmd(site, "diagnose", str(folder))
+    assert plain.returncode == 0 and "a plain folder" in plain.stdout
