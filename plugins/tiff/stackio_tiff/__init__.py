@@ -5,7 +5,7 @@ Reading lives in `reader`, which imports tifffile; nothing here does.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -67,16 +67,24 @@ def stackio_register_formats(register: Callable[[FormatSpec], None]) -> None:
     )
 
 
+def file_set_kind(names: Iterable[str]) -> str | None:
+    """What multi-file set a folder with these file names may hold, or None for plain files."""
+    lower = [n.lower() for n in names if not n.startswith(".")]
+    if any(n.endswith(".companion.ome") for n in lower):
+        return "an OME companion file"
+    if any("_mmstack" in n and n.endswith((".tif", ".tiff")) for n in lower):
+        return "Micro-Manager stacks"
+    if sum(n.endswith((".ome.tif", ".ome.tiff")) for n in lower) >= 2:
+        return "OME-TIFF files"
+    return None
+
+
 def _detect_directory(source: Source) -> Detection:
-    lower = [n.lower() for n in source.names if not n.startswith(".")]
-    companions = [n for n in lower if n.endswith(".companion.ome")]
-    mmstack = [n for n in lower if "_mmstack" in n and n.endswith((".tif", ".tiff"))]
-    ome = [n for n in lower if n.endswith((".ome.tif", ".ome.tiff"))]
-    if not (companions or mmstack or len(ome) >= 2):
+    what = file_set_kind(source.names)
+    if what is None:
         return Detection.refuse(
             "a plain folder (no multi-file OME-TIFF or Micro-Manager set): each file is loaded on its own"
         )
-    what = "an OME companion file" if companions else "Micro-Manager stacks" if mmstack else "OME-TIFF files"
     # the core divides the folder: the tiff format gets its files as one group, other files go to their formats
     return Detection.accept(f"a folder with {what}: multi-file sets are read once, each image from its first file")
 

@@ -1,6 +1,6 @@
 """The TIFF files of a folder, read as one group: multi-file sets (OME companion, Micro-Manager, split OME-TIFF) once.
 
-The core hands the tiff format the TIFF files of a plain folder as one group
+The core hands the tiff format the TIFF files of a folder as one group
 (`source.members`; the whole folder's TIFF files with `format="tiff"`), so
 that a set's images are read once each: a companion file gives the images it
 describes, and the files it lists are not read again; any other file gives
@@ -41,15 +41,20 @@ def _members(source: Source) -> list[Path]:
 
 
 def load_directory(source: Source, axes: str | None, options: dict[str, Any]) -> list[ImageStack]:
+    from . import file_set_kind
+
     folder = source.path
     assert folder is not None
-    if options.get("series") is not None:
-        raise ValidationError(
-            f"{folder}: series= selects an image of one file, not of a folder; pass the file "
-            "(folder/file.ome.tif@N) instead",
-            source=str(folder),
-        )
     entries = [p for p in _members(source) if p.is_file()]
+    if options.get("series") is not None:
+        if file_set_kind(p.name for p in entries) is not None:
+            raise ValidationError(
+                f"{folder}: series= selects an image of one file, not of a folder; pass the file "
+                "(folder/file.ome.tif@N) instead",
+                source=str(folder),
+            )
+        # plain files: series=N applies to each, as when each is loaded on its own
+        return [s for p in entries for s in load_file(p, axes, options, index=options["series"])]
     companions = [p for p in entries if p.name.lower().endswith(COMPANION_SUFFIX)]
     covered: set[str] = set()  # real paths of files whose images were given already
     for companion in companions:

@@ -189,3 +189,12 @@ def test_truncated_imagej_hyperstack(files: Path, tmp_path: Path, keep: int) -> 
     path = _cut(files / "hyper.tif", tmp_path / "cut_hyper.tif", keep)
     with pytest.raises(ReadError, match=r"cut_hyper\.tif: .*truncated"):
         stackio.load(path)
+
+
+def test_series_option_on_a_plain_folder_applies_to_each_file(tmp_path: Path) -> None:
+    for i, name in enumerate(("a.tif", "b.tif")):
+        tifffile.imwrite(tmp_path / name, np.full((4, 4), i, np.uint8), metadata=None)
+    stacks = stackio.load(tmp_path, "YX", series=0)  # no multi-file set: as when each file is loaded alone
+    assert [int(s.extract_patch(0, None, (0, 0), (1, 1))[0, 0, 0]) for s in stacks] == [0, 1]
+    with pytest.raises(ValidationError, match=r"a\.tif: series 1 does not exist"):
+        stackio.load(tmp_path, "YX", series=1)
