@@ -80,14 +80,9 @@ def stackio_validate(format: str, source: Source, axes: str | None, options: dic
 
 @hookimpl
 def stackio_load(format: str, source: Source, axes: str | None, options: dict[str, Any]) -> Sequence[ImageStack]:
-    # lazy stacks only: the core reads them into memory when in_memory is True (the custom format's default)
-    if format == "numpy":
-        from . import numpy_files
+    from . import reader  # lazy stacks: the core reads them into memory when in_memory is True (custom's default)
 
-        return numpy_files.load(source, axes, in_memory=False)
-    from . import readers
-
-    return readers.load_custom(source, axes, options, in_memory=False)
+    return reader.load(source, axes, options, format=format)
 
 
 @hookimpl
