@@ -203,7 +203,6 @@ KNOWN: dict[str, list[str]] = {
         "reader.load has a keyword-only argument without a default",
     ],
     "tiff": [
-        "reader.load takes (source, axes, options, in_memory), not (source, axes, options)",
         "reader.py has no locate, plan, build() (load goes locate -> plan -> build)",
         "reader.load calls [], not locate, plan and build in that order",
     ],

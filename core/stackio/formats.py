@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
 import attrs
@@ -14,6 +15,14 @@ _NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
 
 def _lower_tuple(values: tuple[str, ...] | list[str]) -> tuple[str, ...]:
     return tuple(v.lower() for v in values)
+
+
+def _bytes_tuple(values: Iterable[bytes]) -> tuple[bytes, ...]:
+    return tuple(values)
+
+
+def _str_tuple(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(values)
 
 
 def _options(values: Any) -> tuple[Option, ...]:
@@ -35,7 +44,7 @@ class FormatSpec:
     suffixes: tuple[str, ...] = attrs.field(default=(), converter=_lower_tuple)
     schemes: tuple[str, ...] = attrs.field(default=(), converter=_lower_tuple)
     #: Header prefixes that identify the format; where given, the core's content check needs no plugin code.
-    magic: tuple[bytes, ...] = attrs.field(default=(), converter=tuple)
+    magic: tuple[bytes, ...] = attrs.field(default=(), converter=_bytes_tuple)
     #: Whether a directory can be one source of this format (a store, a dataset folder).
     directories: bool = False
     #: Entries whose presence makes a directory a dataset of this format.
@@ -56,7 +65,7 @@ class FormatSpec:
     #: Options that, when passed, select this format whatever the source looks like.
     selected_by: tuple[str, ...] = attrs.field(default=(), converter=tuple)
     #: Modules that reading imports and that discovery and detection must not (checked by the conformance suite).
-    heavy_modules: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    heavy_modules: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
     description: str = ""
     #: Destination suffixes this format writes (longest match wins), empty when it only reads.
     writes: tuple[str, ...] = attrs.field(default=(), converter=_lower_tuple)

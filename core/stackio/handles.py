@@ -160,7 +160,7 @@ class FormatHandle:
             ) from exc
         if writer is None:
             raise PluginError(f"{request.dest}: {self.where} returned no writer", source=str(request.dest))
-        return writer  # type: ignore[no-any-return]
+        return writer
 
     def _check_stack(self, source: Source, stack: Any) -> None:
         from .protocol import protocol_problems

@@ -34,9 +34,7 @@ def _accepts(kind: Any, value: Any) -> bool:
         return isinstance(value, numbers.Integral) and not isinstance(value, bool)
     if kind is float:
         # a finite number: inf or nan as a size, a fraction or a cache would only fail far from here
-        return (
-            isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(float(value))  # type: ignore[arg-type]
-        )
+        return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(float(value))
     if kind is bool:
         return isinstance(value, bool)
     if kind is Callable:

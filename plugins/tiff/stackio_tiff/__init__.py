@@ -127,3 +127,6 @@ def stackio_write_samples(directory: Path) -> Sequence[Sample]:
     from . import samples
 
     return samples.write_samples(directory)
+
+
+__all__ = ["file_set_kind"]
