@@ -98,7 +98,7 @@ def load(source: Source, axes: str | None, options: dict[str, Any]) -> list[Imag
     if path is None and source.uri is not None:
         from . import remote
 
-        return remote.load(source, axes, options, series_index(source, options))
+        return remote.load(source, axes, options, options.get("series"))
     if path is None:
         raise ValidationError(f"{source}: the tiff format reads local files and URLs only", source=str(source))
     if options.get("storage_options") is not None:
