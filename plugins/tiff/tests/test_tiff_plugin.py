@@ -30,7 +30,7 @@ def test_declared_suffixes_and_options() -> None:
     (spec,) = stackio_tiff_specs()
     for suffix in (".tif", ".tiff", ".ome.tif", ".ome.tiff", ".btf", ".tf8"):
         assert suffix in spec.suffixes
-    assert set(spec.option_names) == {"series", "level", "file_backed", "allow_missing"}
+    assert set(spec.option_names) == {"series", "level", "file_backed", "allow_missing", "storage_options"}
 
 
 def stackio_tiff_specs() -> list[stackio.FormatSpec]:
