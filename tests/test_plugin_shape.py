@@ -209,7 +209,7 @@ KNOWN: dict[str, list[str]] = {
     "zarr": [
         "reader.load takes (source, axes), not (source, axes, options)",
         "reader.py has no build() (load goes locate -> plan -> build)",
-        "reader.load calls ['locate', 'plan'], not locate, plan and build in that order",
+        "reader.load calls [], not locate, plan and build in that order",
     ],
 }
 
