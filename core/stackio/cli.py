@@ -9,7 +9,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypedDict
 
 from .errors import StackioError
 
@@ -116,12 +116,27 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _FormatRow(TypedDict):
+    """One format as `stackio formats --json` prints it."""
+
+    format: str
+    plugin: str
+    distribution: str | None
+    version: str | None
+    priority: int
+    suffixes: list[str]
+    schemes: list[str]
+    directories: bool
+    options: list[str]
+    option_docs: list[str]
+
+
 def _cmd_formats(args: argparse.Namespace) -> int:
     from .registry import get_registry
 
     registry = get_registry()
     plugins = {p.name: p for p in registry.plugins()}
-    rows = []
+    rows: list[_FormatRow] = []
     for entry in registry.formats():
         plugin = plugins.get(entry.plugin)
         rows.append(

@@ -48,7 +48,7 @@ class FormatSpec:
     #: Whether a directory can be one source of this format (a store, a dataset folder).
     directories: bool = False
     #: Entries whose presence makes a directory a dataset of this format.
-    markers: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    markers: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
     #: Whether a file inside a folder holding the markers belongs to the dataset (it means nothing alone):
     #: loading it goes to this format, whatever its suffix.
     owns_files: bool = False
@@ -63,14 +63,14 @@ class FormatSpec:
     #: What `in_memory` means when the caller leaves it unset (None).
     in_memory_default: bool = False
     #: Options that, when passed, select this format whatever the source looks like.
-    selected_by: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    selected_by: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
     #: Modules that reading imports and that discovery and detection must not (checked by the conformance suite).
     heavy_modules: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
     description: str = ""
     #: Destination suffixes this format writes (longest match wins), empty when it only reads.
     writes: tuple[str, ...] = attrs.field(default=(), converter=_lower_tuple)
     #: Names of the options `save`/`create`/`convert` pass to its writer; any other is an error.
-    write_options: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    write_options: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
     #: The distribution that provides the format; filled from the entry point if unset.
     distribution: str | None = None
 

@@ -18,7 +18,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -282,10 +282,12 @@ def _trace(pm: pluggy.PluginManager) -> None:
     """Print every hook call with its arguments, result and time (pluggy's hook-call monitoring)."""
     started = threading.local()
 
-    def before(hook_name: str, impls: list[Any], kwargs: dict[str, Any]) -> None:
+    def before(hook_name: str, impls: Sequence[pluggy.HookImpl], kwargs: Mapping[str, Any]) -> None:
         started.__dict__.setdefault("stack", []).append(time.perf_counter())
 
-    def after(outcome: Any, hook_name: str, impls: list[Any], kwargs: dict[str, Any]) -> None:
+    def after(
+        outcome: pluggy.Result[Any], hook_name: str, impls: Sequence[pluggy.HookImpl], kwargs: Mapping[str, Any]
+    ) -> None:
         ms = (time.perf_counter() - started.stack.pop()) * 1000
         who = ",".join(i.plugin_name for i in impls) or "-"
         args = ", ".join(f"{k}={v!r}" for k, v in kwargs.items() if k != "register")

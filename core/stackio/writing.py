@@ -103,7 +103,10 @@ class ImageWriter(Protocol):
 class DatasetWriter(Protocol):
     """A plugin's writer for one destination: one `ImageWriter` per `ImageSpec`, then `finish`."""
 
-    images: Sequence[ImageWriter]
+    @property
+    def images(self) -> Sequence[ImageWriter]:
+        """One writer per `ImageSpec` of the request, in its order (a plain attribute satisfies this)."""
+        ...
 
     def finish(self, progress: Progress | None = None) -> None:
         """Complete the dataset after every block is written (pyramids, metadata, closing files)."""

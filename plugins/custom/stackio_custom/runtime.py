@@ -94,11 +94,12 @@ class RuntimeFormat:
         from . import readers
 
         if self.read_func is not None:
+            assert axes is not None  # stackio_validate refused None: a read function's array carries no axes
             merged = {**self.read_kwargs, **options}
             return readers.load_with_read_func(
                 source,
                 axes,
-                {"read_func": self.read_func, "read_kwargs": merged},  # type: ignore[arg-type]
+                {"read_func": self.read_func, "read_kwargs": merged},
                 in_memory=False,  # the core reads into memory when asked
             )
         assert self.loader is not None
