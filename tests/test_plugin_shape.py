@@ -197,7 +197,6 @@ def test_there_are_plugins_and_the_template() -> None:
 #: rest): an entry here fails once the gap is closed, so that it is removed with it.
 KNOWN: dict[str, list[str]] = {
     "custom": ["samples.py defines no write_samples(directory)"],
-    "czi": ["reader.load takes (source, axes), not (source, axes, options)"],
     "png": [
         "reader.load takes (format, source, axes), not (source, axes, options)",
         "reader.load has a keyword-only argument without a default",

@@ -61,7 +61,7 @@ def stackio_validate(source: Source, axes: str | None) -> None:
 def stackio_load(source: Source, axes: str | None, options: dict[str, Any]) -> Sequence[ImageStack]:
     from . import reader  # pylibCZIrw is imported only now
 
-    return reader.load(source, axes, **options)  # scene is file@N already; the reader reads either
+    return reader.load(source, axes, options)  # scene is file@N already; the reader reads either
 
 
 @hookimpl

@@ -8,6 +8,9 @@ is its own stack, and M (mosaic tile) is composed by pylibCZIrw.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from stackio import AxesError, ImageStack, Layout, LazyStack, ReadError, Source, ValidationError
 
 from .array import CziOpener, CziPlan
@@ -50,17 +53,20 @@ def _check_header(source: Source, where: str) -> None:
 DEFAULT_CACHE_MB = 32.0
 
 
-def load(
-    source: Source,
-    axes: str | None,
-    *,
-    scene: int | None = None,
-    background: float | None = None,
-    cache_mb: float | None = None,
-) -> list[ImageStack]:
-    """One lazy stack per scene of `source` (or the one scene chosen by '@N' or `scene=`)."""
+def load(source: Source, axes: str | None, options: Mapping[str, Any]) -> list[ImageStack]:
+    """One lazy stack per scene of `source` (or the one scene chosen by '@N' or `scene=`).
+
+    `options` holds the validated options (scene, background, cache_mb); an absent one is None.
+    """
     info = locate(source)
-    plans = plan(source, info, axes, scene=scene, background=background, cache_mb=cache_mb)
+    plans = plan(
+        source,
+        info,
+        axes,
+        scene=options.get("scene"),
+        background=options.get("background"),
+        cache_mb=options.get("cache_mb"),
+    )
     return [build(info, scene_plan, layout) for scene_plan, layout in plans]
 
 
