@@ -196,7 +196,6 @@ def test_there_are_plugins_and_the_template() -> None:
 #: Known gaps, each to be closed by a change of the plugin's hooks module (the reader already has the
 #: rest): an entry here fails once the gap is closed, so that it is removed with it.
 KNOWN: dict[str, list[str]] = {
-    "custom": ["samples.py defines no write_samples(directory)"],
     "png": [
         "reader.load takes (format, source, axes), not (source, axes, options)",
         "reader.load has a keyword-only argument without a default",

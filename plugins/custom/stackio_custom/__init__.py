@@ -89,4 +89,4 @@ def stackio_load(format: str, source: Source, axes: str | None, options: dict[st
 def stackio_write_samples(directory: Path) -> list[Sample]:
     from . import samples
 
-    return samples.write(directory)
+    return samples.write_samples(directory)

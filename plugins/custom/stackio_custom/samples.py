@@ -8,7 +8,7 @@ import numpy as np
 from stackio import Sample
 
 
-def write(directory: Path) -> list[Sample]:
+def write_samples(directory: Path) -> list[Sample]:
     directory = Path(directory)
     rng = np.random.default_rng(7)
     yx = rng.integers(0, 4000, size=(48, 40), dtype=np.uint16)
