@@ -195,21 +195,7 @@ def test_there_are_plugins_and_the_template() -> None:
 
 #: Known gaps, each to be closed by a change of the plugin's hooks module (the reader already has the
 #: rest): an entry here fails once the gap is closed, so that it is removed with it.
-KNOWN: dict[str, list[str]] = {
-    "png": [
-        "reader.load takes (format, source, axes), not (source, axes, options)",
-        "reader.load has a keyword-only argument without a default",
-    ],
-    "tiff": [
-        "reader.py has no locate, plan, build() (load goes locate -> plan -> build)",
-        "reader.load calls [], not locate, plan and build in that order",
-    ],
-    "zarr": [
-        "reader.load takes (source, axes), not (source, axes, options)",
-        "reader.py has no build() (load goes locate -> plan -> build)",
-        "reader.load calls [], not locate, plan and build in that order",
-    ],
-}
+KNOWN: dict[str, list[str]] = {}
 
 
 @pytest.mark.parametrize("folder", FOLDERS, ids=[f.name for f in FOLDERS])

@@ -45,7 +45,7 @@ def stackio_detect(format: str, source: Source) -> Detection:
 def stackio_load(format: str, source: Source, axes: str | None) -> Sequence[ImageStack]:
     from . import reader  # Pillow is imported only now
 
-    return reader.load(format, source, axes, in_memory=False)  # the core reads into memory when asked
+    return reader.load(source, axes, {}, format=format)  # the core reads into memory when asked
 
 
 @hookimpl

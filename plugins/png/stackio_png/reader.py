@@ -6,6 +6,7 @@ slice of the image decoded once; the decoded array is kept until `close()`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import partial
 from typing import Any
 
@@ -98,17 +99,14 @@ class Picture:
     pixel_um: tuple[float, float] | None
 
 
-def load(format: str, source: Source, axes: str | None, *, in_memory: bool) -> list[ImageStack]:
-    """The one stack of a PNG or JPEG file: frames as samples, colour samples as channels."""
+def load(source: Source, axes: str | None, options: Mapping[str, Any], *, format: str = "png") -> list[ImageStack]:
+    """The one stack of a PNG or JPEG file (`format` "png" or "jpeg"): frames as samples, colour samples as channels.
+
+    Neither format declares options, so `options` is empty; the core reads the stack into memory when asked.
+    """
     picture = locate(format, source)
     layout = plan(picture, axes)
-    stack = build(picture, layout)
-    if in_memory:
-        try:
-            return [stack.to_memory()]
-        finally:
-            stack.close()
-    return [stack]
+    return [build(picture, layout)]
 
 
 def locate(format: str, source: Source) -> Picture:

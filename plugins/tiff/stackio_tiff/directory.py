@@ -12,15 +12,15 @@ from __future__ import annotations
 
 import os
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from stackio import ImageStack, ReadError, Source, ValidationError, natural_key
 
+from . import SUFFIXES, file_set_kind
+from .file_stacks import load_file
 from .images import COMPANION_SUFFIX
-from .reader import load_file
-
-TIFF_SUFFIXES = (".tif", ".tiff", ".btf", ".tf8", ".tf2", ".svs", ".qptiff", ".ndpi", ".scn", ".lsm", ".stk")
 
 
 def companion_files(companion: Path) -> set[str]:
@@ -37,22 +37,28 @@ def _members(source: Source) -> list[Path]:
         return list(source.members)
     assert source.path is not None
     names = sorted((n for n in os.listdir(source.path) if not n.startswith(".")), key=natural_key)
-    return [source.path / n for n in names if n.lower().endswith((*TIFF_SUFFIXES, COMPANION_SUFFIX))]
+    return [source.path / n for n in names if n.lower().endswith(SUFFIXES)]
 
 
-def load_directory(source: Source, axes: str | None, options: dict[str, Any]) -> list[ImageStack]:
-    from . import file_set_kind
-
+def folder_files(source: Source, series: int | None) -> list[Path]:
+    """The TIFF files of the folder `source` to read, in order; `series` only for a folder of plain files."""
     folder = source.path
     assert folder is not None
     entries = [p for p in _members(source) if p.is_file()]
+    if series is not None and file_set_kind(p.name for p in entries) is not None:
+        raise ValidationError(
+            f"{folder}: series= selects an image of one file, not of a folder; pass the file "
+            "(folder/file.ome.tif@N) instead",
+            source=str(folder),
+        )
+    return entries
+
+
+def load_directory(
+    folder: Path, entries: Sequence[Path], axes: str | None, options: dict[str, Any]
+) -> list[ImageStack]:
+    """The stacks of `entries` (from `folder_files`), each multi-file set's images once."""
     if options.get("series") is not None:
-        if file_set_kind(p.name for p in entries) is not None:
-            raise ValidationError(
-                f"{folder}: series= selects an image of one file, not of a folder; pass the file "
-                "(folder/file.ome.tif@N) instead",
-                source=str(folder),
-            )
         # plain files: series=N applies to each, as when each is loaded on its own
         return [s for p in entries for s in load_file(p, axes, options, index=options["series"])]
     companions = [p for p in entries if p.name.lower().endswith(COMPANION_SUFFIX)]

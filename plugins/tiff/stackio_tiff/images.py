@@ -23,6 +23,7 @@ import attrs
 import numpy as np
 from stackio import ReadError
 
+from . import MAGIC
 from .files import FileKey
 from .pages import Codec, MemmapStore, Plane, PlaneStore
 
@@ -163,7 +164,6 @@ def open_file(path: Path, *, allow_missing: bool = False) -> Opened:
     return Opened(path, tif, images, companion)
 
 
-MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 #: tifffile warnings that mean the file's structure is broken (a pointer past the end of the file).
 _CORRUPT = ("invalid page offset", "invalid tag offset", "invalid offset to first page")
 

@@ -1,104 +1,49 @@
-"""Loading TIFF sources as stacks: option handling, image selection, metadata, stack construction."""
+"""Loading TIFF sources as stacks: locate the source, plan what to read, build the stacks.
+
+A URL is read by `remote`, a folder's TIFF files as one group by `directory`, one file by `file_stacks`.
+"""
 
 from __future__ import annotations
 
-import functools
-import os
-from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-import numpy as np
-from stackio import (
-    FileBackedStack,
-    ImageStack,
-    LazyStack,
-    Metadata,
-    ReadError,
-    Source,
-    ValidationError,
-)
+import attrs
+from stackio import ImageStack, Source, ValidationError
 
-from . import image_meta, layouts, meta
-from .images import Image, Opened, PlaneSet, image_owner, make_store, open_file
-from .pages import MemmapStore, PlaneStore
+from . import directory, file_stacks
 
 
-def _same(a: str | Path, b: str | Path) -> bool:
-    # The string comparison settles the common case without the system calls realpath makes.
-    return str(a) == str(b) or os.path.realpath(a) == os.path.realpath(b)
+@attrs.frozen
+class Located:
+    """Where a source is: a URL, a local folder or a local file (`path` for the last two)."""
+
+    source: Source
+    kind: Literal["url", "folder", "file"]
+    path: Path | None = None
 
 
-# -- openers ---------------------------------------------------------------------------------
+@attrs.frozen
+class Plan:
+    """What `build` reads: the located source, the series asked for, and for a folder its TIFF files in order."""
 
-
-class ImageOpener:
-    """Reopens one image of a file and returns its store; picklable (the store is not pickled)."""
-
-    def __init__(
-        self,
-        path: str,
-        index: int,
-        level: int,
-        allow_missing: bool = False,
-        prebuilt: MemmapStore | PlaneStore | None = None,
-    ) -> None:
-        self.path = path
-        self.index = index
-        self.level = level
-        self.allow_missing = allow_missing
-        self._prebuilt = prebuilt
-
-    def __call__(self) -> Any:
-        prebuilt, self._prebuilt = self._prebuilt, None
-        if prebuilt is not None:
-            return prebuilt
-        opened = open_file(Path(self.path), allow_missing=self.allow_missing)
-        try:
-            if self.index >= len(opened.images):
-                raise ReadError(f"{self.path}: series {self.index} is gone; was the file changed?", source=self.path)
-            store = make_store(opened.images[self.index], self.level, Path(self.path))
-            _check_missing(self.path, opened, opened.images[self.index], store, self.allow_missing)
-            return store
-        finally:
-            opened.close()
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state["_prebuilt"] = None
-        return state
-
-    def __repr__(self) -> str:
-        return f"ImageOpener({self.path!r}, index={self.index}, level={self.level})"
-
-
-class ReadWhole:
-    """`read_func` for `FileBackedStack`: the whole image, in the stack's axes."""
-
-    def __init__(self, opener: ImageOpener, arrange: bool, layout: Any) -> None:
-        self.opener = opener
-        self.arrange = arrange
-        self.layout = layout
-
-    def __call__(self, path: str) -> np.ndarray:
-        store = self.opener()
-        try:
-            data = store[(slice(None),) * store.ndim]
-        finally:
-            store.close()
-        return np.asarray(self.layout.to_stack_order(data)) if self.arrange else data
-
-
-# -- load ------------------------------------------------------------------------------------
+    located: Located
+    series: int | None
+    files: tuple[Path, ...] = ()
 
 
 def load(source: Source, axes: str | None, options: dict[str, Any]) -> list[ImageStack]:
-    """The stacks of a file (`options["series"]` is `file@N` already), or of a folder's TIFF files."""
+    """The stacks of a file (`options["series"]` is `file@N` already), of a folder's TIFF files, or of a URL."""
+    located = locate(source, options)
+    read = plan(located, options)
+    return build(read, axes, options)
+
+
+def locate(source: Source, options: dict[str, Any]) -> Located:
+    """What kind of place `source` is; storage options are refused for local ones."""
     path = source.path
     if path is None and source.uri is not None:
-        from . import remote
-
-        return remote.load(source, axes, options, options.get("series"))
+        return Located(source, "url")
     if path is None:
         raise ValidationError(f"{source}: the tiff format reads local files and URLs only", source=str(source))
     if options.get("storage_options") is not None:
@@ -106,231 +51,25 @@ def load(source: Source, axes: str | None, options: dict[str, Any]) -> list[Imag
             f"{source}: storage_options= is for URLs (https://, s3://, ...); a local file takes none",
             source=str(source),
         )
-    if path.is_dir():
-        from .directory import load_directory
-
-        return load_directory(source, axes, options)
-    return load_file(path, axes, options, index=options.get("series"))
+    return Located(source, "folder" if path.is_dir() else "file", path)
 
 
-def load_file(
-    path: Path,
-    axes: str | None,
-    options: dict[str, Any],
-    *,
-    index: int | None,
-    covered: set[str] | None = None,
-) -> list[ImageStack]:
-    """The stacks of one file: the image asked for by index, else every image the file owns.
-
-    With `covered` (a folder being read), every image of the file's multi-file set whose first
-    plane is in the same folder is given, each as if loaded from the file holding that plane, and
-    the paths of the set's files are added to `covered`: the folder need not open them again.
-    """
-    path = path.absolute()
-    level = int(options.get("level") or 0)
-    opened = open_file(path, allow_missing=bool(options.get("allow_missing")))
-    try:
-        images = opened.images
-        if index is not None:
-            if not 0 <= index < len(images):
-                listing = ", ".join(str(i) for i in range(len(images)))
-                raise ValidationError(
-                    f"{path}: series {index} does not exist; the file has {len(images)} series "
-                    f"({listing}); pass series=N or {path.name}@N with one of them",
-                    source=str(path),
-                )
-            chosen = [images[index]]
-        else:
-            chosen = list(images)
-        for image in chosen:
-            if level and not 0 <= level < image.levels:
-                raise ValidationError(
-                    f"{_label(path, opened, image)}: pyramid level {level} does not exist; the image has "
-                    f"{image.levels} level(s), 0 to {image.levels - 1}",
-                    source=str(path),
-                )
-        allow_missing = bool(options.get("allow_missing"))
-        cache: dict[int, PlaneSet] = {}
-        from_companion = opened.companion is not None and _same(opened.companion, path)
-        if index is None and not from_companion:
-            owners = {id(image): image_owner(image) for image in chosen}
-            owned = [image for image in chosen if owners[id(image)] and _same(owners[id(image)], path)]
-            if covered is not None:
-                owned = []
-                for image in chosen:
-                    start = owners[id(image)]
-                    if not start:  # its first plane is missing: say so (or skip it when allowed)
-                        store = make_store(image, level, path, cache)
-                        _check_missing(str(path), opened, image, store, allow_missing)
-                        continue
-                    if not _same(Path(start).parent, path.parent):
-                        raise _not_an_owner(path, owners.values())
-                    owned.append(image)
-            elif not owned:
-                raise _not_an_owner(path, owners.values())
-            chosen = owned
-        built = [(image, make_store(image, level, path, cache)) for image in chosen]
-        stacks = []
-        for image, store in built:
-            _check_missing(str(path), opened, image, store, allow_missing)
-            home = path
-            if covered is not None and not from_companion:
-                home = Path(image_owner(image)).absolute() if index is None else path
-                covered |= _files_of(store, home)
-            stacks.append(_stack(home, opened, image, store, axes, level, options))
-        return stacks
-    finally:
-        opened.close()
+def plan(located: Located, options: dict[str, Any]) -> Plan:
+    """The series to read and, for a folder, the TIFF files handed to this format."""
+    series = options.get("series")
+    if located.kind == "folder":
+        return Plan(located, series, tuple(directory.folder_files(located.source, series)))
+    return Plan(located, series)
 
 
-def _files_of(store: Any, path: Path) -> set[str]:
-    if isinstance(store, PlaneStore):
-        return {os.path.realpath(p.file.path) for p in store.planes if p is not None}
-    if isinstance(store, MemmapStore):
-        return {os.path.realpath(store.file.path)}
-    return {os.path.realpath(path)}
+def build(read: Plan, axes: str | None, options: dict[str, Any]) -> list[ImageStack]:
+    """The stacks of the planned URL, folder or file."""
+    located = read.located
+    if located.kind == "url":
+        from . import remote  # fsspec is imported only now
 
-
-def _label(path: Path, opened: Opened, image: Image) -> str:
-    """The stack's source: the path, with @N when the file has several images or N starts elsewhere."""
-    from_companion = opened.companion is not None and _same(opened.companion, path)
-    here = from_companion or _same(image_owner(image) or path, path)
-    return str(path) if len(opened.images) == 1 and here else f"{path}@{image.index}"
-
-
-def _not_an_owner(path: Path, owners: Iterable[str]) -> ValidationError:
-    starts = sorted({Path(o).name for o in owners if o})
-    where = ", ".join(starts) or "files that are missing"
-    return ValidationError(
-        f"{path}: this file only continues image(s) of a multi-file set; each image is read from the file "
-        f"holding its first plane ({where}). Load that file or the whole folder, or pass series=N "
-        f"({path.name}@N) to read one image through this file",
-        source=str(path),
-    )
-
-
-def _check_missing(path: str, opened: Opened, image: Image, store: Any, allow_missing: bool) -> None:
-    if not isinstance(store, PlaneStore) or allow_missing:
-        return
-    used = store.plane_indices()
-    missing = sum(store.planes[i] is None for i in used)
-    if not missing:
-        return
-    missing_files = _missing_files(opened)
-    files = f"; missing file(s): {', '.join(missing_files)}" if missing_files else ""
-    raise ReadError(
-        f"{path}: image {image.index} declares {len(used)} planes but {missing} of them "
-        f"are not in the file(s){files}. Keep every file of a multi-file set together, or pass "
-        "allow_missing=True to read the missing planes as zeros",
-        source=path,
-    )
-
-
-def _missing_files(opened: Opened) -> list[str]:
-    import xml.etree.ElementTree as ET
-
-    xml = opened.tif.ome_metadata if opened.tif.is_ome else None
-    if not xml:
-        return []
-    try:
-        root = ET.fromstring(xml)
-    except ET.ParseError:
-        return []
-    base = Path(opened.tif.filehandle.dirname)
-    names = {e.attrib["FileName"] for e in root.iter() if e.tag.endswith("UUID") and "FileName" in e.attrib}
-    return sorted(n for n in names if not (base / n).is_file())
-
-
-def _chunks(store: Any) -> tuple[int, ...] | None:
-    if not isinstance(store, PlaneStore):
-        return None
-    codecs = {id(p.codec): p.codec for p in store.planes if p is not None}
-    if len(codecs) != 1:
-        return None
-    codec = next(iter(codecs.values()))
-    if codec.raw_dtype is not None:
-        return None
-    depth, length, width = codec.segment
-    per_page = (1, depth if codec.tiled else 1, length, width, codec.shaped[4])
-    return tuple(1 if kind == "outer" else per_page[j] for kind, j in store.exposed)
-
-
-def _metadata(path: Path, opened: Opened, image: Image, axes: str, n_channels: int) -> Metadata:
-    tif = opened.tif
-    physical: meta.Physical | None = None
-    if image.kind == "ome":
-        xml = tif.ome_metadata
-        ome_series = [im.series for im in opened.images]
-        physical = meta.match_ome(ome_series, xml)[image.index]
-    elif image.kind == "imagej":
-        physical = meta.imagej_physical(tif.imagej_metadata or {}, tif.pages.first)
-    elif image.kind == "mmstack":
-        physical = _mm_physical(tif)
-    fields: dict[str, Any] = {"voxel_size": None, "units": None, "offset": None}
-    names = None
-    if physical is not None:
-        fields = physical.for_axes(axes)
-        if physical.channel_names is not None and len(physical.channel_names) == n_channels:
-            names = physical.channel_names
-    if opened.companion is not None and _same(opened.companion, path):
-        raw = functools.partial(meta.raw_companion, str(opened.companion))
-    else:
-        raw = functools.partial(meta.raw_metadata, str(path), image.kind)
-    return Metadata(axis_names=tuple(image.axes), channel_names=names, raw=raw, **fields)
-
-
-def _mm_physical(tif: Any) -> meta.Physical:
-    summary = (tif.micromanager_metadata or {}).get("Summary", {})
-    voxel: dict[str, float] = {}
-    units: dict[str, str] = {}
-    size = meta._positive(summary.get("PixelSize_um"))
-    if size is not None:
-        voxel.update(X=size, Y=size)
-        units.update(X="micrometer", Y="micrometer")
-    step = meta._positive(summary.get("z-step_um"))
-    if step is not None:
-        voxel["Z"], units["Z"] = step, "micrometer"
-    names = summary.get("ChNames")
-    return meta.Physical(voxel, units, {}, tuple(str(n) for n in names) if names else None)
-
-
-def _stack(
-    path: Path, opened: Opened, image: Image, store: Any, axes: str | None, level: int, options: dict[str, Any]
-) -> ImageStack:
-    label = _label(path, opened, image)
-    resolved = layouts.resolve(image.axes, store.shape, axes, source=label, kind=image.kind, guessed=image.guessed)
-    layout = layouts.layout_for(resolved, store.shape, source=label)
-    metadata = _metadata(path, opened, image, resolved, layout.n_channels)
-    opener = ImageOpener(str(path), image.index, level, bool(options.get("allow_missing")), prebuilt=store)
-    kept = {k: options[k] for k in ("level", "allow_missing") if options.get(k)}  # what `label` cannot say
-    if options.get("file_backed"):
-        arrange = any(a not in "STCZYX" for a in resolved)
-        stack_axes = layout.axes if arrange else resolved
-        shape = layout.shape if arrange else store.shape
-        read = ReadWhole(
-            ImageOpener(str(path), image.index, level, bool(options.get("allow_missing"))), arrange, layout
-        )
-        store.close()
-        return FileBackedStack(
-            str(path),
-            read,
-            stack_axes,
-            source=label,
-            metadata=metadata,
-            shape=shape,
-            dtype=store.dtype,
-            depth_axis="Z",
-            load_options=kept,
-        )
-    images = image_meta.for_image(image.kind, opened.images, image.index, metadata)
-    return LazyStack(
-        label,
-        layout,
-        store.dtype,
-        opener,
-        metadata=metadata,
-        chunks=_chunks(store),
-        load_options=kept,
-        image_metadata=images,
-    )
+        return remote.load(located.source, axes, options, read.series)
+    assert located.path is not None
+    if located.kind == "folder":
+        return directory.load_directory(located.path, read.files, axes, options)
+    return file_stacks.load_file(located.path, axes, options, index=read.series)

@@ -15,8 +15,8 @@ import numpy as np
 from stackio import ImageStack, LazyStack, Metadata, ReadError, Source, UnsupportedFormatError, ValidationError
 from stackio.remote import StorageOptions, filesystem, network_error, remote_errors
 
-from . import layouts, meta
-from .images import _CORRUPT, COMPANION_SUFFIX, MAGIC, Image, _TiffWarnings, list_images
+from . import MAGIC, layouts, meta
+from .images import _CORRUPT, COMPANION_SUFFIX, Image, _TiffWarnings, list_images
 
 DISTRIBUTION = "stackio-tiff"
 #: Bytes per cached block: IFDs and small strips share blocks; a tile read costs one block at most.

@@ -232,17 +232,17 @@ def test_folder_with_a_companion_set_and_other_formats(companion: tuple[Path, np
 
 
 def test_folder_opens_a_set_once(positions: tuple[Path, list[np.ndarray]], monkeypatch: pytest.MonkeyPatch) -> None:
-    from stackio_tiff import reader
+    from stackio_tiff import file_stacks
 
     folder, data = positions
     opened: list[str] = []
-    real = reader.open_file
+    real = file_stacks.open_file
 
     def counting(path: Path, **kwargs: object) -> object:
         opened.append(path.name)
         return real(path, **kwargs)
 
-    monkeypatch.setattr(reader, "open_file", counting)
+    monkeypatch.setattr(file_stacks, "open_file", counting)
     stacks = stackio.load(folder)
     assert opened == ["run_Pos0.ome.tif"]  # its OME-XML describes the whole set; the other files are skipped
     assert [s.source.rsplit("/", 1)[-1] for s in stacks] == [f"run_Pos{i}.ome.tif@{i}" for i in range(4)]

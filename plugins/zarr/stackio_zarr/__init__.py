@@ -75,7 +75,7 @@ def stackio_detect(source: Source) -> Detection:
 def stackio_load(source: Source, axes: str | None, options: dict[str, Any]) -> Sequence[ImageStack]:
     from . import reader  # zarr is imported only now
 
-    return reader.load(source, axes, level=options.get("level"), storage_options=options.get("storage_options"))
+    return reader.load(source, axes, options)
 
 
 @hookimpl

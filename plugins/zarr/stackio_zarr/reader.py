@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -448,29 +449,32 @@ def open_stack(target: Target, axes: str | None) -> LazyStack:
     )
 
 
-def load(
-    source: Source, axes: str | None, *, level: int | None = None, storage_options: Any = None
-) -> list[ImageStack]:
+def load(source: Source, axes: str | None, options: Mapping[str, Any]) -> list[ImageStack]:
     """The stacks a zarr store, group or array source gives (see the README for the rules).
 
-    `storage_options` are fsspec's options for a URL source (credentials, `anon`, endpoint, headers).
+    `options` holds the validated options: `level` (a pyramid level) and `storage_options` (fsspec's
+    options for a URL source: credentials, `anon`, endpoint, headers).
     """
+    path = store_path(source, options.get("storage_options"))
+    location = locate(path, source)
+    targets = plan(location, options.get("level"), source)
+    return build(targets, source, axes)
+
+
+def store_path(source: Source, storage_options: Any) -> Any:
+    """Where the store is: a `remote.RemotePath` for a URL, else the local directory."""
     if source.path is None and source.uri is not None:
-        path: Any = remote_path(source, StorageOptions.of(storage_options, source))
-    elif storage_options is not None:
+        return remote_path(source, StorageOptions.of(storage_options, source))
+    if storage_options is not None:
         raise ValidationError(
             f"{source}: storage_options= is for URLs (https://, s3://, ...); a local store takes none",
             source=str(source),
         )
-    else:
-        path = local_path(source)
-    return load_at(path, source, axes, level)
+    return local_path(source)
 
 
-def load_at(path: Any, source: Any, axes: str | None, level: int | None = None) -> list[ImageStack]:
-    """`load` for a location already resolved: a local directory or a `remote.RemotePath`."""
-    location = locate(path, source)
-    targets = plan(location, level, source)
+def build(targets: list[Target], source: Any, axes: str | None) -> list[ImageStack]:
+    """One lazy stack per planned target, or only the one '@N' picks."""
     if source.index is not None:
         if source.index >= len(targets):
             listed = ", ".join(f"@{i} {t.location.internal or '/'}" for i, t in enumerate(targets))
@@ -482,16 +486,22 @@ def load_at(path: Any, source: Any, axes: str | None, level: int | None = None) 
     return [open_stack(t, axes) for t in targets]
 
 
+def load_at(path: Any, source: Any, axes: str | None, level: int | None = None) -> list[ImageStack]:
+    """`load` for a location already resolved: a local directory or a `remote.RemotePath`."""
+    return build(plan(locate(path, source), level, source), source, axes)
+
+
 def load_path(path: Any, axes: str | None, level: int | None = None) -> list[ImageStack]:
     """`load` for a local path or a remote location (used by the crop-layout reader)."""
     if is_remote_path(path):
         return load_at(path, Source.parse(str(path)), axes, level)
-    return load(Source.parse(path), axes, level=level)
+    return load(Source.parse(path), axes, {"level": level})
 
 
 __all__ = [
     "ArrayOpener",
     "Target",
+    "build",
     "check_internal",
     "load",
     "load_at",
@@ -500,4 +510,5 @@ __all__ = [
     "open_stack",
     "plan",
     "remote_path",
+    "store_path",
 ]
