@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -56,15 +57,21 @@ class Part:
 
 
 def plan(
-    source: Any, *, format: str | None = None, prefer: Mapping[str, str] | None = None, **options: Any
+    source: Any,
+    *,
+    format: str | None = None,
+    prefer: Mapping[str, str] | None = None,
+    recursive: bool = False,
+    **options: Any,
 ) -> list[Part]:
     """How `load` would read `source`: which format reads what, in order (nothing is read beyond headers).
 
     A plain folder (no format claims it as a dataset) is divided among formats:
     a file inside it goes to the format its own suffix or content names; the
-    files of a format declaring `file_sets` go to it as one group.
+    files of a format declaring `file_sets` go to it as one group. Subfolders are
+    read only with `recursive=True` (see `_divide`).
     """
-    return _plan(get_registry(), _sources(source), format, options, preferences(prefer))
+    return _plan(get_registry(), _sources(source), format, options, preferences(prefer), recursive)
 
 
 def _plan(
@@ -73,6 +80,7 @@ def _plan(
     format: str | None,
     options: Mapping[str, Any],
     preferred: Mapping[str, str],
+    recursive: bool = False,
 ) -> list[Part]:
     parts: list[Part] = []
     for src in sources:
@@ -80,7 +88,7 @@ def _plan(
             registry, src, format=format, options=options, prefer=preferred, allow_plain_directory=True
         )
         if decision is None or (format is None and _divided(registry, src, decision)):
-            parts += _divide(registry, src, options, preferred)
+            parts += _divide(registry, src, options, preferred, recursive)
         else:
             parts.append(Part(src, decision))
     return parts
@@ -92,14 +100,39 @@ def _divided(registry: Registry, source: Source, decision: Decision) -> bool:
     return source.is_dir and entry is not None and entry.spec.file_sets and not entry.spec.claims_directory(source)
 
 
-def _divide(registry: Registry, folder: Source, options: Mapping[str, Any], prefer: Mapping[str, str]) -> list[Part]:
+def _divide(
+    registry: Registry, folder: Source, options: Mapping[str, Any], prefer: Mapping[str, str], recursive: bool = False
+) -> list[Part]:
+    seen = {_folder_id(folder.path)} if recursive and folder.path is not None else None
+    parts = _folder_parts(registry, folder, options, prefer, seen)
+    if not parts:
+        raise _empty_folder(folder, recursive)
+    return parts
+
+
+def _folder_parts(
+    registry: Registry,
+    folder: Source,
+    options: Mapping[str, Any],
+    prefer: Mapping[str, str],
+    seen: set[tuple[int, int]] | None,
+) -> list[Part]:
+    """The parts of a plain folder, in natural order; with `seen` (recursive), its plain subfolders' parts
+    at their place in that order. A subfolder that is a dataset (a zarr store, an NDTiff folder) is one
+    source; hidden entries (`.git`, `.zattrs`) are skipped; a folder reached again (a symlink loop) is not
+    entered twice."""
     assert folder.path is not None
     formats = registry.formats()
     parts: list[Part] = []
     groups: dict[str, list[Source]] = {}
     for name in sorted(os.listdir(folder.path), key=natural_key):
         child = Source.parse(folder.path / name)
-        if name.startswith(".") or not claims_by_suffix(formats, child):
+        if name.startswith("."):
+            continue
+        if seen is not None and child.is_dir:
+            parts += _subfolder(registry, child, options, prefer, seen)
+            continue
+        if not claims_by_suffix(formats, child):
             continue
         decision = choose_format(registry, child, options=options, prefer=prefer)
         assert decision is not None
@@ -111,9 +144,31 @@ def _divide(registry: Registry, folder: Source, options: Mapping[str, Any], pref
             groups[decision.format].append(child)
             continue
         parts.append(Part(child, decision, allow_empty=True))
-    if not parts:
-        raise _empty_folder(folder)
     return [_grouped(folder, p, groups) if p.source is folder else p for p in parts]
+
+
+def _folder_id(path: Path) -> tuple[int, int]:
+    info = os.stat(path)
+    return info.st_dev, info.st_ino
+
+
+def _subfolder(
+    registry: Registry,
+    child: Source,
+    options: Mapping[str, Any],
+    prefer: Mapping[str, str],
+    seen: set[tuple[int, int]],
+) -> list[Part]:
+    """A subfolder met while reading recursively: one part if it is a dataset, else its own parts."""
+    assert child.path is not None
+    decision = choose_format(registry, child, options=options, prefer=prefer, allow_plain_directory=True)
+    if decision is not None and not _divided(registry, child, decision):
+        return [Part(child, decision, allow_empty=True)]
+    key = _folder_id(child.path)
+    if key in seen:
+        return []
+    seen.add(key)
+    return _folder_parts(registry, child, options, prefer, seen)
 
 
 def _grouped(folder: Source, part: Part, groups: dict[str, list[Source]]) -> Part:
@@ -125,11 +180,19 @@ def _grouped(folder: Source, part: Part, groups: dict[str, list[Source]]) -> Par
     return Part(group, decision)
 
 
-def _empty_folder(folder: Source) -> UnsupportedFormatError:
+def _empty_folder(folder: Source, recursive: bool = False) -> UnsupportedFormatError:
     known = known_format_for([], b"", folder.names)
     hint = f" It looks like {known.name}: `pip install {known.distribution}`." if known is not None else ""
+    assert folder.path is not None
+    subfolders = [n for n in folder.names if not n.startswith(".") and (folder.path / n).is_dir()]
+    if recursive:
+        where = "the directory and its subfolders hold"
+    else:
+        where = "the directory holds"
+        if subfolders:
+            hint += f" It has {len(subfolders)} subfolder(s): pass recursive=True to read them."
     return UnsupportedFormatError(
-        f"{folder}: the directory holds no file or dataset that an installed plugin reads "
+        f"{folder}: {where} no file or dataset that an installed plugin reads "
         f"(it has {len(folder.names)} entries); check the folder, or install the plugin for its "
         f"files (`stackio formats` lists what is installed).{hint}",
         source=str(folder),
@@ -181,6 +244,7 @@ def load(
     format: str | None = None,
     in_memory: bool | None = None,
     prefer: Mapping[str, str] | None = None,
+    recursive: bool = False,
     # h6writing: `save`/`create` (the write side) belong beside `load` here, calling `FormatHandle.write`.
     **options: Any,
 ) -> list[ImageStack]:
@@ -190,28 +254,30 @@ def load(
     metadata says. `format=` skips detection; `prefer={".tif": "tiff"}` settles
     which format reads a suffix. `in_memory=None` (the default) leaves it to the
     format: lazy (patches read from disk on demand) for all but read functions;
-    True reads everything into memory once; False is always lazy. Other keyword
-    options go to the format's plugin, checked against its declared options.
+    True reads everything into memory once; False is always lazy. `recursive=True`
+    also reads a plain folder's subfolders (a dataset folder inside is one source).
+    Other keyword options go to the format's plugin, checked against its declared options.
     """
     registry = get_registry()
     sources = _sources(source)
     for src in sources:
         norm_axes = _check_axes(axes, src)
     stacks: list[ImageStack] = []
-    for part in _plan(registry, sources, format, options, preferences(prefer)):
+    for part in _plan(registry, sources, format, options, preferences(prefer), recursive):
         stacks += _load_part(registry, part, norm_axes, in_memory, options)
     return stacks
 
 
 def load_pairs(
-    inputs: Any, targets: Any, axes: str | None = None, **options: Any
+    inputs: Any, targets: Any, axes: str | None = None, *, recursive: bool = False, **options: Any
 ) -> list[tuple[ImageStack, ImageStack]]:
     """Load inputs and targets alike and pair their stacks in order (CARE, Noise2Noise).
 
-    Each pair must agree in the number of samples and the spatial shape.
+    Each pair must agree in the number of samples and the spatial shape. `recursive=True`
+    reads folders with their subfolders (both trees in the same natural order).
     """
-    ins = load(inputs, axes, **options)
-    outs = load(targets, axes, **options)
+    ins = load(inputs, axes, recursive=recursive, **options)
+    outs = load(targets, axes, recursive=recursive, **options)
     if len(ins) != len(outs):
         raise ValidationError(
             f"{inputs!r} gave {len(ins)} stack(s) but {targets!r} gave {len(outs)}; "

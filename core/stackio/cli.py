@@ -64,6 +64,9 @@ def _parser() -> argparse.ArgumentParser:
     info.add_argument("--axes", default=None, help="axes of the data, e.g. ZYX")
     info.add_argument("--format", default=None, help="skip detection and use this format")
     info.add_argument(
+        "-r", "--recursive", action="store_true", help="read a plain folder's subfolders too (datasets stay whole)"
+    )
+    info.add_argument(
         "-o",
         "--option",
         action="append",
@@ -190,8 +193,8 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
     options = dict(args.option)
     # a plain folder is several parts, each read by its own format; a dataset or file is one part
-    parts = api.plan(args.source, format=args.format, **options)
-    stacks = api.load(args.source, args.axes, format=args.format, **options)
+    parts = api.plan(args.source, format=args.format, recursive=args.recursive, **options)
+    stacks = api.load(args.source, args.axes, format=args.format, recursive=args.recursive, **options)
     described = [_describe(s) for s in stacks]
     if args.images:
         from .image_metadata import image_metadata, iter_images
