@@ -146,6 +146,7 @@ def load_file(
                 raise _not_an_owner(path, owners.values())
             chosen = owned
         built = [(image, make_store(image, level, path, cache)) for image in chosen]
+        described = _Described(opened)
         stacks = []
         for image, store in built:
             _check_missing(str(path), opened, image, store, allow_missing)
@@ -153,7 +154,7 @@ def load_file(
             if covered is not None and not from_companion:
                 home = Path(image_owner(image)).absolute() if index is None else path
                 covered |= _files_of(store, home)
-            stacks.append(_stack(home, opened, image, store, axes, level, options))
+            stacks.append(_stack(home, opened, image, store, axes, level, options, described))
         return stacks
     finally:
         opened.close()
@@ -231,13 +232,45 @@ def _chunks(store: Any) -> tuple[int, ...] | None:
     return tuple(1 if kind == "outer" else per_page[j] for kind, j in store.exposed)
 
 
-def _metadata(path: Path, opened: Opened, image: Image, axes: str, n_channels: int) -> Metadata:
+class _Described:
+    """What the file's metadata says of its images, worked out once per load and shared by its stacks.
+
+    The OME-XML is parsed once for all series (parsing it per series made many-series files quadratic).
+    """
+
+    def __init__(self, opened: Opened) -> None:
+        self.opened = opened
+        self._ome: list[meta.OmeMatch | None] | None = None
+        self._documents: dict[Any, image_meta.OmeDocument] = {}
+
+    def ome(self, image: Image) -> meta.OmeMatch | None:
+        """The OME Image declaring `image` (the XML parsed on the first call)."""
+        if self._ome is None:
+            self._ome = meta.match_ome([im.series for im in self.opened.images], self.opened.tif.ome_metadata)
+        return self._ome[image.index]
+
+    def document(self, raw: functools.partial[Any]) -> image_meta.OmeDocument:
+        """The OME-XML `raw` reads, one document for every stack reading it from the same file."""
+        key = (raw.func, raw.args)
+        if key not in self._documents:
+            self._documents[key] = image_meta.OmeDocument(raw)
+        return self._documents[key]
+
+
+def _raw(path: Path, opened: Opened, image: Image) -> functools.partial[Any]:
+    """What reads the file's own metadata for `metadata.raw()` (the companion file's XML where there is one)."""
+    if opened.companion is not None and _same(opened.companion, path):
+        return functools.partial(meta.raw_companion, str(opened.companion))
+    return functools.partial(meta.raw_metadata, str(path), image.kind)
+
+
+def _metadata(path: Path, opened: Opened, image: Image, axes: str, n_channels: int, described: _Described) -> Metadata:
     tif = opened.tif
+    raw = _raw(path, opened, image)
     physical: meta.Physical | None = None
     if image.kind == "ome":
-        xml = tif.ome_metadata
-        ome_series = [im.series for im in opened.images]
-        physical = meta.match_ome(ome_series, xml)[image.index]
+        match = described.ome(image)
+        physical = match.physical if match is not None else None
     elif image.kind == "imagej":
         physical = meta.imagej_physical(tif.imagej_metadata or {}, tif.pages.first)
     elif image.kind == "mmstack":
@@ -248,10 +281,6 @@ def _metadata(path: Path, opened: Opened, image: Image, axes: str, n_channels: i
         fields = physical.for_axes(axes)
         if physical.channel_names is not None and len(physical.channel_names) == n_channels:
             names = physical.channel_names
-    if opened.companion is not None and _same(opened.companion, path):
-        raw = functools.partial(meta.raw_companion, str(opened.companion))
-    else:
-        raw = functools.partial(meta.raw_metadata, str(path), image.kind)
     return Metadata(axis_names=tuple(image.axes), channel_names=names, raw=raw, **fields)
 
 
@@ -271,12 +300,19 @@ def _mm_physical(tif: Any) -> meta.Physical:
 
 
 def _stack(
-    path: Path, opened: Opened, image: Image, store: Any, axes: str | None, level: int, options: dict[str, Any]
+    path: Path,
+    opened: Opened,
+    image: Image,
+    store: Any,
+    axes: str | None,
+    level: int,
+    options: dict[str, Any],
+    described: _Described,
 ) -> ImageStack:
     label = _label(path, opened, image)
     resolved = layouts.resolve(image.axes, store.shape, axes, source=label, kind=image.kind, guessed=image.guessed)
     layout = layouts.layout_for(resolved, store.shape, source=label)
-    metadata = _metadata(path, opened, image, resolved, layout.n_channels)
+    metadata = _metadata(path, opened, image, resolved, layout.n_channels, described)
     opener = ImageOpener(str(path), image.index, level, bool(options.get("allow_missing")), prebuilt=store)
     kept = {k: options[k] for k in ("level", "allow_missing") if options.get(k)}  # what `label` cannot say
     if options.get("file_backed"):
@@ -298,7 +334,13 @@ def _stack(
             depth_axis="Z",
             load_options=kept,
         )
-    images = image_meta.for_image(image.kind, opened.images, image.index, metadata)
+    images: image_meta.OmePlanes | image_meta.ImagejFrames | None
+    if image.kind == "ome":
+        match = described.ome(image)
+        number = match.number if match is not None else None
+        images = image_meta.OmePlanes(described.document(_raw(path, opened, image)), number, image.index)
+    else:
+        images = image_meta.for_image(image.kind, metadata)
     return LazyStack(
         label,
         layout,

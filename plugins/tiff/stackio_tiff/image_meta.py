@@ -9,7 +9,7 @@ ImageJ: `time` is the frame index times the declared `finterval`; ImageJ records
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from stackio import ImageMetadata, Metadata
@@ -17,21 +17,9 @@ from stackio.image_metadata import finite, seconds
 
 from .meta import _local, unit_name
 
-#: (name, size X, size Y) of each tifffile series of the file, to find the OME Image of a series.
-SeriesKey = tuple[str, int | None, int | None]
 
-
-def series_keys(series_list: Sequence[Any]) -> list[SeriesKey]:
-    """What matching a series to its OME Image needs, taken at load (no parsing)."""
-    out = []
-    for series in series_list:
-        shape = dict(zip(series.axes, series.shape, strict=True))
-        out.append((series.name or "", shape.get("X"), shape.get("Y")))
-    return out
-
-
-def _ome_pixels(xml: str) -> list[tuple[str, ET.Element]]:
-    """(Image name, Pixels element) of every OME Image with pixel data, in document order (as `meta.ome_images`)."""
+def _ome_pixels(xml: str) -> list[ET.Element]:
+    """The Pixels element of every OME Image with pixel data, in document order (as `meta.ome_images`)."""
     root = ET.fromstring(xml)
     out = []
     for image in root:
@@ -40,48 +28,49 @@ def _ome_pixels(xml: str) -> list[tuple[str, ET.Element]]:
         pixels = next((p for p in image if _local(p.tag) == "Pixels"), None)
         if pixels is None or not any(_local(c.tag) in ("TiffData", "BinData", "MetadataOnly") for c in pixels):
             continue
-        out.append((image.attrib.get("Name", ""), pixels))
+        out.append(pixels)
     return out
 
 
-def _match(keys: Sequence[SeriesKey], images: Sequence[tuple[str, ET.Element]], index: int) -> int | None:
-    """The OME Image number of series `index`: matched in order by name and XY size (as `meta.match_ome`)."""
-    start = 0
-    for i, (name, size_x, size_y) in enumerate(keys):
-        found = None
-        for k in range(start, len(images)):
-            image_name, pixels = images[k]
-            if image_name == (name or image_name) and (
-                int(pixels.attrib.get("SizeX", 0)) == size_x and int(pixels.attrib.get("SizeY", 0)) == size_y
-            ):
-                found, start = k, k + 1
-                break
-        if i == index:
-            return found
-    return None
+class OmeDocument:
+    """The OME-XML of one file, read and parsed on the first request only, then shared by its stacks."""
+
+    def __init__(self, read_xml: Callable[[], Any]) -> None:
+        self.read_xml = read_xml
+        self._pixels: list[ET.Element] | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_pixels": None}
+
+    def pixels(self) -> list[ET.Element]:
+        if self._pixels is None:
+            xml = self.read_xml()
+            self._pixels = _ome_pixels(xml) if isinstance(xml, str) and xml else []
+        return self._pixels
 
 
 class OmePlanes:
-    """The stack's `ImageMetadataReader` for an OME-TIFF image: its Plane elements, parsed on first use."""
+    """The stack's `ImageMetadataReader` for an OME-TIFF image: its Plane elements, parsed on first use.
 
-    def __init__(self, read_xml: Callable[[], Any], keys: Sequence[SeriesKey], index: int) -> None:
-        self.read_xml = read_xml
-        self.keys = list(keys)
+    `number` is the OME Image (among those with pixel data) the series was matched to at load, or None.
+    """
+
+    def __init__(self, document: OmeDocument, number: int | None, index: int) -> None:
+        self.document = document
+        self.number = number
         self.index = index
-        self._parsed: tuple[int | None, dict[tuple[int, int, int], dict[str, Any]], float | None] | None = None
+        self._parsed: tuple[dict[tuple[int, int, int], dict[str, Any]], float | None] | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_parsed": None}
 
     def _planes(self) -> tuple[int | None, dict[tuple[int, int, int], dict[str, Any]], float | None]:
         if self._parsed is None:
-            xml = self.read_xml()
-            images = _ome_pixels(xml) if isinstance(xml, str) and xml else []
-            number = _match(self.keys, images, self.index)
+            images = self.document.pixels()
             planes: dict[tuple[int, int, int], dict[str, Any]] = {}
             first = None
-            if number is not None:
-                for element in images[number][1]:
+            if self.number is not None and self.number < len(images):
+                for element in images[self.number]:
                     if _local(element.tag) != "Plane":
                         continue
                     attrib: dict[str, Any] = dict(element.attrib)
@@ -94,8 +83,8 @@ class OmePlanes:
                     delta = seconds(attrib.get("DeltaT"), attrib.get("DeltaTUnit", "s"))
                     if delta is not None:
                         first = delta if first is None else min(first, delta)
-            self._parsed = (number, planes, first)
-        return self._parsed
+            self._parsed = (planes, first)
+        return (self.number, *self._parsed)
 
     def __call__(self, reader: Any, plane: dict[str, int]) -> ImageMetadata | None:
         number, planes, first = self._planes()
@@ -133,14 +122,12 @@ class ImagejFrames:
         return ImageMetadata(file_coords=coords, time=plane.get("T", 0) * self.interval_s)
 
 
-def for_image(kind: str, images: Sequence[Any], index: int, metadata: Metadata) -> OmePlanes | ImagejFrames | None:
-    """The per-image metadata reader of image `index` of a file's `images`, or None where it records none.
+def for_image(kind: str, metadata: Metadata) -> ImagejFrames | None:
+    """The per-image metadata reader of a non-OME image, or None where its file records none.
 
-    For OME, the OME-XML is `metadata.raw()` (read when first asked); for ImageJ, the frame interval is
-    the `T` voxel size `metadata` already holds.
+    OME images have an `OmePlanes` (made with the file's shared `OmeDocument`); for ImageJ, the frame
+    interval is the `T` voxel size `metadata` already holds.
     """
-    if kind == "ome":
-        return OmePlanes(metadata.raw, series_keys([image.series for image in images]), index)
     voxel = metadata.voxel_size
     if kind == "imagej" and voxel and "T" in voxel:
         interval = seconds(voxel["T"], (metadata.units or {}).get("T", "second"))

@@ -162,10 +162,21 @@ def _ome_physical(pixels: ET.Element) -> Physical:
     return Physical(voxel, units, offset, channel_names)
 
 
-def match_ome(series_list: list[Any], xml: str | None) -> list[Physical | None]:
-    """The OME Image declaring each tifffile series (matched in order by name and XY size)."""
+@attrs.frozen
+class OmeMatch:
+    """The OME Image declaring a series: its number among the Images with pixel data, and what it says."""
+
+    number: int
+    physical: Physical
+
+
+def match_ome(series_list: list[Any], xml: str | None) -> list[OmeMatch | None]:
+    """The OME Image declaring each tifffile series (matched in order by name and XY size).
+
+    The XML is parsed once for every series of the file: call this once per file, not once per series.
+    """
     images = ome_images(xml) if xml else []
-    out: list[Physical | None] = []
+    out: list[OmeMatch | None] = []
     start = 0
     for series in series_list:
         found = None
@@ -175,7 +186,7 @@ def match_ome(series_list: list[Any], xml: str | None) -> list[Physical | None]:
             if image.name == (series.name or image.name) and (
                 image.size_x == shape.get("X") and image.size_y == shape.get("Y")
             ):
-                found, start = image.physical, k + 1
+                found, start = OmeMatch(k, image.physical), k + 1
                 break
         out.append(found)
     return out

@@ -150,12 +150,28 @@ def raw_metadata(url: str, kind: str, options: StorageOptions) -> Any:
         tiff.close()
 
 
-def _metadata(tiff: RemoteTiff, image: Image, axes: str, n_channels: int, options: StorageOptions) -> Metadata:
+def _ome_matches(tiff: RemoteTiff, chosen: list[Image]) -> list[meta.OmeMatch | None] | None:
+    """The OME Image of every series, the XML parsed once for the file; None when no chosen image is OME."""
+    if not any(image.kind == "ome" for image in chosen):
+        return None
+    with remote_errors(tiff.url, DISTRIBUTION):
+        return meta.match_ome([im.series for im in tiff.images], tiff.tif.ome_metadata)
+
+
+def _metadata(
+    tiff: RemoteTiff,
+    image: Image,
+    axes: str,
+    n_channels: int,
+    options: StorageOptions,
+    ome: list[meta.OmeMatch | None] | None,
+) -> Metadata:
     tif = tiff.tif
     physical: meta.Physical | None = None
     with remote_errors(tiff.url, DISTRIBUTION):
-        if image.kind == "ome":
-            physical = meta.match_ome([im.series for im in tiff.images], tif.ome_metadata)[image.index]
+        if image.kind == "ome" and ome is not None:
+            match = ome[image.index]
+            physical = match.physical if match is not None else None
         elif image.kind == "imagej":
             physical = meta.imagej_physical(tif.imagej_metadata or {}, tif.pages.first)
     fields: dict[str, Any] = {"voxel_size": None, "units": None, "offset": None}
@@ -222,6 +238,7 @@ def load(source: Source, axes: str | None, options: dict[str, Any], index: int |
             )
         chosen = [images[index]] if index is not None else list(images)
         stacks: list[ImageStack] = []
+        ome = _ome_matches(tiff, chosen)
         for image in chosen:
             if level and not 0 <= level < image.levels:
                 raise ValidationError(
@@ -235,7 +252,7 @@ def load(source: Source, axes: str | None, options: dict[str, Any], index: int |
             shape = tuple(int(n) for n in series.shape)
             resolved = layouts.resolve(image.axes, shape, axes, source=label, kind=image.kind, guessed=image.guessed)
             layout = layouts.layout_for(resolved, shape, source=label)
-            metadata = _metadata(tiff, image, resolved, layout.n_channels, storage)
+            metadata = _metadata(tiff, image, resolved, layout.n_channels, storage, ome)
             opener = RemoteOpener(url, image.index, level, storage)
             if not kept_open:  # the first stack reads through the file already open (its blocks cached)
                 opener._first = RemoteSeries(tiff, image.index, level, storage)
