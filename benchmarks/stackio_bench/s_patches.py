@@ -1,5 +1,6 @@
 """Scenario 4: random 2-D and 3-D patches, lazy mode, per format, against the format library's most
-direct read of the same region (the floor) and bioio's dask path."""
+direct read of the same region (the floor) and bioio's dask path; first, the core's own fixed cost per
+call, through a reader that does no work."""
 
 from __future__ import annotations
 
@@ -305,6 +306,65 @@ def case_ndtiff(cfg: Config, vol: np.ndarray, work: Path) -> Case:
     return Case("NDTiff", stackio, Side("memmap of each image's pixels", read2d, read3d))
 
 
+class NullReader:
+    """A reader that does no work: every key gets the same preallocated block, which the core returns
+    as the patch (a block with no base is the reader's new array). What remains is the core's cost."""
+
+    def __init__(self, shape: tuple[int, ...], block: tuple[int, ...]) -> None:
+        self.shape = shape
+        self.ndim = len(shape)
+        self.dtype = np.dtype(np.uint16)
+        self.block = np.zeros(block, self.dtype)
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        return self.block
+
+
+def _null_sides(volume: tuple[int, int, int], depth: int) -> tuple[Read, Read]:
+    """stackio's read of a 2-D (Z planes as samples) or 3-D patch over a `NullReader`, and the reader's own."""
+    import stackio
+
+    if depth == 1:
+        layout = stackio.Layout.from_axes("SYX", volume)
+        reader = NullReader(volume, P2)
+        stack = stackio.LazyStack("<null reader>", layout, np.uint16, lambda: reader)
+        return (
+            lambda c: stack.extract_patch(c[0], None, c[1:], P2),
+            lambda c: reader[(c[0], slice(c[1], c[1] + P2[0]), slice(c[2], c[2] + P2[1]))],
+        )
+    layout = stackio.Layout.from_axes("ZYX", volume)
+    reader = NullReader(volume, P3)
+    stack = stackio.LazyStack("<null reader>", layout, np.uint16, lambda: reader)
+    return lambda c: stack.extract_patch(0, None, c, P3), lambda c: reader[_slices(c, P3[0])]
+
+
+def run_null(cfg: Config, log: Callable[[str], None]) -> list[Row]:
+    """`extract_patch` of a stack over a `NullReader` against the reader called with the same key."""
+    rows = []
+    for depth, size in ((1, P2), (P3[0], P3)):
+        patch, floor = _null_sides(cfg.volume, depth)
+        points = coords(cfg.volume, cfg.patches, depth, seed=depth)
+        if patch(points[0]).shape != (1, *size):
+            raise RuntimeError(f"the null reader's stack returned {patch(points[0]).shape}, not {(1, *size)}")
+        times = interleaved({"stackio": patch, "floor": floor}, points, budget=cfg.budget)
+        us = {k: median(v) * 1e6 for k, v in times.items()}
+        title = f"null reader (the core's fixed cost), {len(size)}-D {'x'.join(map(str, size))}"
+        rows.append(
+            Row(
+                "4",
+                title,
+                "us/patch",
+                us["stackio"],
+                "the reader called with the key",
+                us["floor"],
+                note=f"the core's cost per call: {us['stackio'] - us['floor']:.2f} us (median difference)",
+                samples={k: len(v) for k, v in times.items()},
+            )
+        )
+        log(f"  4 {title}: stackio {us['stackio']:.3g} us, reader alone {us['floor']:.3g} us")
+    return rows
+
+
 CASES = [
     case_tiff_raw,
     case_tiff_tiled,
@@ -347,7 +407,7 @@ def run(cfg: Config, log: Callable[[str], None]) -> list[Row]:
     vol = D.volume(cfg.volume)
     work = cfg.data / "patches"
     work.mkdir(parents=True, exist_ok=True)
-    rows: list[Row] = []
+    rows: list[Row] = run_null(cfg, log)
     for build in CASES:
         label = build.__name__.removeprefix("case_")
         try:

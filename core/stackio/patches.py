@@ -23,6 +23,9 @@ from .errors import PatchBoundsError, ReadError
 #: Patches larger than this are checked against the memory available before they are allocated.
 LARGE_PATCH = 256 * 2**20
 
+#: The sequence types a request's coords and patch size take without conversion.
+_SEQUENCES = (tuple, list)
+
 
 def check_patch_request(
     source: str,
@@ -115,6 +118,40 @@ class PatchPlan:
     channel_position: int | None
     #: Puts a read block's axes in C(Z)YX order; None when they already are.
     transpose: tuple[int, ...] | None
+    # What the common request needs, worked out once (see `read_common`):
+    #: A key selecting everything, one `slice(None)` per original axis.
+    whole_key: tuple[slice, ...] = attrs.field(init=False)
+    #: Position of S's only original axis; -1 when S merges several axes or has none.
+    sample_position: int = attrs.field(init=False)
+    #: Shape of a block holding everything of one sample (the original axes S does not take).
+    block_shape: tuple[int, ...] = attrs.field(init=False)
+    #: Position, in a block, of each spatial axis in output order.
+    block_spatial: tuple[int, ...] = attrs.field(init=False)
+    #: The spatial part of `shape`.
+    spatial_shape: tuple[int, ...] = attrs.field(init=False)
+
+    @whole_key.default
+    def _whole_key(self) -> tuple[slice, ...]:
+        return (slice(None),) * len(self.original_shape)
+
+    @sample_position.default
+    def _sample_position(self) -> int:
+        return self.sample_axes[0][0] if len(self.sample_axes) == 1 else -1
+
+    @block_shape.default
+    def _block_shape(self) -> tuple[int, ...]:
+        merged = {pos for pos, _ in self.sample_axes}
+        return tuple(n for i, n in enumerate(self.original_shape) if i not in merged)
+
+    @block_spatial.default
+    def _block_spatial(self) -> tuple[int, ...]:
+        merged = {pos for pos, _ in self.sample_axes}
+        kept = [i for i in range(len(self.original_shape)) if i not in merged]
+        return tuple(kept.index(pos) for pos in self.spatial_positions)
+
+    @spatial_shape.default
+    def _spatial_shape(self) -> tuple[int, ...]:
+        return self.shape[2:]
 
     @staticmethod
     @functools.lru_cache(maxsize=4096)
@@ -145,6 +182,97 @@ class PatchPlan:
             index //= n
         return key, extents
 
+    def read_patch(
+        self,
+        reader: Any,
+        dtype: np.dtype,
+        source: str,
+        sample_idx: int,
+        channels: Sequence[int] | None,
+        coords: Sequence[int],
+        patch_size: Sequence[int],
+    ) -> np.ndarray:
+        """`read_patch` through this plan (stacks keep their plan, so a read does not look it up)."""
+        if channels is None and type(coords) in _SEQUENCES and type(patch_size) in _SEQUENCES:
+            patch = self.read_common(reader, dtype, source, sample_idx, coords, patch_size)  # type: ignore[arg-type]
+            if patch is not None:
+                return patch
+        else:
+            converted = False
+            if not isinstance(coords, (tuple, list)) and hasattr(coords, "__iter__"):
+                coords, converted = tuple(coords), True  # numpy arrays, generators: read once
+            if not isinstance(patch_size, (tuple, list)) and hasattr(patch_size, "__iter__"):
+                patch_size, converted = tuple(patch_size), True
+            if converted and channels is None and isinstance(coords, tuple) and isinstance(patch_size, tuple):
+                patch = self.read_common(reader, dtype, source, sample_idx, coords, patch_size)
+                if patch is not None:
+                    return patch
+        return _read_any(self, reader, dtype, source, sample_idx, channels, coords, patch_size)
+
+    def read_common(
+        self,
+        reader: Any,
+        dtype: np.dtype,
+        source: str,
+        sample_idx: Any,
+        coords: tuple[Any, ...] | list[Any],
+        patch_size: tuple[Any, ...] | list[Any],
+    ) -> np.ndarray | None:
+        """The common request (all channels, whole numbers, wholly inside) at the least cost per call;
+        None for any other request, which the general path then checks (and refuses or zero-fills)."""
+        if type(sample_idx) is not int:
+            if not isinstance(sample_idx, np.integer):
+                return None
+            sample_idx = int(sample_idx)
+        positions = self.spatial_positions
+        n = len(positions)
+        if not 0 <= sample_idx < self.shape[0] or len(coords) != n or len(patch_size) != n:
+            return None
+        key = list(self.whole_key)
+        shape = list(self.block_shape)
+        # 2-D and 3-D requests of plain ints are checked inline: a loop over the axes costs more than the read
+        if n == 2 and _all_int(*coords, *patch_size):
+            (y, x), (h, w), (ey, ex) = coords, patch_size, self.spatial_shape
+            if y < 0 or x < 0 or h < 1 or w < 1 or y + h > ey or x + w > ex:
+                return None
+            py, px = positions
+            by, bx = self.block_spatial
+            key[py], key[px] = slice(y, y + h), slice(x, x + w)
+            shape[by], shape[bx] = h, w
+        elif n == 3 and _all_int(*coords, *patch_size):
+            (z, y, x), (d, h, w), (ez, ey, ex) = coords, patch_size, self.spatial_shape
+            if z < 0 or y < 0 or x < 0 or d < 1 or h < 1 or w < 1 or z + d > ez or y + h > ey or x + w > ex:
+                return None
+            pz, py, px = positions
+            bz, by, bx = self.block_spatial
+            key[pz], key[py], key[px] = slice(z, z + d), slice(y, y + h), slice(x, x + w)
+            shape[bz], shape[by], shape[bx] = d, h, w
+        else:
+            for pos, at, start, size, extent in zip(
+                positions, self.block_spatial, coords, patch_size, self.spatial_shape, strict=True
+            ):
+                if type(start) is not int or type(size) is not int:
+                    if not isinstance(start, np.integer) or not isinstance(size, np.integer):
+                        return None  # the general path refuses floats, strings and bools
+                    start, size = int(start), int(size)
+                if start < 0 or size < 1 or start + size > extent:
+                    return None
+                key[pos] = slice(start, start + size)
+                shape[at] = size
+        if self.sample_position >= 0:
+            key[self.sample_position] = sample_idx
+        else:
+            for pos, n in self.sample_axes:
+                key[pos] = sample_idx % n
+                sample_idx //= n
+        block = reader[tuple(key)]
+        if type(block) is not np.ndarray:
+            block = np.asarray(block)
+        expected = tuple(shape)
+        if block.shape != expected or block.dtype != dtype:
+            block = checked(block, expected, dtype, source)
+        return self.arrange(block)
+
     def read(
         self,
         reader: Any,
@@ -157,6 +285,11 @@ class PatchPlan:
     ) -> np.ndarray:
         """`reader[key]` checked and arranged as C(Z)YX; a copy nothing else holds unless `private=False`."""
         block = checked(np.asarray(reader[tuple(key)]), tuple(n for n in extents if n is not None), dtype, source)
+        return self.arrange(block, private=private)
+
+    def arrange(self, block: np.ndarray, *, private: bool = True) -> np.ndarray:
+        """A checked block (the original axes S does not take) as C(Z)YX; a copy nothing else holds
+        unless `private=False`. A block with no base is taken to be the reader's new array."""
         fresh = block.base is None
         if self.transpose is not None:
             block = block.transpose(self.transpose)
@@ -167,6 +300,14 @@ class PatchPlan:
         if not fresh:
             return block.copy()
         return block if block.flags.c_contiguous else np.ascontiguousarray(block)
+
+
+def _all_int(*values: object) -> bool:
+    """Whether every value is a plain int (not a bool, not a numpy integer: those take the slower checks)."""
+    for value in values:
+        if type(value) is not int:
+            return False
+    return True
 
 
 def read_patch(
@@ -185,35 +326,7 @@ def read_patch(
     in-bounds slices for C and the spatial axes. It returns either a view of data
     it holds (the patch is then copied) or a new array it does not keep.
     """
-    if not isinstance(coords, (tuple, list)) and hasattr(coords, "__iter__"):
-        coords = tuple(coords)  # numpy arrays, generators: read once (the checks refuse anything else)
-    if not isinstance(patch_size, (tuple, list)) and hasattr(patch_size, "__iter__"):
-        patch_size = tuple(patch_size)
-    plan = PatchPlan.of(layout)
-    shape = plan.shape
-    # The common request (all channels, a valid sample, wholly inside) skips the general checks.
-    if (
-        channels is None
-        and type(sample_idx) is int
-        and 0 <= sample_idx < shape[0]
-        and isinstance(coords, (tuple, list))
-        and isinstance(patch_size, (tuple, list))
-        and len(coords) == len(plan.spatial_positions)
-        and len(patch_size) == len(plan.spatial_positions)
-    ):
-        key, extents = plan.start_key(sample_idx)
-        for pos, start, size, extent in zip(plan.spatial_positions, coords, patch_size, shape[2:], strict=True):
-            if type(start) is not int or type(size) is not int:
-                if not isinstance(start, np.integer) or not isinstance(size, np.integer):
-                    break  # the general path checks (and refuses floats, strings, bools)
-                start, size = int(start), int(size)
-            if start < 0 or size < 1 or start + size > extent:
-                break
-            key[pos] = slice(start, start + size)
-            extents[pos] = size
-        else:
-            return plan.read(reader, key, extents, dtype, source)
-    return _read_any(plan, reader, dtype, source, sample_idx, channels, coords, patch_size)
+    return PatchPlan.of(layout).read_patch(reader, dtype, source, sample_idx, channels, coords, patch_size)
 
 
 def _read_any(

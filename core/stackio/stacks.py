@@ -23,7 +23,7 @@ from .errors import AxesError, ReadError, StackioError, ValidationError
 from .image_metadata import ImageMetadata, ImageMetadataReader, PerImage, check_image_request
 from .memory import ensure_fits_in_memory
 from .metadata import Metadata
-from .patches import checked, read_patch
+from .patches import PatchPlan, checked
 from .protocol import pixel_type
 
 
@@ -215,6 +215,7 @@ class ArrayStack(_Described):
         self.token = uuid.uuid4().hex
         # Patches are read from the arranged data, whose own layout is SC(Z)YX.
         self._arranged = Layout("SC" + layout.spatial_axes, self._data.shape, "S", layout.depth_axis)
+        self._plan = PatchPlan.of(self._arranged)
 
     @classmethod
     def from_axes(
@@ -243,7 +244,7 @@ class ArrayStack(_Described):
         patch_size: Sequence[int],
     ) -> np.ndarray:
         info = self._info
-        return read_patch(self._arranged, self._data, info.dtype, info.source, sample_idx, channels, coords, patch_size)
+        return self._plan.read_patch(self._data, info.dtype, info.source, sample_idx, channels, coords, patch_size)
 
     def read_all(self) -> np.ndarray:
         """The whole stack as an SC(Z)YX array (a view, not a copy)."""
@@ -351,6 +352,7 @@ class LazyStack(_Described):
     ) -> None:
         self._info = StackInfo(source, layout, dtype, metadata, load_options)
         self._reader = OnDemand(opener, source)
+        self._plan = PatchPlan.of(layout)
         if image_metadata is not None:
             self._images = PerImage(image_metadata, self._reader)
         #: Chunk shape in original axis order, where the format has chunks.
@@ -388,7 +390,7 @@ class LazyStack(_Described):
         info = self._info
         reader = self._reader.acquire()
         try:
-            return read_patch(info.layout, reader, info.dtype, info.source, sample_idx, channels, coords, patch_size)
+            return self._plan.read_patch(reader, info.dtype, info.source, sample_idx, channels, coords, patch_size)
         except StackioError:
             raise
         except Exception as exc:
