@@ -193,6 +193,27 @@ def test_file_at_n_fills_the_index_option(fresh_registry: Registry, npy_file: tu
         stackio.load(f"{npy_file[0]}@2", "TCYX", series=1)
 
 
+def test_file_at_n_is_refused_where_the_format_would_ignore_it(
+    fresh_registry: Registry, npy_file: tuple[Path, np.ndarray]
+) -> None:
+    # no option is named by @N and the plugin does not handle it: reading the whole file instead would be wrong
+    plugin = NpyPlugin()
+    fresh_registry.register(plugin, name="npytest")
+    with pytest.raises(stackio.ValidationError, match=r"'@2' names nothing in the npytest format.*drop the '@2'"):
+        stackio.load(f"{npy_file[0]}@2", "TCYX")
+    assert plugin.loaded == []
+
+    class Handles(NpyPlugin):
+        @hookimpl
+        def stackio_register_formats(self, register: Callable[[FormatSpec], None]) -> None:
+            register(FormatSpec(name="handles", suffixes=(".npy",), handles_index=True))
+
+    handles = Handles()
+    fresh_registry.register(handles, name="handles")
+    stackio.load(f"{npy_file[0]}@2", "TCYX", format="handles")  # the plugin reads Source.index itself
+    assert handles.loaded == [f"{npy_file[0]}@2"]
+
+
 def test_invalid_option_declarations_are_refused() -> None:
     class Twice(NpyPlugin):
         @hookimpl

@@ -58,6 +58,9 @@ class FormatSpec:
     priority: int = 0
     #: The options `load` accepts for this format (an `Option`, or a bare name for any value).
     options: tuple[Option, ...] = attrs.field(default=(), converter=_options)
+    #: Whether the plugin handles `file@N` itself (reads `Source.index`: selects by it or refuses it) where
+    #: no option is declared `index=True`; otherwise the core refuses a `@N` the format would ignore.
+    handles_index: bool = False
     #: Whether options beyond `options` are accepted and passed on (e.g. to a user's loader).
     pass_through_options: bool = False
     #: What `in_memory` means when the caller leaves it unset (None).

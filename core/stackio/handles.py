@@ -94,8 +94,15 @@ class FormatHandle:
 
     def validate(self, source: Source, axes: str | None, options: Mapping[str, Any]) -> dict[str, Any]:
         """The options checked against the declaration, then the plugin's own cross-field rules."""
+        spec = self.spec
         checked = check_options(
-            self.name, self.spec.options, self.spec.pass_through_options, source, source.index, options
+            self.name,
+            spec.options,
+            spec.pass_through_options,
+            source,
+            source.index,
+            options,
+            handles_index=spec.handles_index,
         )
         hook = self._call("stackio_validate")
         if hook is not None:

@@ -116,9 +116,13 @@ def check_options(
     source: object,
     index: int | None,
     given: Mapping[str, Any],
+    *,
+    handles_index: bool = False,
 ) -> dict[str, Any]:
     """The options to hand the plugin: types and bounds checked, `file@N` reconciled.
 
+    `file@N` goes to the option declared `index=True`; a format without one refuses it unless its plugin
+    `handles_index` itself (a `@N` silently ignored would read every image where the user asked for one).
     Raises `ValidationError` naming the option, what it must be, and the options
     the format takes.
     """
@@ -149,6 +153,13 @@ def check_options(
                     source=str(source),
                 )
             out[indexed.name] = index
+        elif not handles_index:
+            raise ValidationError(
+                f"{source}: '@{index}' names nothing in the {format} format: it has no numbered images, scenes "
+                f"or series to pick (frames and planes are the stack's samples, picked with sample_idx); "
+                f"drop the '@{index}'",
+                source=str(source),
+            )
     return out
 
 

@@ -42,6 +42,7 @@ def stackio_register_formats(register: Callable[[FormatSpec], None]) -> None:
             name="numpy",
             suffixes=(".npy", ".npz"),
             magic=(NPY_MAGIC,),
+            handles_index=True,  # name.npz@N: the archive's N-th array; refused for a .npy
             description="numpy .npy (memory-mapped) and .npz files",
         )
     )
@@ -53,6 +54,7 @@ def stackio_register_formats(register: Callable[[FormatSpec], None]) -> None:
             description="any format, through read_func= (a function returning an array) or loader= "
             "(a function returning ImageStacks)",
             pass_through_options=True,
+            handles_index=True,  # a loader gets the source as given, @N included; read_func refuses it
             in_memory_default=True,
         )
     )

@@ -77,6 +77,13 @@ def validate_custom(source: Source, axes: str | None, options: Mapping[str, Any]
                 f"{source}: suffix must be a file suffix starting with '.', such as '.npy', not {suffix!r}",
                 source=str(source),
             )
+        if source.index is not None:
+            raise ValidationError(
+                f"{source}: read_func= is given the whole file, never '@{source.index}'; drop the "
+                f"'@{source.index}' and pick the part inside the function (read_kwargs= passes it arguments), "
+                "or use loader=, which gets the source as given",
+                source=str(source),
+            )
         if source.kind == "array" or source.path is None:
             raise ValidationError(
                 f"{source}: read_func reads files; give a file, a directory or a list of files "

@@ -157,6 +157,7 @@ def register_format(
         markers=tuple(markers),
         priority=priority,
         options=tuple(options),
+        handles_index=read_func is None,  # a loader gets the source as given, @N included
         description=description or f"registered at run time ({_describe(given[0])})",
         distribution="<run time>",
     )

@@ -113,3 +113,15 @@ def test_loader_options_are_checked(plane: tuple[Path, np.ndarray]) -> None:
 
 def test_unlisted_options_are_passed_to_the_loader(plane: tuple[Path, np.ndarray]) -> None:
     assert len(stackio.load(plane[0], "YX", loader=tile_loader, tiles=5)) == 5
+
+
+def test_a_loader_gets_file_at_n_as_given(plane: tuple[Path, np.ndarray]) -> None:
+    # a loader reads the source itself, so '@N' reaches it (it is not dropped on the way)
+    seen: list[Any] = []
+
+    def spy(source: Any, axes: str | None) -> list[stackio.ImageStack]:
+        seen.append(source)
+        return tile_loader(str(source).rsplit("@", 1)[0], axes)
+
+    stackio.load(f"{plane[0]}@1", "YX", loader=spy)
+    assert seen == [f"{plane[0]}@1"]

@@ -180,3 +180,12 @@ def test_read_functions_are_in_memory_by_default_and_file_backed_on_request(
     assert isinstance(lazy, stackio.FileBackedStack)
     np.testing.assert_array_equal(_whole(default), arrays[2])
     np.testing.assert_array_equal(_whole(lazy), arrays[2])
+
+
+def test_file_at_n_with_a_read_function_is_refused_not_ignored(raw_dir: tuple[Path, list[np.ndarray]]) -> None:
+    # read_func is handed the whole file: '@2' would silently read all of it
+    path = raw_dir[0] / "img3.raw"
+    with pytest.raises(ValidationError, match=r"img3\.raw@2: read_func= is given the whole file, never '@2'"):
+        stackio.load(f"{path}@2", "YX", read_func=read_raw, read_kwargs={"shape": (6, 7)})
+    (stack,) = stackio.load(path, "YX", read_func=read_raw, read_kwargs={"shape": (6, 7)})
+    np.testing.assert_array_equal(_whole(stack), raw_dir[1][3])

@@ -116,3 +116,21 @@ def test_registration_errors(cleanup: list[str]) -> None:
         stackio_custom.register_format("numpy", [".npy"], read_func=np.load)
     with pytest.raises(ValidationError, match="no format 'never' was registered"):
         stackio_custom.unregister_format("never")
+
+
+def test_file_at_n_is_refused_for_a_read_function_and_given_to_a_loader(tmp_path: Path, cleanup: list[str]) -> None:
+    np.savetxt(tmp_path / "a.grid", np.eye(3))
+    stackio_custom.register_format("grid", [".grid"], read_func=read_text_plane, kwargs={"delimiter": None})
+    cleanup.append("grid")
+    with pytest.raises(ValidationError, match=r"'@1' names nothing in the grid format"):
+        stackio.load(f"{tmp_path / 'a.grid'}@1", "YX")
+    stackio_custom.unregister_format("grid")
+    seen: list[Any] = []
+
+    def loader(source: Any, axes: str | None) -> list[stackio.ImageStack]:
+        seen.append(source)
+        return [TextStack(tmp_path / "a.grid", axes)]
+
+    stackio_custom.register_format("grid", [".grid"], loader=loader)
+    stackio.load(f"{tmp_path / 'a.grid'}@1")
+    assert seen == [f"{tmp_path / 'a.grid'}@1"]

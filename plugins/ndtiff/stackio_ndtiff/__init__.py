@@ -40,6 +40,7 @@ def stackio_register_formats(register: Callable[[FormatSpec], None]) -> None:
             owns_files=True,
             priority=10,
             options=OPTIONS,
+            handles_index=True,  # refused with a pointer to select={'position': N}
             heavy_modules=("ndstorage", "ndtiff"),
             description="Micro-Manager / pycro-manager NDTiff dataset folders (NDTiff.index), tiled XY stitched",
         )

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import stackio
 from PIL import Image
-from stackio import AxesError, LazyStack, ReadError
+from stackio import AxesError, LazyStack, ReadError, ValidationError
 
 
 def _pillow(path: Path, mode: str | None = None) -> np.ndarray:
@@ -144,3 +144,13 @@ def test_other_content_named_png_is_refused(tmp_path: Path) -> None:
     verdicts = {v.format: v for v in stackio.diagnose(tmp_path / "fake.png").verdicts}
     assert verdicts["png"].status == "refused" and verdicts["png"].reason == "no PNG magic bytes"
     assert verdicts["numpy"].status == "accepted"
+
+
+@pytest.mark.parametrize("name", ["anim.png@2", "anim.png@0", "grey.jpg@1"])
+def test_file_at_n_is_refused_not_ignored(files: Path, name: str) -> None:
+    # a PNG or JPEG holds one image (frames are samples): '@N' names nothing and must not read every frame
+    index = name.rsplit("@", 1)[1]
+    with pytest.raises(ValidationError, match=rf"'@{index}' names nothing in the (png|jpeg) format.*sample_idx"):
+        stackio.load(f"{files / name}")
+    (stack,) = stackio.load(files / name.split("@")[0])  # the file itself still loads whole
+    assert stack.data_shape[0] == (4 if name.startswith("anim") else 1)

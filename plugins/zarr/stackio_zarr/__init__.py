@@ -39,6 +39,7 @@ def stackio_register_formats(register: Callable[[FormatSpec], None]) -> None:
             schemes=SCHEMES,
             owns_files=True,
             options=OPTIONS,
+            handles_index=True,  # store@N: the N-th of the stacks the store gives
             writes=(".ome.zarr", ".zarr"),
             write_options=WRITE_OPTIONS,
             heavy_modules=("zarr", "numcodecs"),
