@@ -480,15 +480,22 @@ def build(root: Path, name: str, axes: str | None, options: Options) -> Loaded:
     table = new_table(table_shape, len(entries))
     all_names = set(names_all)
     kept: list[IndexEntry] = []
-    for entry in entries:
-        if set(entry.axes) != all_names or any(entry.axes[a] != v for a, v in fixed.items()):
+    numbers: list[int] = []  # each kept image's entry number in the index, for errors
+    for number, entry in enumerate(entries):
+        if set(entry.axes) != all_names:
+            raise _partial_coordinates(name, folder, number, entry, names_all)
+        if any(entry.axes[a] != v for a, v in fixed.items()):
             continue
         try:
             cell = tuple(positions[a][entry.axes[a]] for a in table_axes)
         except KeyError:  # a value left out by select
             continue
+        held = int(table[cell]) if isinstance(table, np.ndarray) else table.get(cell, -1)
+        if held >= 0:
+            raise _duplicate_coordinates(name, folder, numbers[held], number, entry)
         table[cell] = len(kept)
         kept.append(entry)
+        numbers.append(number)
     # only the images selected need to agree in size and exist on disk
     height, width, dtype, spp = _image_format(kept or entries, name)
     filenames = _check_files(folder, kept, name, height * width * spp * np.dtype(dtype).itemsize)
@@ -551,6 +558,33 @@ def build(root: Path, name: str, axes: str | None, options: Options) -> Loaded:
         raw=partial(summary_metadata, str(levels[0] / full_index.entries[0].filename)),
     )
     return Loaded(plan, layout, metadata, chunks, image_index(kept, table_axes, positions, fixed, entries[0]))
+
+
+def _coordinates(axes: Mapping[str, Any]) -> str:
+    return ", ".join(f"{a}={v!r}" for a, v in sorted(axes.items())) or "no axes"
+
+
+def _duplicate_coordinates(name: str, folder: Path, first: int, second: int, entry: IndexEntry) -> ReadError:
+    """Two index entries at one coordinate: keeping either would silently drop the other image."""
+    return ReadError(
+        f"{name}: {folder / INDEX_NAME} lists two images at the same coordinates ({_coordinates(entry.axes)}): "
+        f"entries {first} and {second}; which one belongs there is ambiguous, so the dataset is refused rather "
+        "than one image silently dropped. Leave those coordinates out with select= (e.g. select a value of "
+        "another axis), or repair the acquisition's index",
+        source=name,
+    )
+
+
+def _partial_coordinates(name: str, folder: Path, number: int, entry: IndexEntry, names: Sequence[str]) -> ReadError:
+    """An index entry without every axis the others have: it has no place in the stack."""
+    missing = sorted(set(names) - set(entry.axes))
+    return ReadError(
+        f"{name}: {folder / INDEX_NAME} entry {number} ({_coordinates(entry.axes)}) does not give the "
+        f"axis/axes {', '.join(missing)} that other images have (the dataset's axes: {', '.join(names)}); "
+        "an image without a value on every axis has no place in the stack, so the dataset is refused rather "
+        "than the image silently dropped. Read that image with ndstorage's read_image, or repair the index",
+        source=name,
+    )
 
 
 def _mosaic(

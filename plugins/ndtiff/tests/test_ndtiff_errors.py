@@ -162,3 +162,26 @@ def test_images_of_different_sizes(tmp_path: Path) -> None:
     with pytest.raises(stackio.ReadError, match=r"mixed: its images have different sizes \(6x10, 8x10\)"):
         stackio.load(folder)
     assert stackio.load(folder, select={"position": 1})[0].data_shape == (1, 1, 6, 10)
+
+
+def test_index_entries_at_the_same_coordinates_are_refused_not_dropped(tmp_path: Path) -> None:
+    # ndstorage's writer indexes all three images; keeping one per coordinate would lose an image silently
+    images = [({"time": t}, np.full((8, 10), v, np.uint16)) for t, v in ((0, 1), (1, 2), (1, 3))]
+    folder = write_ndtiff(tmp_path / "twice", images, {})
+    with pytest.raises(
+        stackio.ReadError,
+        match=r"twice: .*NDTiff\.index lists two images at the same coordinates \(time=1\): "
+        r"entries 1 and 2",
+    ):
+        stackio.load(folder)
+    (stack,) = stackio.load(folder, select={"time": 0})  # coordinates left out by select= are not in the way
+    np.testing.assert_array_equal(stack.extract_patch(0, None, (0, 0), (8, 10))[0], images[0][1])
+
+
+def test_index_entries_without_every_axis_are_refused_not_dropped(tmp_path: Path) -> None:
+    images = [({"time": 0}, np.full((8, 10), 1, np.uint16))] + [
+        ({"time": 1, "z": z}, np.full((8, 10), 2 + z, np.uint16)) for z in range(2)
+    ]
+    folder = write_ndtiff(tmp_path / "partial", images, {})
+    with pytest.raises(stackio.ReadError, match=r"partial: .*entry 0 \(time=0\) does not give the axis/axes z"):
+        stackio.load(folder)
