@@ -16,37 +16,12 @@ import attrs
 
 from .axes import Layout
 from .errors import ReadError, StackioError, ValidationError
-
-#: Seconds per unit of time, by the names formats use (OME's symbols, stackio's long names).
-SECONDS_PER = {
-    "s": 1.0,
-    "sec": 1.0,
-    "second": 1.0,
-    "seconds": 1.0,
-    "ms": 1e-3,
-    "millisecond": 1e-3,
-    "milliseconds": 1e-3,
-    "µs": 1e-6,
-    "μs": 1e-6,
-    "us": 1e-6,
-    "microsecond": 1e-6,
-    "ns": 1e-9,
-    "nanosecond": 1e-9,
-    "min": 60.0,
-    "minute": 60.0,
-    "minutes": 60.0,
-    "h": 3600.0,
-    "hr": 3600.0,
-    "hour": 3600.0,
-    "hours": 3600.0,
-    "d": 86400.0,
-    "day": 86400.0,
-}
+from .units import seconds_per
 
 
 def seconds(value: Any, unit: str) -> float | None:
     """`value` in `unit` as seconds; `None` when either is not a finite number or a known time unit."""
-    factor = SECONDS_PER.get(unit.strip()) or SECONDS_PER.get(unit.strip().lower())
+    factor = seconds_per(unit)
     number = finite(value)
     return None if factor is None or number is None else number * factor
 

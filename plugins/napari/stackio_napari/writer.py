@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import stackio
+from stackio.units import calibrated, unit_name
 
 FullLayerData = tuple[Any, dict[str, Any], str]
 
@@ -93,8 +94,8 @@ def _units(attributes: dict[str, Any], axes: str) -> dict[str, str]:
     units = attributes.get("units") or ()
     out = {}
     for axis, unit in zip(axes, units, strict=False):
-        name = str(unit)
-        if name and name != "pixel":
+        name = unit_name(str(unit))
+        if name and calibrated(name):
             out[axis] = name
     return out
 

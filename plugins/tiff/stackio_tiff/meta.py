@@ -11,55 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-
-_UNITS = {
-    "µm": "micrometer",
-    "μm": "micrometer",
-    "um": "micrometer",
-    "micron": "micrometer",
-    "microns": "micrometer",
-    "micrometer": "micrometer",
-    "micrometre": "micrometer",
-    "nm": "nanometer",
-    "nanometer": "nanometer",
-    "mm": "millimeter",
-    "millimeter": "millimeter",
-    "cm": "centimeter",
-    "centimeter": "centimeter",
-    "m": "meter",
-    "meter": "meter",
-    "pm": "picometer",
-    "å": "angstrom",
-    "angstrom": "angstrom",
-    "inch": "inch",
-    "in": "inch",
-    "s": "second",
-    "sec": "second",
-    "secs": "second",
-    "second": "second",
-    "seconds": "second",
-    "ms": "millisecond",
-    "msec": "millisecond",
-    "millisecond": "millisecond",
-    "µs": "microsecond",
-    "us": "microsecond",
-    "ns": "nanosecond",
-    "min": "minute",
-    "minute": "minute",
-    "minutes": "minute",
-    "h": "hour",
-    "hr": "hour",
-    "hour": "hour",
-    "hours": "hour",
-}
-#: ImageJ's word for "not calibrated".
-_UNCALIBRATED = {"pixel", "pixels", ""}
+from stackio.units import calibrated
+from stackio.units import unit_name as _long_name
 
 
 def unit_name(unit: str) -> str:
-    """A unit spelled as the file spells it, in stackio's long form ('µm' -> 'micrometer')."""
-    text = unit.replace("\\u00B5", "µ").replace("\\u00b5", "µ").strip()
-    return _UNITS.get(text.lower(), _UNITS.get(text, text))
+    """A unit spelled as the file spells it, in stackio's long form ('µm', '\\xb5m' -> 'micrometer')."""
+    return _long_name(unit) or ""
 
 
 def _positive(value: Any) -> float | None:
@@ -199,7 +157,7 @@ def imagej_physical(ij: dict[str, Any], page: Any) -> Physical:
     """ImageJ calibration: X/Y from the resolution tags, Z from `spacing`, T from `finterval`."""
     voxel, units = {}, {}
     unit = str(ij.get("unit", "") or "")
-    if unit.lower() not in _UNCALIBRATED:
+    if calibrated(unit):
         for axis, tag in (("X", "XResolution"), ("Y", "YResolution")):
             if tag not in page.tags:
                 continue

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 from stackio import ValidationError
 from stackio.pyramids import downsample
+from stackio.units import symbol, unit_name
 from stackio.writing import Progress, WriteRequest
 
 OPTIONS = ("flavor", "compression", "tile", "bigtiff", "name")
@@ -29,30 +30,13 @@ IMAGEJ_DTYPES = ("uint8", "uint16", "float32")
 IMAGEJ_LIMIT = 2**30
 #: Classic TIFF offsets are 32-bit; past this (with room for tags) BigTIFF is written.
 CLASSIC_LIMIT = 2**32 - 2**25
-#: OME-XML unit symbols for the long names stackio metadata uses.
-SYMBOLS = {
-    "micrometer": "µm",
-    "nanometer": "nm",
-    "millimeter": "mm",
-    "centimeter": "cm",
-    "meter": "m",
-    "picometer": "pm",
-    "angstrom": "Å",
-    "second": "s",
-    "millisecond": "ms",
-    "microsecond": "µs",
-    "nanosecond": "ns",
-    "minute": "min",
-    "hour": "h",
-}
-
 ReadBlock = Callable[[int, Sequence[int] | None, Sequence[int], Sequence[int]], np.ndarray]
 
 
 def _symbol(unit: str | None) -> str | None:
     if unit is None:
         return None
-    return SYMBOLS.get(unit, unit)
+    return symbol(unit_name(unit) or unit)
 
 
 class TiffImage:

@@ -16,6 +16,7 @@ import numpy as np
 from stackio import ValidationError
 from stackio.pyramids import downsample, level_factors, level_shape
 from stackio.saving import REGION_BYTES, region_step
+from stackio.units import unit_name
 from stackio.writing import ImageSpec, Progress, WriteRequest, grid
 
 from .store import ZarrFormat
@@ -23,29 +24,6 @@ from .store import ZarrFormat
 VERSIONS = ("0.5", "0.4")
 COMPRESSIONS = ("zstd", "blosc", "lz4", "gzip", "none")
 OPTIONS = ("version", "compression", "name")
-#: NGFF names for the unit spellings found in microscopy files.
-UNITS = {
-    "um": "micrometer",
-    "µm": "micrometer",
-    "μm": "micrometer",
-    "micron": "micrometer",
-    "microns": "micrometer",
-    "nm": "nanometer",
-    "mm": "millimeter",
-    "cm": "centimeter",
-    "m": "meter",
-    "pm": "picometer",
-    "a": "angstrom",
-    "å": "angstrom",
-    "s": "second",
-    "sec": "second",
-    "ms": "millisecond",
-    "us": "microsecond",
-    "µs": "microsecond",
-    "ns": "nanosecond",
-    "min": "minute",
-    "h": "hour",
-}
 NGFF_UNITS = {
     *("angstrom", "attometer", "centimeter", "decimeter", "exameter", "femtometer", "foot", "gigameter"),
     *("hectometer", "inch", "kilometer", "megameter", "meter", "micrometer", "mile", "millimeter"),
@@ -63,7 +41,7 @@ def ngff_unit(unit: str | None) -> str | None:
     """The NGFF (UDUNITS-2) name of a unit, or None when there is none."""
     if unit is None:
         return None
-    name = UNITS.get(unit.strip().lower(), unit.strip().lower())
+    name = unit_name(unit)
     return name if name in NGFF_UNITS else None
 
 
