@@ -176,3 +176,22 @@ def _unravel(index: int, shape: tuple[int, ...]) -> tuple[int, ...]:
         out.append(index % size)
         index //= size
     return tuple(reversed(out))
+
+
+#: In a declared axes string, a dimension the file does not name: any letter may be given for it.
+FREE = "?"
+
+
+def contradictions(given: str, declared: Sequence[str]) -> list[int]:
+    """The dimensions where `given` axes contradict what a file declares (the axes rule).
+
+    `declared` holds, per dimension, the letters the file allows there: one letter for a declared
+    axis, several where the file allows a choice (colour samples: 'CS'), FREE where it says nothing.
+    A declared Z or T may also be named S, which merges it into the samples (2-D training on a
+    3-D or time-lapse file). Both strings are upper case, one entry per dimension.
+    """
+    return [
+        i
+        for i, (g, allowed) in enumerate(zip(given, declared, strict=True))
+        if FREE not in allowed and g not in allowed and not (g == "S" and allowed in ("Z", "T"))
+    ]

@@ -310,7 +310,7 @@ def _stack(
     described: _Described,
 ) -> ImageStack:
     label = _label(path, opened, image)
-    resolved = layouts.resolve(image.axes, store.shape, axes, source=label, kind=image.kind, guessed=image.guessed)
+    resolved = layouts.resolve_image(image, store.shape, axes, source=label)
     layout = layouts.layout_for(resolved, store.shape, source=label)
     metadata = _metadata(path, opened, image, resolved, layout.n_channels, described)
     opener = ImageOpener(str(path), image.index, level, bool(options.get("allow_missing")), prebuilt=store)

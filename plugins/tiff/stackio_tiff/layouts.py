@@ -1,30 +1,45 @@
-"""From tifffile's axis letters and the user's axes to a stackio `Layout`.
+"""From tifffile's axis letters and the user's axes to a stackio `Layout` (the axes rule, for TIFF).
 
 tifffile names a series' dimensions with its own letters: T, C, Z, Y, X mean
-what they mean in stackio; S is samples per pixel (RGB), which stackio calls
-C; I and Q are pages of unknown meaning; other letters (R position, E lambda,
-H, A, P, ...) are extra dimensions a file declares and are merged into S.
+what they mean in stackio; S is colour samples (which stackio calls C) when the
+pages have more than one sample per pixel there, else a sample axis as in
+CAREamics' 'SYX' (stackio's S); I and Q are pages of unknown meaning; other
+letters (R position, E lambda, H, A, P, ...) are extra dimensions a file
+declares and are merged into S.
 
-A series without axis metadata (tifffile 'shaped' without "axes", 'generic',
-'uniform') has axes tifffile guessed from the page structure. When the guess
-has I, Q or a repeated letter (e.g. 'YQX' or 'XYX' for images one pixel wide)
-it declares nothing: given axes are taken as they are.
+What binds given axes depends on what declares the letters:
+- axis metadata (OME, ImageJ, tifffile 'shaped' with "axes", Micro-Manager,
+  other flavours): every letter, except that a Z or T may be named S (merged
+  into the samples) and colour samples may be named S;
+- the page structure of a plain file ('generic', 'uniform'): rows Y, columns
+  X, colour samples C (or S) and a page depth Z; the page index is free;
+- tifffile 'shaped' without "axes": only the shape, so given axes name
+  `tifffile.imread`'s dimensions in order, any letters. Its guessed letters
+  (including an RGB photometric tifffile's writer chose) serve `axes=None`
+  only, and a guess with I, Q or a repeated letter (e.g. 'YQX' or 'XYX' for
+  images one pixel wide) asks for axes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from stackio import AxesError, Layout, normalize_axes
+from stackio.axes import FREE, contradictions
 
 #: tifffile letters that carry no meaning: the user must name them.
 UNKNOWN = "IQ"
+#: Series kinds whose axes come from the pages alone (a plain TIFF).
+PLAIN = ("generic", "uniform")
 
 _DECLARED_BY = {
     "ome": "OME metadata",
     "imagej": "ImageJ metadata",
     "shaped": "tifffile 'shaped' metadata",
     "mmstack": "Micro-Manager metadata",
+    "generic": "page structure (rows Y, columns X, colour samples C or S; the page index is free)",
+    "uniform": "page structure (rows Y, columns X, colour samples C or S)",
 }
 
 
@@ -32,17 +47,54 @@ def declared_by(kind: str) -> str:
     return _DECLARED_BY.get(kind, f"structure ({kind or 'plain'} TIFF)")
 
 
-def file_axes(tiff_axes: str) -> str:
-    """tifffile's letters in stackio's terms: S becomes C (when C is free), I/Q become '?'."""
+def file_axes(tiff_axes: str, colour: bool = True) -> str:
+    """tifffile's letters in stackio's terms for `axes=None`; '?' where the file says nothing.
+
+    `colour`: whether tifffile's S is colour samples (S becomes C when C is free); otherwise S is
+    a sample axis and stays S. I/Q become '?'.
+    """
     out = []
     for a in tiff_axes:
-        if a == "S":
-            out.append("C" if "C" not in tiff_axes else "?")
+        if a == "S" and colour:
+            out.append("C" if "C" not in tiff_axes else FREE)
         elif a in UNKNOWN:
-            out.append("?")
+            out.append(FREE)
         else:
             out.append(a)
     return "".join(out)
+
+
+def allowed_axes(tiff_axes: str, colour: bool = True) -> list[str]:
+    """Per dimension, the letters given axes may use there (FREE for any)."""
+    out = []
+    for a in tiff_axes:
+        if tiff_axes.count(a) > 1 or a in UNKNOWN or _extra(a):
+            out.append(FREE)
+        elif a == "S" and colour:
+            out.append("S" if "C" in tiff_axes else "CS")
+        else:
+            out.append(a)
+    return out
+
+
+def colour_samples(image: Any) -> bool:
+    """Whether the image's tifffile S is colour samples: its pages have >1 sample per pixel on that axis."""
+    if "S" not in image.axes:
+        return False
+    keyframe = image.series.keyframe
+    if int(getattr(keyframe, "samplesperpixel", 1) or 1) <= 1:
+        return False
+    if image.position is not None:  # a Micro-Manager position: tifffile puts S on the samples only
+        return True
+    from .images import _split
+
+    split = _split(tuple(image.series.shape), keyframe.shaped)
+    if split is None:
+        return True
+    start, mapping = split
+    s = image.axes.index("S")
+    # normalized page dimensions 0 and 4 are the separate and the interleaved samples
+    return s >= start and mapping[s - start] in (0, 4)
 
 
 def unreliable(tiff_axes: str) -> bool:
@@ -54,6 +106,14 @@ def _extra(letter: str) -> bool:
     return letter not in "STCZYX?"
 
 
+def resolve_image(image: Any, shape: Sequence[int], given: str | None, *, source: str) -> str:
+    """`resolve` for one image of a file (an `images.Image`), with the shape of the level read."""
+    shaped_only = image.kind == "shaped" and image.guessed
+    return resolve(
+        image.axes, shape, given, source=source, kind=image.kind, guessed=shaped_only, colour=colour_samples(image)
+    )
+
+
 def resolve(
     tiff_axes: str,
     shape: Sequence[int],
@@ -62,32 +122,34 @@ def resolve(
     source: str,
     kind: str,
     guessed: bool = False,
+    colour: bool = True,
 ) -> str:
     """The axes of the image in stackio letters (extras kept as tifffile's letters).
 
-    `guessed`: the file has no axis metadata (tifffile guessed `tiff_axes`); a guess with I, Q or a
-    repeated letter declares nothing, so given axes win.
+    `guessed`: the file declares only its shape (tifffile 'shaped' without "axes"): given axes
+    are taken as they are, and `tiff_axes` (tifffile's guess) serve `axes=None` only.
+    `colour`: whether tifffile's S is colour samples (see `colour_samples`).
     """
-    declared = file_axes(tiff_axes)
+    declared = file_axes(tiff_axes, colour)
     shape = tuple(int(n) for n in shape)
-    vague = guessed and unreliable(tiff_axes)
+    if guessed and given is not None:
+        return normalize_axes(given, shape, source=source)
+    vague = (guessed or kind in PLAIN) and unreliable(tiff_axes)
     if vague:
-        if given is not None:
-            return normalize_axes(given, shape, source=source)
-        declared = "".join("?" if tiff_axes.count(a) > 1 else d for a, d in zip(tiff_axes, declared, strict=True))
+        declared = "".join(FREE if tiff_axes.count(a) > 1 else d for a, d in zip(tiff_axes, declared, strict=True))
     if given is None:
-        unknown = [i for i, a in enumerate(declared) if a == "?"]
+        unknown = [i for i, a in enumerate(declared) if a == FREE]
         if unknown:
             i = unknown[0]
             what = (
                 "samples per pixel (S) beside channels (C)"
-                if tiff_axes[i] == "S" and not vague
+                if tiff_axes[i] == "S" and tiff_axes.count("S") == 1
                 else f"pages of unknown meaning ({tiff_axes[i]!r})"
                 if tiff_axes[i] in UNKNOWN
                 else f"an axis tifffile could only guess ({tiff_axes[i]!r} appears twice)"
             )
-            example = "".join("Z" if a == "?" else a for a in declared) if len(unknown) == 1 else None
-            if vague and example and not example.endswith("YX"):
+            example = "".join("Z" if a == FREE else a for a in declared) if len(unknown) == 1 else None
+            if guessed and unreliable(tiff_axes) and example and not example.endswith("YX"):
                 example = None  # tifffile's Y and X are a guess here too
             hint = f", e.g. axes={example!r}" if example and "Z" not in declared else ""
             raise AxesError(
@@ -98,13 +160,15 @@ def resolve(
             )
         return declared
     upper = normalize_axes(given, shape, source=source)
-    wrong = [i for i, (d, g) in enumerate(zip(declared, upper, strict=True)) if d != "?" and not _extra(d) and d != g]
+    wrong = contradictions(upper, allowed_axes(tiff_axes, colour))
     if wrong:
-        named = "" if "?" not in declared else " with each '?' named"
+        named = "" if FREE not in declared else " with each '?' named"
+        merge = "; a declared Z or T may be named S to make each plane a sample" if set("ZT") & set(declared) else ""
         raise AxesError(
             f"{source}: axes {given!r} contradict the file: its {declared_by(kind)} declares "
             f"{declared!r} for shape {shape} (tifffile axes {tiff_axes!r}); pass axes={declared!r}{named}"
-            + (", or axes=None" if not named else ""),
+            + (", or axes=None" if not named else "")
+            + merge,
             source=source,
         )
     return upper

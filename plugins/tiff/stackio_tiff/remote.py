@@ -250,7 +250,7 @@ def load(source: Source, axes: str | None, options: dict[str, Any], index: int |
             series = image.series.levels[level] if level else image.series
             _check_complete(tiff, series)
             shape = tuple(int(n) for n in series.shape)
-            resolved = layouts.resolve(image.axes, shape, axes, source=label, kind=image.kind, guessed=image.guessed)
+            resolved = layouts.resolve_image(image, shape, axes, source=label)
             layout = layouts.layout_for(resolved, shape, source=label)
             metadata = _metadata(tiff, image, resolved, layout.n_channels, storage, ome)
             opener = RemoteOpener(url, image.index, level, storage)
