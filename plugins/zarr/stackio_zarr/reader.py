@@ -22,6 +22,7 @@ from stackio import (
 )
 from stackio.protocol import pixel_type
 from stackio.remote import StorageOptions
+from stackio.units import unit_name
 
 from . import ome
 from .funlib import funlib_attrs
@@ -350,7 +351,7 @@ def _ome_metadata(target: Target, axes: str, shape: tuple[int, ...], raw: Any) -
         if translation is not None:
             offset[letter] = float(translation[i])
         if axis.unit:
-            units[letter] = axis.unit
+            units[letter] = unit_name(axis.unit) or axis.unit
     channels = None
     if "C" in axes and ms.channel_labels is not None and len(ms.channel_labels) == shape[axes.index("C")]:
         channels = ms.channel_labels
@@ -377,7 +378,7 @@ def _funlib_metadata(funlib: Any, axes: str, names: tuple[str, ...] | None, raw:
     return Metadata(
         voxel_size=per_axis(funlib.voxel_size),
         offset=per_axis(funlib.offset),
-        units=per_axis(funlib.units),
+        units=per_axis(None if funlib.units is None else [unit_name(u) or "" for u in funlib.units]),
         axis_names=funlib.axis_names or names,
         raw=raw,
     )
