@@ -1,4 +1,8 @@
-"""OME-NGFF (0.1 to 0.5) metadata: multiscales, axes, transformations, omero, bioformats2raw, plates.
+"""OME-NGFF metadata: multiscales, axes, transformations, omero, bioformats2raw, plates.
+
+NGFF 0.1 to 0.5 are read as specified; a later or unknown version is read where its axes can be
+found: the multiscales `axes`, else (0.6 development files, RFC 5) the `coordinateSystems` axes
+its datasets map to axis by axis.
 
 Pure JSON interpretation; nothing here opens arrays.
 """
@@ -15,8 +19,11 @@ from .store import Node, check_internal
 
 #: NGFF axis names stackio maps to its own letters; any other name needs `axes=`.
 AXIS_LETTERS = {"t": "T", "c": "C", "z": "Z", "y": "Y", "x": "X"}
-#: NGFF before 0.3 has no axes: the data is always 5D in this order.
+#: NGFF 0.1 and 0.2 have no axes: the data is always 5D in this order. No other version implies axes.
 LEGACY_AXES = ("t", "c", "z", "y", "x")
+LEGACY_VERSIONS = ("0.1", "0.2")
+#: Transformations that keep each array axis on the same-numbered axis of the coordinate system.
+AXIS_PRESERVING = ("identity", "scale", "translation")
 
 
 def ome_attributes(attributes: dict[str, Any]) -> dict[str, Any]:
@@ -40,14 +47,17 @@ class Multiscale:
     #: Path of the image group inside the store.
     group_path: str
     version: str | None
+    #: The array's axes; empty when the metadata gives none stackio can place (see `axes_from`).
     axes: tuple[Axis, ...]
-    #: Whether `axes` were written (NGFF >= 0.3) rather than implied (TCZYX).
+    #: Whether `axes` were written (multiscales axes or coordinate system) rather than implied (TCZYX).
     axes_declared: bool
     dataset_paths: tuple[str, ...]
     dataset_transforms: tuple[tuple[dict[str, Any], ...], ...]
     transforms: tuple[dict[str, Any], ...]
     channel_labels: tuple[str, ...] | None
     name: str | None
+    #: Where `axes` come from, or why there are none, for messages.
+    axes_from: str = "the OME-Zarr axes"
 
     @property
     def letters(self) -> str | None:
@@ -67,7 +77,7 @@ class Multiscale:
         n = len(self.axes)
         scale, offset = [1.0] * n, [0.0] * n
         saw_scale = saw_translation = False
-        for t in (*self.dataset_transforms[level], *self.transforms):
+        for t in _flat((*self.dataset_transforms[level], *self.transforms)):
             kind = t.get("type")
             if kind == "identity":
                 continue
@@ -84,6 +94,22 @@ class Multiscale:
         return (scale if saw_scale else None), (offset if saw_translation else None)
 
 
+def _flat(transforms: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Transformations with NGFF 0.6 `sequence`s expanded in order."""
+    out: list[dict[str, Any]] = []
+    for t in transforms:
+        inner = t.get("transformations") if t.get("type") == "sequence" else None
+        matrix = t.get("affine") if t.get("type") == "affine" else None
+        if isinstance(inner, list):
+            out += _flat([u for u in inner if isinstance(u, dict)])
+        elif matrix is not None and _axis_aligned(matrix):  # a scale and a translation as a matrix
+            out.append({"type": "scale", "scale": [row[i] for i, row in enumerate(matrix)]})
+            out.append({"type": "translation", "translation": [row[-1] for row in matrix]})
+        else:
+            out.append(t)
+    return out
+
+
 def _numbers(values: Any, n: int) -> bool:
     return (
         isinstance(values, list)
@@ -92,22 +118,73 @@ def _numbers(values: Any, n: int) -> bool:
     )
 
 
-def _axes(entry: dict[str, Any], where: str) -> tuple[tuple[Axis, ...], bool]:
+def _axis(a: Any, where: str) -> Axis:
+    if isinstance(a, str):  # NGFF 0.3
+        return Axis(a)
+    if isinstance(a, dict) and isinstance(a.get("name"), str):
+        unit = a.get("unit")
+        return Axis(a["name"], a.get("type"), unit if isinstance(unit, str) and unit else None)
+    raise ReadError(f"{where}: multiscales axis {a!r} has no name", source=where)
+
+
+def is_legacy(version: str | None) -> bool:
+    """Whether a version is NGFF 0.1 or 0.2 (axes implied: TCZYX)."""
+    return version is not None and version.strip() in LEGACY_VERSIONS
+
+
+def _axes(
+    entry: dict[str, Any], version: str | None, datasets: Sequence[Sequence[dict[str, Any]]], where: str
+) -> tuple[tuple[Axis, ...], bool, str]:
+    """The array axes, whether the file wrote them, and where they come from (or why there are none)."""
     raw = entry.get("axes")
-    if raw is None:
-        return tuple(Axis(n) for n in LEGACY_AXES), False
-    if not isinstance(raw, list):
-        raise ReadError(f"{where}: multiscales 'axes' should be a list, not {raw!r}", source=where)
-    out = []
-    for a in raw:
-        if isinstance(a, str):  # NGFF 0.3
-            out.append(Axis(a))
-        elif isinstance(a, dict) and isinstance(a.get("name"), str):
-            unit = a.get("unit")
-            out.append(Axis(a["name"], a.get("type"), unit if isinstance(unit, str) and unit else None))
-        else:
-            raise ReadError(f"{where}: multiscales axis {a!r} has no name", source=where)
-    return tuple(out), True
+    named = f"OME-Zarr {version}" if version is not None else "OME-Zarr without a version"
+    if raw is not None:
+        if not isinstance(raw, list):
+            raise ReadError(f"{where}: multiscales 'axes' should be a list, not {raw!r}", source=where)
+        return tuple(_axis(a, where) for a in raw), True, "the OME-Zarr axes"
+    if is_legacy(version):
+        return tuple(Axis(n) for n in LEGACY_AXES), False, f"OME-Zarr {version} (no axes: always TCZYX)"
+    systems = entry.get("coordinateSystems")
+    if not isinstance(systems, list) or not systems:
+        return (), False, f"the {named} multiscales, which names no axes ('axes' or 'coordinateSystems')"
+    found = _system_axes(systems, datasets)
+    if isinstance(found, str):
+        return (), False, f"the {named} multiscales, whose {found}"
+    name, system = found
+    return tuple(_axis(a, where) for a in system), True, f"the {named} coordinate system {name!r}"
+
+
+def _system_axes(systems: list[Any], datasets: Sequence[Sequence[dict[str, Any]]]) -> tuple[str, list[Any]] | str:
+    """The axes of the coordinate system the datasets map to axis by axis, or why there is none."""
+    by_name = {c.get("name"): c for c in systems if isinstance(c, dict)}
+    outputs = {t.get("output") for ts in datasets for t in ts if t.get("output") is not None}
+    if len(outputs) > 1:
+        return f"datasets map to different coordinate systems {sorted(map(str, outputs))}"
+    name = next(iter(outputs)) if outputs else next(iter(by_name), None)
+    system = by_name.get(name)
+    axes = system.get("axes") if isinstance(system, dict) else None
+    if not isinstance(axes, list) or not axes:
+        return f"datasets map to coordinate system {name!r}, which has no axes"
+    for ts in datasets:
+        for t in _flat(ts):
+            kind = t.get("type")
+            if kind not in AXIS_PRESERVING:
+                return (
+                    f"datasets map to coordinate system {name!r} through a {kind!r} transformation, which "
+                    "does not keep each array axis on one of its axes"
+                )
+    return str(name), axes
+
+
+def _axis_aligned(matrix: Any) -> bool:
+    """Whether an affine matrix (rows of n + 1 numbers) only scales and translates."""
+    if not isinstance(matrix, list) or not matrix or not all(isinstance(r, list) for r in matrix):
+        return False
+    n = len(matrix)
+    return all(
+        len(row) == n + 1 and all(isinstance(v, (int, float)) and (v == 0 or j in (i, n)) for j, v in enumerate(row))
+        for i, row in enumerate(matrix)
+    )
 
 
 def multiscale(group: Node, group_path: str, where: str) -> Multiscale | None:
@@ -128,14 +205,16 @@ def multiscale(group: Node, group_path: str, where: str) -> Multiscale | None:
             raise ReadError(f"{where}: multiscales dataset {d!r} has no 'path'", source=where)
         paths.append(check_internal(d["path"], "the multiscales dataset path", where))
         transforms.append(tuple(t for t in d.get("coordinateTransformations") or () if isinstance(t, dict)))
-    axes, declared = _axes(entry, where)
     version = entry.get("version") or ome.get("version")
+    version = str(version) if version is not None else None
+    axes, declared, axes_from = _axes(entry, version, transforms, where)
     return Multiscale(
         group=group,
         group_path=group_path,
-        version=str(version) if version is not None else None,
+        version=version,
         axes=axes,
         axes_declared=declared,
+        axes_from=axes_from,
         dataset_paths=tuple(paths),
         dataset_transforms=tuple(transforms),
         transforms=tuple(t for t in entry.get("coordinateTransformations") or () if isinstance(t, dict)),

@@ -20,6 +20,7 @@ from stackio import (
     Source,
     ValidationError,
 )
+from stackio.axes import FREE, contradictions
 from stackio.protocol import pixel_type
 from stackio.remote import StorageOptions
 from stackio.units import unit_name
@@ -280,26 +281,30 @@ class _Declared:
     by: str | None
     #: Whether axes= must agree with them (OME-Zarr and funlib do; dimension names only suggest).
     binding: bool
+    #: Per dimension, the letter the metadata gives it (FREE for a name stackio has no letter for).
+    per_axis: str | None = None
+    #: False when the metadata exists but its axes cannot be placed on the array's dimensions.
+    placed: bool = True
 
 
 def declared_axes(target: Target, ndim: int, funlib: Any) -> _Declared:
     ms, uri = target.multiscale, target.location.uri
     if ms is not None:
         names = tuple(a.name for a in ms.axes)
+        if not names:  # a version whose axes stackio cannot place: given axes decide
+            return _Declared(None, None, ms.axes_from, False, placed=False)
         if len(names) != ndim:
             raise ReadError(
-                f"{uri}: the OME-Zarr multiscales declares {len(names)} axes {list(names)} but level "
-                f"{target.level} has {ndim} dimensions",
+                f"{uri}: the OME-Zarr multiscales declares {len(names)} axes {list(names)} (read from "
+                f"{ms.axes_from}) but level {target.level} has {ndim} dimensions",
                 source=uri,
             )
-        by = (
-            f"the OME-Zarr axes {list(names)}"
-            if ms.axes_declared
-            else (f"OME-Zarr {ms.version or '< 0.3'} (no axes: always TCZYX)")
-        )
-        return _Declared(ms.letters, names, by, True)
+        by = f"{ms.axes_from} {list(names)}" if ms.axes_declared else ms.axes_from
+        return _Declared(ms.letters, names, by, True, per_axis=_per_axis(names))
     if funlib is not None and funlib.axis_names is not None:
-        return _Declared(funlib.letters, funlib.axis_names, f"the funlib axis_names {list(funlib.axis_names)}", True)
+        by = f"the funlib axis_names {list(funlib.axis_names)}"
+        per_axis = funlib.letters if funlib.letters is not None else FREE * len(funlib.axis_names)
+        return _Declared(funlib.letters, funlib.axis_names, by, True, per_axis=per_axis)
     dimension_names = _dimension_names(target.location.node)
     if dimension_names is not None and len(dimension_names) == ndim:
         return _Declared(
@@ -308,18 +313,33 @@ def declared_axes(target: Target, ndim: int, funlib: Any) -> _Declared:
     return _Declared(None, None, None, False)
 
 
+def _per_axis(names: tuple[str, ...]) -> str:
+    letters = [ome.AXIS_LETTERS.get(n.lower(), FREE) for n in names]
+    return "".join(FREE if letters.count(a) > 1 else a for a in letters)
+
+
 def resolve_axes(declared: _Declared, axes: str | None, shape: tuple[int, ...], uri: str) -> str:
     if axes is not None:
-        if declared.binding and declared.letters is not None and axes != declared.letters:
+        per_axis = declared.per_axis if declared.binding else None
+        if per_axis is not None and contradictions(axes.upper(), per_axis):
+            mean = declared.letters or per_axis
+            free = " with each '?' named" if FREE in mean else " or axes=None"
+            merge = "; a declared Z or T may be named S to make each plane a sample" if set("ZT") & set(mean) else ""
             raise AxesError(
-                f"{uri}: axes={axes!r} contradict {declared.by}, which mean {declared.letters!r}; "
-                f"pass axes={declared.letters!r} or axes=None",
+                f"{uri}: axes={axes!r} contradict {declared.by}, which mean {mean!r}; pass axes={mean!r}{free}{merge}",
                 source=uri,
             )
         return axes
     if declared.letters is not None:
         return declared.letters
     example = {2: "YX", 3: "ZYX", 4: "CZYX", 5: "TCZYX"}.get(len(shape), "YX")
+    if not declared.placed:
+        raise AxesError(
+            f"{uri}: axes are needed: {declared.by}; stackio cannot tell which axis each of the array's "
+            f"{len(shape)} dimensions is (shape {shape}), so pass {len(shape)} letters from STCZYX, "
+            f"e.g. axes={example!r}",
+            source=uri,
+        )
     if declared.by is not None:
         why = (
             f"{declared.by} include names stackio has no letter for (it maps t, c, z, y, x to T, C, Z, Y, X"
@@ -342,7 +362,9 @@ def _ome_metadata(target: Target, axes: str, shape: tuple[int, ...], raw: Any) -
     voxel: dict[str, float] = {}
     offset: dict[str, float] = {}
     units: dict[str, str] = {}
-    for i, (axis, letter) in enumerate(zip(ms.axes, axes, strict=True)):
+    # no axes when the metadata could not place them on the array: then nothing physical is known
+    placed = zip(ms.axes, axes, strict=True) if ms.axes else ()
+    for i, (axis, letter) in enumerate(placed):
         kind = axis.type or {"T": "time"}.get(letter, "space" if letter in "ZYX" else None)
         if kind not in ("space", "time") or letter not in "TZYX":
             continue
@@ -359,7 +381,7 @@ def _ome_metadata(target: Target, axes: str, shape: tuple[int, ...], raw: Any) -
         voxel_size=voxel or None,
         offset=offset or None,
         units=units or None,
-        axis_names=tuple(a.name for a in ms.axes),
+        axis_names=tuple(a.name for a in ms.axes) or None,
         channel_names=channels,
         raw=raw,
     )
@@ -378,7 +400,7 @@ def _funlib_metadata(funlib: Any, axes: str, names: tuple[str, ...] | None, raw:
     return Metadata(
         voxel_size=per_axis(funlib.voxel_size),
         offset=per_axis(funlib.offset),
-        units=per_axis(None if funlib.units is None else [unit_name(u) or "" for u in funlib.units]),
+        units=per_axis(funlib.units),  # kept as funlib writes them (e.g. "nm"), as DaCapo reads them back
         axis_names=funlib.axis_names or names,
         raw=raw,
     )
