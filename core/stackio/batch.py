@@ -287,6 +287,9 @@ def read_batch(
     remaining = [a for a in orig if a not in layout.sample_axes]
     out_axes = (["C"] if channel_pos is not None else []) + list(layout.spatial_axes)
     to_reader = tuple(out_axes.index(a) for a in remaining)  # dest axis k <- out axis to_reader[k]
+    # the per-patch views below are what a batch pays per patch beyond the copy: make only those needed
+    reordered = to_reader != tuple(range(len(to_reader)))
+    inside = batch.inside.tolist()
     keys: list[Key] = []
     outs: list[np.ndarray] = []
     sample_rev = plan.sample_axes  # (position, size), innermost first
@@ -306,9 +309,10 @@ def read_batch(
             key[pos] = slice(a, b)
             inner.append(slice(a - s, b - s))
         view = out[i] if channel_pos is not None else out[i, 0]
-        view = view[(slice(None), *inner)] if channel_pos is not None else view[tuple(inner)]
+        if not inside[i]:
+            view = view[(slice(None), *inner)] if channel_pos is not None else view[tuple(inner)]
         keys.append(tuple(key))
-        outs.append(view.transpose(to_reader))
+        outs.append(view.transpose(to_reader) if reordered else view)
     try:
         read_into = getattr(reader, "read_into", None)
         if callable(read_into):

@@ -240,6 +240,8 @@ class PlaneReader:
     def read_into(self, keys: Sequence[tuple[Any, ...]], outs: Sequence[np.ndarray]) -> None:
         """A batch of regions, each image's pixels copied straight into its output (see `stackio.batch`)."""
         plan = self.plan
+        if plan.mosaic is None and plan.samples_per_pixel == 1 and not plan.sparse:
+            keys, outs = self._read_planes_into(keys, outs)
         for key, out in zip(keys, outs, strict=True):
             *outer, ky, kx = key
             picks = [range(k.start, k.stop) if isinstance(k, slice) else range(k, k + 1) for k in outer]
@@ -258,6 +260,47 @@ class PlaneReader:
                 region = self.image(number)[ky.start : ky.stop, kx.start : kx.stop]
                 target[...] = region if plan.samples_per_pixel == 1 else region[..., component]
                 self.images_read += 1
+
+    def _read_planes_into(
+        self, keys: Sequence[tuple[Any, ...]], outs: Sequence[np.ndarray]
+    ) -> tuple[list[tuple[Any, ...]], list[np.ndarray]]:
+        """The common batch (one plane per patch, grey images, a dense table): each image looked up and
+        its window copied with a few operations per patch, the per-patch cost the batch must stay near.
+        Returns the regions that span several planes, for the general path."""
+        table = self.plan.table
+        assert isinstance(table, np.ndarray)
+        dims = self.plan.table_dims
+        n_cells = len(self.plan.table_shape)
+        rest_keys: list[tuple[Any, ...]] = []
+        rest_outs: list[np.ndarray] = []
+        views = self._views
+        for key, out in zip(keys, outs, strict=True):
+            cell = [0] * n_cells
+            single = True
+            for axis, k in enumerate(key[:-2]):
+                if type(k) is slice:
+                    if k.stop - k.start != 1:
+                        single = False
+                        break
+                    k = k.start
+                if dims[axis] >= 0:
+                    cell[dims[axis]] = k
+            if not single:
+                rest_keys.append(key)
+                rest_outs.append(out)
+                continue
+            number = int(table[tuple(cell)])
+            target = out[(0,) * (out.ndim - 2)]  # the other axes are 1 long
+            if number < 0:
+                target.fill(0)  # an image missing from the dataset reads as zeros
+                continue
+            view = views.get(number)
+            if view is None:
+                view = self.image(number)
+            ky, kx = key[-2], key[-1]
+            target[...] = view[ky.start : ky.stop, kx.start : kx.stop]
+        self.images_read += len(keys) - len(rest_keys)
+        return rest_keys, rest_outs
 
     def _image_number(self, values: list[int]) -> tuple[int, int]:
         """The image holding the plane at `values` (-1 when missing), and its colour component."""

@@ -109,6 +109,23 @@ def test_missing_images_read_as_zeros(sparse_dataset: Path) -> None:
     np.testing.assert_array_equal(data, arrange(ref, names, stack))
 
 
+def test_batched_planes_with_missing_images(sparse_dataset: Path) -> None:
+    """A batch of 2-D patches, one plane each (the one-lookup-per-patch path), gaps read as zeros."""
+    stack = stackio.load(sparse_dataset, "SCYX")[0]
+    assert stack.data_shape == (9, 1, 12, 14)
+    samples = np.array([0, 2, 6, 8, 2, 6, 4])  # t*3 + z: 2 and 6 are the images never acquired
+    inside = np.array([(0, 0), (1, 2), (3, 3), (2, 5), (4, 0), (0, 0), (7, 8)])
+    edges = np.array([(-2, 0), (1, -3), (3, 3), (10, 12), (4, 0), (0, 11), (7, 8)])  # some partly outside
+    for coords in (inside, edges):
+        batch = stackio.read_patches(stack, samples, coords, (5, 6))
+        pairs = zip(samples, coords, strict=True)
+        want = np.stack([stack.extract_patch(int(s), None, tuple(c), (5, 6)) for s, c in pairs])
+        np.testing.assert_array_equal(batch, want)
+        assert not batch[[1, 2, 4, 5]].any() and batch[0].any()
+    ref, names = reference_array(sparse_dataset, stitched=False)
+    np.testing.assert_array_equal(whole(stack), arrange(ref, names, stack))
+
+
 def test_rgb_becomes_three_channels(rgb_dataset: Path) -> None:
     stack = stackio.load(rgb_dataset)[0]
     assert stack.data_shape == (2, 6, 10, 12)
