@@ -17,7 +17,18 @@ from typing import Any
 
 import attrs
 import numpy as np
-from stackio import ImageStack, Layout, LazyStack, Metadata, ReadError, Source, ValidationError, require_axes
+from stackio import (
+    AxesError,
+    ImageStack,
+    Layout,
+    LazyStack,
+    Metadata,
+    ReadError,
+    Source,
+    ValidationError,
+    require_axes,
+)
+from stackio.axes import contradictions
 
 from . import MAGIC
 
@@ -116,7 +127,18 @@ def locate(source: Source) -> Header:
 
 
 def plan(source: Source, header: Header, axes: str | None) -> Layout:
-    """The layout of the file's pixels: the user's axes, else the header's (AxesError if neither says)."""
+    """The layout of the file's pixels: the user's axes, else the header's (AxesError if neither says).
+
+    The axes rule: axes given must agree with the header's, except that a Z or T may be named S.
+    """
+    declared = header.axes.upper() if header.axes else None
+    if axes is not None and declared is not None and len(axes) == len(declared) == len(header.shape):
+        if contradictions(axes.upper(), declared):
+            raise AxesError(
+                f"{source}: axes {axes!r} contradict the file: its header declares {declared!r} for shape "
+                f"{header.shape}; pass axes={declared!r} or axes=None (a declared Z or T may be named S)",
+                source=str(source),
+            )
     given = axes or header.axes or require_axes(None, header.shape, source, " (the file's header names none)")
     return Layout.from_axes(given, header.shape, source=str(source))
 

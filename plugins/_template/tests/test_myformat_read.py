@@ -98,3 +98,9 @@ def test_wrong_axes_and_sources_are_refused(tmp_path: Path) -> None:
         stackio.load(path, "CZYX")
     with pytest.raises(stackio.ValidationError, match="single local files"):
         stackio.load(tmp_path, format="myformat")
+    with pytest.raises(
+        stackio.AxesError, match=r"volume\.myf: axes 'TYX' contradict the file: its header declares 'ZYX'"
+    ):
+        stackio.load(path, "TYX")
+    (planes,) = stackio.load(path, "SYX")  # a declared Z may be named S: one 2-D sample per plane
+    assert planes.data_shape == (5, 1, 6, 7)

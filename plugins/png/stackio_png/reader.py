@@ -24,6 +24,7 @@ from stackio import (
     StackioError,
     ValidationError,
 )
+from stackio.axes import FREE, contradictions
 
 from .samples import write_samples  # noqa: F401  the samples hook still finds them here
 
@@ -156,6 +157,17 @@ def plan(picture: Picture, axes: str | None) -> Layout:
             f"axes {axes!r} has {len(axes)} letters; pass e.g. axes={picture.natural!r} or leave axes=None",
             source=picture.path,
         )
+    if axes is not None:
+        # the axes rule: rows and columns are Y and X, colour samples C (or S); only the frame index is free
+        allowed = [{"T": FREE, "C": "CS"}.get(a, a) for a in picture.natural]
+        if contradictions(axes.upper(), allowed):
+            raise AxesError(
+                f"{picture.path}: axes {axes!r} contradict the file: its structure declares "
+                f"{picture.natural!r} for shape {shape} ({'frames, ' if frames > 1 else ''}rows Y, columns X"
+                f"{', colour samples C or S' if picture.natural.endswith('C') else ''}"
+                f"{'; the frame index is free' if frames > 1 else ''}); pass e.g. axes={picture.natural!r}",
+                source=picture.path,
+            )
     return Layout.from_axes(axes or picture.natural, shape, source=picture.path)
 
 

@@ -154,3 +154,19 @@ def test_file_at_n_is_refused_not_ignored(files: Path, name: str) -> None:
         stackio.load(f"{files / name}")
     (stack,) = stackio.load(files / name.split("@")[0])  # the file itself still loads whole
     assert stack.data_shape[0] == (4 if name.startswith("anim") else 1)
+
+
+def test_axes_rule_rows_and_columns_are_bound(files: Path) -> None:
+    """Rows and columns are Y and X, colour samples C or S; only the frame index is free."""
+    with pytest.raises(AxesError, match=r"rgba\.png: axes 'XYC' contradict the file: its structure declares 'YXC'"):
+        stackio.load(files / "rgba.png", "XYC")
+    with pytest.raises(AxesError, match=r"axes 'YXZ' contradict the file"):
+        stackio.load(files / "rgba.png", "YXZ")
+    with pytest.raises(AxesError, match=r"anim\.png: axes 'TYXZ' contradict the file: .*the frame index is free"):
+        stackio.load(files / "anim.png", "TYXZ")
+    (frames,) = stackio.load(files / "anim.png", "SYXC")  # frames named freely
+    assert frames.data_shape == (4, 3, 12, 14)
+    with Image.open(files / "anim.png") as image:
+        image.seek(2)
+        third = np.asarray(image.convert("RGB"))
+    np.testing.assert_array_equal(_whole(frames, 2), np.moveaxis(third, -1, 0))
