@@ -32,3 +32,19 @@ def test_the_readme_states_the_in_memory_default_it_has() -> None:
     text = README.read_text()
     assert f"`in_memory={default}` (default)" in text
     assert "`in_memory=False` (default)" not in text or default is False
+
+
+def _axes_rule(text: str) -> str:
+    (block,) = re.findall(r"^#+ The axes rule\n(.*?)(?=^#|^\*\*|\Z)", text, flags=re.M | re.S)
+    return " ".join(block.split())
+
+
+def test_the_axes_rule_is_stated_in_the_same_words_everywhere() -> None:
+    """The docs' axes page and every format plugin's README state one rule, word for word."""
+    root = README.parent
+    page = _axes_rule((root / "docs" / "formats" / "index.md").read_text())
+    assert "A declared Z or T may be merged into S" in page
+    readmes = sorted(p for p in (root / "plugins").glob("*/README.md") if p.parent.name != "napari")
+    assert {p.parent.name for p in readmes} >= {"tiff", "czi", "zarr", "ndtiff", "png", "custom", "_template"}
+    for path in readmes:
+        assert _axes_rule(path.read_text()) == page, path
