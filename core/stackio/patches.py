@@ -231,23 +231,37 @@ class PatchPlan:
         key = list(self.whole_key)
         shape = list(self.block_shape)
         # 2-D and 3-D requests of plain ints are checked inline: a loop over the axes costs more than the read
-        if n == 2 and _all_int(*coords, *patch_size):
-            (y, x), (h, w), (ey, ex) = coords, patch_size, self.spatial_shape
-            if y < 0 or x < 0 or h < 1 or w < 1 or y + h > ey or x + w > ex:
-                return None
-            py, px = positions
-            by, bx = self.block_spatial
-            key[py], key[px] = slice(y, y + h), slice(x, x + w)
-            shape[by], shape[bx] = h, w
-        elif n == 3 and _all_int(*coords, *patch_size):
-            (z, y, x), (d, h, w), (ez, ey, ex) = coords, patch_size, self.spatial_shape
-            if z < 0 or y < 0 or x < 0 or d < 1 or h < 1 or w < 1 or z + d > ez or y + h > ey or x + w > ex:
-                return None
-            pz, py, px = positions
-            bz, by, bx = self.block_spatial
-            key[pz], key[py], key[px] = slice(z, z + d), slice(y, y + h), slice(x, x + w)
-            shape[bz], shape[by], shape[bx] = d, h, w
-        else:
+        plain = False
+        if n == 2:
+            (y, x), (h, w) = coords, patch_size
+            if type(y) is int and type(x) is int and type(h) is int and type(w) is int:
+                ey, ex = self.spatial_shape
+                if y < 0 or x < 0 or h < 1 or w < 1 or y + h > ey or x + w > ex:
+                    return None
+                py, px = positions
+                by, bx = self.block_spatial
+                key[py], key[px] = slice(y, y + h), slice(x, x + w)
+                shape[by], shape[bx] = h, w
+                plain = True
+        elif n == 3:
+            (z, y, x), (d, h, w) = coords, patch_size
+            if (
+                type(z) is int
+                and type(y) is int
+                and type(x) is int
+                and type(d) is int
+                and type(h) is int
+                and type(w) is int
+            ):
+                ez, ey, ex = self.spatial_shape
+                if z < 0 or y < 0 or x < 0 or d < 1 or h < 1 or w < 1 or z + d > ez or y + h > ey or x + w > ex:
+                    return None
+                pz, py, px = positions
+                bz, by, bx = self.block_spatial
+                key[pz], key[py], key[px] = slice(z, z + d), slice(y, y + h), slice(x, x + w)
+                shape[bz], shape[by], shape[bx] = d, h, w
+                plain = True
+        if not plain:
             for pos, at, start, size, extent in zip(
                 positions, self.block_spatial, coords, patch_size, self.spatial_shape, strict=True
             ):
@@ -271,7 +285,15 @@ class PatchPlan:
         expected = tuple(shape)
         if block.shape != expected or block.dtype != dtype:
             block = checked(block, expected, dtype, source)
-        return self.arrange(block)
+        # `arrange`, inline
+        fresh = block.base is None
+        if self.transpose is not None:
+            block = block.transpose(self.transpose)
+        if self.channel_position is None:
+            block = block[np.newaxis]
+        if not fresh:
+            return block.copy()
+        return block if block.flags.c_contiguous else np.ascontiguousarray(block)
 
     def read(
         self,
@@ -300,14 +322,6 @@ class PatchPlan:
         if not fresh:
             return block.copy()
         return block if block.flags.c_contiguous else np.ascontiguousarray(block)
-
-
-def _all_int(*values: object) -> bool:
-    """Whether every value is a plain int (not a bool, not a numpy integer: those take the slower checks)."""
-    for value in values:
-        if type(value) is not int:
-            return False
-    return True
 
 
 def read_patch(

@@ -44,6 +44,12 @@ DENSE_TABLE_CELLS = 2**20
 DENSE_CELLS_PER_IMAGE = 8
 
 
+_WHOLE = slice(None)
+
+#: How many planes' image numbers a reader keeps (then it starts over).
+NUMBERS_KEPT = 4096
+
+
 def new_table(shape: tuple[int, ...], n_images: int) -> np.ndarray | dict[tuple[int, ...], int]:
     """An empty image table: dense (-1 everywhere) unless that would be far larger than the images."""
     cells = math.prod(shape)
@@ -121,6 +127,9 @@ class PlaneReader:
         self._image_size = plan.image_height * plan.image_width * plan.samples_per_pixel
         #: What per-image metadata reads keep while the files are open (see `image_meta`).
         self.cache: dict[str, Any] = {}
+        #: The image number and colour component of the planes read lately (finding them costs more than
+        #: copying a patch), by their index along each axis before Y and X.
+        self._numbers: dict[tuple[int, ...], tuple[int, int]] = {}
 
     # -- files ------------------------------------------------------------------------
 
@@ -207,6 +216,9 @@ class PlaneReader:
     # -- reading ----------------------------------------------------------------------
 
     def __getitem__(self, key: Any) -> np.ndarray:
+        plane = self._one_plane(key)
+        if plane is not None:
+            return plane
         if not isinstance(key, tuple):
             key = (key,)
         if any(k is Ellipsis for k in key):
@@ -317,6 +329,64 @@ class PlaneReader:
         if isinstance(table, dict):
             return table.get(tuple(cell), -1), component
         return int(table[tuple(cell)]), component
+
+    def _one_plane(self, key: Any) -> np.ndarray | None:
+        """The core's patch request (an int or a one-index slice per axis before Y and X, plain slices
+        for Y and X, no stitching), read with the fewest steps: one copy into a new array in the
+        result's own shape. None for any other key, which the general path reads."""
+        plan = self.plan
+        if type(key) is not tuple or len(key) != self.ndim or plan.mosaic is not None:
+            return None
+        ky, kx = key[-2], key[-1]
+        if type(ky) is not slice or type(kx) is not slice or ky.step is not None or kx.step is not None:
+            return None
+        # plain loops and comparisons: this runs once per patch, where zip() and slice.indices() cost more
+        # than the copy
+        shape = self.shape
+        values: list[int] = []
+        kept = 0
+        i = 0
+        for k in key[:-2]:
+            n = shape[i]
+            i += 1
+            if type(k) is int:
+                if k < 0 or k >= n:
+                    return None
+                values.append(k)
+            elif type(k) is slice and k == _WHOLE and n == 1:
+                values.append(0)  # a whole axis of one
+                kept += 1
+            else:
+                return None
+        y0, y1, x0, x1 = ky.start, ky.stop, kx.start, kx.stop
+        if not (
+            type(y0) is int
+            and type(y1) is int
+            and type(x0) is int
+            and type(x1) is int
+            and 0 <= y0 <= y1 <= shape[-2]
+            and 0 <= x0 <= x1 <= shape[-1]
+        ):
+            return None
+        where = tuple(values)
+        found = self._numbers.get(where)
+        if found is None:
+            if len(self._numbers) >= NUMBERS_KEPT:
+                self._numbers.clear()
+            found = self._numbers[where] = self._image_number(values)
+        number, component = found
+        out_shape = (1,) * kept + (y1 - y0, x1 - x0)
+        if number < 0:
+            return np.zeros(out_shape, dtype=self.dtype)  # an image missing from the dataset reads as zeros
+        region = self.image(number)[y0:y1, x0:x1]
+        if plan.samples_per_pixel != 1:
+            region = region[..., component]
+        self.images_read += 1
+        if not kept:
+            return np.array(region)
+        out = np.empty(out_shape, dtype=self.dtype)
+        out[(0,) * kept] = region
+        return out
 
     def _read_window(self, key: tuple[Any, ...]) -> np.ndarray:
         """The common request (a patch): a plain window in Y and X, no per-pixel index lists."""

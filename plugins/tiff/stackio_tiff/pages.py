@@ -138,6 +138,17 @@ def _normalize_key(key: Any, shape: tuple[int, ...]) -> list[tuple[int, int, int
     return out
 
 
+def _plain(key: Any, ndim: int) -> bool:
+    """Whether `key` is what the core asks for, which numpy's own indexing reads as `_normalize_key`
+    would: an int or a unit-step slice per dimension. Anything else is normalized (and checked)."""
+    if type(key) is not tuple or len(key) != ndim:
+        return False
+    for k in key:
+        if type(k) is not int and (type(k) is not slice or k.step is not None):
+            return False
+    return True
+
+
 def _finish(block: np.ndarray, ranges: list[tuple[int, int, int, bool]]) -> np.ndarray:
     """Apply slice steps (the block covers start:stop) and drop integer-indexed dimensions."""
     if any(step != 1 for _, _, step, _ in ranges):
@@ -165,13 +176,16 @@ class MemmapStore:
         return np.ndarray(self.shape, self.file_dtype, buffer=MAPS.get(self.file), offset=self.offset)
 
     def __getitem__(self, key: Any) -> np.ndarray:
-        ranges = _normalize_key(key, self.shape)
-        region = tuple(slice(a, b) for a, b, _, _ in ranges)
+        region: tuple[Any, ...] | None = key if _plain(key, self.ndim) else None
+        ranges = None
+        if region is None:
+            ranges = _normalize_key(key, self.shape)
+            region = tuple(slice(a, b) for a, b, _, _ in ranges)
         # one copy, in native byte order: the result never pins the map
         block = np.array(self.view()[region], dtype=self.dtype, copy=True)
         self.stats.planes_read += 1
         self.stats.bytes_read += block.nbytes
-        return _finish(block, ranges)
+        return block if ranges is None else _finish(block, ranges)
 
     def read_into(self, keys: Sequence[Key], outs: Sequence[np.ndarray]) -> None:
         """A batch of regions, each copied into its output (see `stackio.batch`)."""
