@@ -1,4 +1,4 @@
-"""How much memory this process may still use, and the check made before each large allocation.
+"""How much memory this process may still use, and the checks made before each large allocation.
 
 The memory available is the least of what the system has free (`MemAvailable`), what the process's
 cgroup (v1 or v2, every level up to the root) still allows, and what its address-space limit
@@ -15,10 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ValidationError
+from .errors import ReadError, ValidationError
 
 #: Limits at or above this are "no limit" (cgroup v1 writes a page-rounded 2**63 - 1).
 _UNLIMITED = 2**60
+#: Segments that decode to less than this are decoded without asking what memory is free: reading the
+#: limits costs more than decoding them, and any process that can read a file can hold one.
+SEGMENT_CHECK_BYTES = 64 * 2**20
 
 
 def _read(path: Path) -> str | None:
@@ -128,5 +131,26 @@ def ensure_fits_in_memory(shape: Sequence[int], dtype: np.dtype, source: str, *,
             f"{source}: reading {what} into memory needs {nbytes / 2**30:.1f} GiB (shape "
             f"{tuple(shape)}, {np.dtype(dtype)}) but only {free / 2**30:.1f} GiB is available; "
             "load it lazily (in_memory=False) instead",
+            source=source,
+        )
+
+
+def ensure_segment_fits(nbytes: int, source: str, what: str, remedy: str) -> None:
+    """Refuse, before decoding, a compressed segment whose decoded size exceeds the memory available now.
+
+    A segment (a TIFF tile or strip, a zarr chunk, an archive member, a CZI subblock) is decoded whole
+    however small the patch asked for, and a few MiB of compressed zeros can decode to GiBs (a decompression
+    bomb, or just a file written with one huge tile). Every plugin calls this with the segment's decoded
+    size, known from the file's own layout, so the answer is a clear `ReadError` naming the source,
+    `what` is too large and `remedy`, never the OOM killer or a bare `MemoryError`.
+    """
+    if nbytes < SEGMENT_CHECK_BYTES:
+        return
+    free = available_memory()
+    if free is not None and nbytes > free:
+        raise ReadError(
+            f"{source}: {what} decodes to {nbytes / 2**30:.2f} GiB, all of which must be in memory to read "
+            f"any pixel of it (however small the patch), but only {free / 2**30:.2f} GiB is available to "
+            f"this process; {remedy}, or read it where more memory is available",
             source=source,
         )

@@ -6,6 +6,7 @@ sliced) and kept until the stack is closed; ``name.npz@N`` is its N-th array.
 
 from __future__ import annotations
 
+import math
 import zipfile
 from functools import partial
 from pathlib import Path
@@ -23,7 +24,7 @@ from stackio import (
     ValidationError,
     require_axes,
 )
-from stackio.memory import ensure_fits_in_memory
+from stackio.memory import ensure_fits_in_memory, ensure_segment_fits
 
 
 def _layout(axes: str | None, shape: tuple[int, ...], where: str) -> Layout:
@@ -37,13 +38,24 @@ def open_npy(path: str) -> np.ndarray:
 
 
 class NpzMember:
-    """Opener of one .npz member: reads it whole, once per open."""
+    """Opener of one .npz member: reads it whole, once per open, after checking that it fits in memory.
 
-    def __init__(self, path: str, key: str) -> None:
+    `nbytes` is the member's size in memory (its header's shape and dtype), `source` the stack's name.
+    """
+
+    def __init__(self, path: str, key: str, nbytes: int = 0, source: str | None = None) -> None:
         self.path = path
         self.key = key
+        self.nbytes = nbytes
+        self.source = source or path
 
     def __call__(self) -> np.ndarray:
+        ensure_segment_fits(
+            self.nbytes,
+            self.source,
+            f"array {self.key!r} (a .npz member is decompressed whole)",
+            "save the array with numpy.save as a .npy file, which is memory-mapped and read patch by patch",
+        )
         with np.load(self.path, allow_pickle=False) as archive:
             return archive[self.key]
 
@@ -123,7 +135,7 @@ def npz_stacks(source: Source, path: Path, axes: str | None, in_memory: bool = F
             layout = _layout(axes, shape, f"{member_source} (array {names[i]!r})")
         except AxesError as exc:
             raise AxesError(str(exc), source=member_source) from None
-        opener = NpzMember(where, names[i])
+        opener = NpzMember(where, names[i], math.prod(shape) * dtype.itemsize, member_source)
         metadata = Metadata(axis_names=None, raw=None)
         if in_memory:
             ensure_fits_in_memory(shape, dtype, member_source)  # before decompressing a member

@@ -6,6 +6,7 @@ slice of the image decoded once; the decoded array is kept until `close()`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from functools import partial
 from typing import Any
@@ -25,6 +26,7 @@ from stackio import (
     ValidationError,
 )
 from stackio.axes import FREE, contradictions
+from stackio.memory import ensure_segment_fits
 
 from .samples import write_samples  # noqa: F401  the samples hook still finds them here
 
@@ -58,10 +60,16 @@ def _target_mode(image: Image.Image) -> str:
 class Decoder:
     """Opener for LazyStack: decodes every frame once into (T,)Y,X(,C) in native byte order."""
 
-    def __init__(self, path: str, mode: str, frames: int) -> None:
-        self.path, self.mode, self.frames = path, mode, frames
+    def __init__(self, path: str, mode: str, frames: int, nbytes: int = 0) -> None:
+        self.path, self.mode, self.frames, self.nbytes = path, mode, frames, nbytes
 
     def __call__(self) -> np.ndarray:
+        ensure_segment_fits(
+            self.nbytes,
+            self.path,
+            "the image (PNG and JPEG are decoded whole)",
+            "save it as a tiled TIFF or a chunked zarr, which are read patch by patch",
+        )
         with Image.open(self.path) as image:
             planes = []
             for i in range(self.frames):
@@ -180,5 +188,6 @@ def build(picture: Picture, layout: Layout) -> LazyStack:
         voxel = {"Y": picture.pixel_um[0], "X": picture.pixel_um[1]}
         units = {"Y": "micrometer", "X": "micrometer"}
     metadata = Metadata(voxel_size=voxel, units=units, channel_names=names, raw=partial(raw_info, picture.path))
-    decoder = Decoder(picture.path, picture.mode, picture.frames)
+    nbytes = math.prod(picture.shape) * np.dtype(picture.dtype).itemsize
+    decoder = Decoder(picture.path, picture.mode, picture.frames, nbytes)
     return LazyStack(picture.path, layout, np.dtype(picture.dtype), decoder, metadata=metadata)

@@ -22,6 +22,7 @@ from typing import Any
 import attrs
 import numpy as np
 from stackio import ReadError
+from stackio.memory import ensure_segment_fits
 
 from . import MAGIC
 from .files import FileKey
@@ -471,6 +472,12 @@ class WholeSeriesStore:
     def __getitem__(self, key: Any) -> np.ndarray:
         with self._lock:
             if self._data is None:
+                ensure_segment_fits(
+                    math.prod(self.shape) * self.dtype.itemsize,
+                    self.path,
+                    f"image {self.index} (its pages are read whole: they do not map onto its axes)",
+                    "re-save it as one page per plane, e.g. with stackio.save or tifffile.imwrite",
+                )
                 opened = open_file(Path(self.path))
                 try:
                     series = opened.images[self.index].series

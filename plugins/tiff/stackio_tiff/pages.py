@@ -25,6 +25,7 @@ from typing import Any
 
 import attrs
 import numpy as np
+from stackio.memory import ensure_segment_fits
 
 from .files import MAPS, FileKey
 
@@ -323,6 +324,13 @@ class PlaneStore:
         if offset == 0 or count == 0:
             _, origin, _ = codec.decode(None, index, **kwargs)
             return codec.nodata, origin
+        sd, sy, sx = codec.segment
+        ensure_segment_fits(
+            sd * sy * sx * codec.shaped[4] * self.dtype.itemsize,
+            plane.file.path,
+            f"one {'tile' if codec.tiled else 'strip'} of {sy}x{sx} pixels",
+            "re-save it with smaller tiles, e.g. tifffile.imwrite(path, data, tile=(512, 512), compression=...)",
+        )
         mapped = MAPS.get(plane.file)
         data = mapped[offset : offset + count]
         if len(data) != count:

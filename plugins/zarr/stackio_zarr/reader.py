@@ -26,6 +26,7 @@ from stackio.remote import StorageOptions
 from stackio.units import unit_name
 
 from . import ome
+from .budget import budgeted
 from .funlib import funlib_attrs
 from .remote import RemoteArrayOpener, RemoteTree, is_remote_path
 from .store import MARKERS, Location, Node, ZarrFormat, ancestors, check_internal, child_names, locate, read_node
@@ -61,7 +62,8 @@ class ArrayOpener:
 
     def __call__(self) -> Any:
         array = open_array(self.root, self.path, self.zarr_format)
-        return array if np.dtype(array.dtype).isnative else _NativeOrder(array)
+        reader = array if np.dtype(array.dtype).isnative else _NativeOrder(array)
+        return budgeted(reader, array, Path(self.root, self.path).as_uri())
 
 
 def open_array(root: str, path: str, zarr_format: ZarrFormat) -> Any:

@@ -25,6 +25,8 @@ from stackio.remote import (
     timeout,
 )
 
+from .budget import budgeted
+
 DISTRIBUTION = "stackio-zarr"
 MARKERS = ("zarr.json", ".zgroup", ".zarray")
 #: Documents a tree fetches (metadata only; chunks go through zarr).
@@ -297,4 +299,5 @@ class RemoteArrayOpener:
 
     def __call__(self) -> Any:
         first, self._first = self._first, None
-        return first if first is not None else _InProcess(self, self.open())
+        reader = first if first is not None else _InProcess(self, self.open())
+        return budgeted(reader, reader._array, join(self.url, self.path))
