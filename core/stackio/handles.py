@@ -31,10 +31,18 @@ HookCall = Callable[..., Any]
 class FormatHandle:
     """One format and the plugin serving it: `detect`, `validate`, `load`."""
 
-    def __init__(self, spec: FormatSpec, plugin: str, call: Callable[[str], HookCall | None]) -> None:
+    def __init__(
+        self,
+        spec: FormatSpec,
+        plugin: str,
+        call: Callable[[str], HookCall | None],
+        implements: Callable[[str], bool] | None = None,
+    ) -> None:
         self.spec = spec
         self.plugin = plugin
         self._call = call
+        # answers "has it this hook?" without importing a plugin whose declarations came from the cache
+        self._implements = implements or (lambda hook: call(hook) is not None)
 
     def __repr__(self) -> str:
         return f"FormatHandle({self.name!r}, plugin={self.plugin!r})"
@@ -55,12 +63,12 @@ class FormatHandle:
     @property
     def loads(self) -> bool:
         """Whether the plugin implements `stackio_load`."""
-        return self._call("stackio_load") is not None
+        return self._implements("stackio_load")
 
     @property
     def checks_content(self) -> bool:
         """Whether a content check exists: a `stackio_detect` hook or declared magic."""
-        return self._call("stackio_detect") is not None or bool(self.spec.magic)
+        return self._implements("stackio_detect") or bool(self.spec.magic)
 
     def verdict(self, status: Status, reason: str) -> Verdict:
         return Verdict(self.name, self.plugin, self.distribution, status, reason)

@@ -5,10 +5,13 @@ Entry points in the group "stackio" are imported on first need, not at
 instead (tests, embedding). A plugin that fails to import or register is
 recorded with its reason and skipped. Hooks are called through pluggy, one
 plugin at a time (`subset_hook_caller`), so precedence stays the core's.
+What plugins declared is cached per environment (`plugin_cache`): a fresh
+process imports a plugin's module only when one of its hooks is first called.
 Environment switches:
 
 - `STACKIO_DISABLE_PLUGINS=tiff,czi`: do not load these entry points.
 - `STACKIO_TRACE=1`: print every hook call, its result and its time to stderr.
+- `STACKIO_PLUGIN_CACHE=0`: import every plugin at discovery; `STACKIO_CACHE_DIR`: where the cache lives.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from . import hookspecs
 from .errors import PluginError
 from .formats import FormatSpec
 from .handles import FormatHandle, HookCall
+from .plugin_cache import PluginCache, PluginRecord
 
 ENTRY_POINT_GROUP = "stackio"
 BUILTIN_PLUGINS = ("stackio.builtins",)
@@ -86,6 +90,9 @@ class Registry:
         self._broken: dict[str, BrokenPlugin] = {}
         self._formats: dict[str, FormatHandle] = {}
         self._callers: dict[tuple[str, str], HookCall | None] = {}
+        #: Plugins declared from the cache, not imported yet: name -> (entry point, what it declared).
+        self._deferred: dict[str, tuple[Any, PluginRecord]] = {}
+        self._cache: PluginCache | None = None
         self._discovered = False
         self._discovering: int | None = None  # the thread discovering, while it does
         self._lock = threading.RLock()
@@ -109,11 +116,21 @@ class Registry:
                 for module_name in BUILTIN_PLUGINS:
                     module = importlib.import_module(module_name)
                     self.register(module, name=module_name.rsplit(".", 1)[-1], builtin=True)
-                entry_points = installed_entry_points() if self._entry_points is None else self._entry_points
+                entry_points: Sequence[Any] | None = self._entry_points
+                if entry_points is None or entry_points:
+                    self._cache = PluginCache()
+                if entry_points is None:
+                    assert self._cache is not None
+                    entry_points = self._cache.installed_entry_points()
+                    if entry_points is None:
+                        entry_points = installed_entry_points()
+                        self._cache.set_installed_entry_points(entry_points)
                 skip = disabled_plugins()
                 for ep in sorted(entry_points, key=lambda e: e.name):
                     if ep.name not in skip:
                         self._load_entry_point(ep)
+                if self._cache is not None:
+                    self._cache.save()
                 self._discovered = True  # only now: others wait on the lock until every plugin is in
             finally:
                 self._discovering = None
@@ -126,15 +143,66 @@ class Registry:
             reason = f"the plugin name {ep.name!r} is already used by {owner.distribution}; uninstall one of them"
             self._broken[f"{ep.name} ({dist})"] = BrokenPlugin(ep.name, dist, version, "discovery", reason)
             return
+        record = self._cache.plugin(ep) if self._cache is not None else None
+        if record is not None and self._defer(ep, record, dist, version):
+            return
+        self._import_entry_point(ep, dist, version)
+
+    def _import_entry_point(
+        self, ep: Any, dist: str | None, version: str | None, replacing: PluginInfo | None = None
+    ) -> PluginInfo | None:
         try:
             obj = ep.load()
         except Exception as exc:  # any import failure must leave other plugins working
             self._broken[ep.name] = BrokenPlugin(ep.name, dist, version, "import", f"{type(exc).__name__}: {exc}")
-            return
+            return None
         try:
-            self.register(obj, name=ep.name, distribution=dist, version=version)
+            info = self._register(obj, ep.name, dist, version, False, replacing)
         except PluginError as exc:
             self._broken[ep.name] = BrokenPlugin(ep.name, dist, version, "register", str(exc))
+            return None
+        if self._cache is not None:
+            specs = [self._formats[f].spec for f in info.formats]
+            hooks = [c.name for c in self._pm.get_hookcallers(obj) or []]
+            self._cache.remember(ep, obj, specs, hooks)
+        return info
+
+    def _defer(self, ep: Any, record: PluginRecord, dist: str | None, version: str | None) -> bool:
+        """Declare `ep`'s formats from the cache, its module not imported; False when they clash with others'."""
+        specs = [attrs.evolve(s, distribution=dist) if s.distribution is None else s for s in record.specs]
+        if any(s.name in self._formats for s in specs):
+            return False  # importing it reports the clash as it always has
+        self._deferred[ep.name] = (ep, record)
+        for spec in specs:
+            self._formats[spec.name] = FormatHandle(
+                spec, ep.name, self._caller_for(ep.name), self._implements_for(ep.name)
+            )
+        self._plugins[ep.name] = PluginInfo(ep.name, dist, version, tuple(s.name for s in specs))
+        return True
+
+    def _materialize(self, name: str) -> None:
+        """Import a deferred plugin and register it for real; raises `PluginError` when that fails now.
+
+        Its formats stay visible to other threads throughout: the new handles replace the cached ones.
+        """
+        with self._lock:
+            deferred = self._deferred.pop(name, None)
+            if deferred is None:
+                return
+            ep = deferred[0]
+            info = self._plugins[name]
+            done = self._import_entry_point(ep, info.distribution, info.version, replacing=info)
+            if done is None:
+                self._plugins.pop(name, None)
+                for fmt in info.formats:
+                    self._formats.pop(fmt, None)
+                if self._cache is not None:
+                    self._cache.forget(ep)
+                    self._cache.save()
+                broken = self._broken[name]
+                raise PluginError(f"plugin {name!r} ({info.distribution}) could not be used: {broken.reason}")
+            if self._cache is not None:
+                self._cache.save()  # what it declares now, if that changed
 
     # -- registration ---------------------------------------------------------------
 
@@ -152,8 +220,20 @@ class Registry:
         Raises `PluginError` when its hooks are misnamed or mistyped or its format
         declarations are invalid or taken; nothing of it stays registered then.
         """
+        return self._register(plugin, name, distribution, version, builtin, None)
+
+    def _register(
+        self,
+        plugin: object,
+        name: str,
+        distribution: str | None,
+        version: str | None,
+        builtin: bool,
+        replacing: PluginInfo | None,
+    ) -> PluginInfo:
+        """`register`; with `replacing` (the plugin's declarations from the cache), its formats are swapped."""
         with self._lock:
-            if name in self._plugins:
+            if name in self._plugins and replacing is None:
                 raise PluginError(f"a plugin named {name!r} is already registered")
             try:
                 self._pm.register(plugin, name=name)
@@ -165,18 +245,20 @@ class Registry:
                 if unknown:
                     known = sorted(n for n in dir(hookspecs) if n.startswith("stackio_"))
                     raise PluginError(f"plugin {name!r} implements unknown hook(s) {unknown}; known hooks: {known}")
-                specs = self._collect_formats(name, distribution)
+                specs = self._collect_formats(name, distribution, replacing)
             except PluginError:
                 self._pm.unregister(name=name)
                 self._callers.clear()
                 raise
             for spec in specs:
-                self._formats[spec.name] = FormatHandle(spec, name, self._caller_for(name))
+                self._formats[spec.name] = FormatHandle(spec, name, self._caller_for(name), self._implements_for(name))
+            for gone in set(replacing.formats if replacing else ()) - {s.name for s in specs}:
+                del self._formats[gone]  # declared when the cache was written, not any more
             info = PluginInfo(name, distribution, version, tuple(s.name for s in specs), builtin)
             self._plugins[name] = info
             return info
 
-    def _collect_formats(self, name: str, distribution: str | None) -> list[FormatSpec]:
+    def _collect_formats(self, name: str, distribution: str | None, replacing: PluginInfo | None) -> list[FormatSpec]:
         specs: list[FormatSpec] = []
 
         def register(spec: FormatSpec) -> None:
@@ -195,13 +277,22 @@ class Registry:
             raise PluginError(
                 f"plugin {name!r} failed while declaring its formats: {type(exc).__name__}: {exc}"
             ) from exc
-        return [self._checked(spec, name, distribution, specs[:i]) for i, spec in enumerate(specs)]
+        return [self._checked(spec, name, distribution, specs[:i], replacing) for i, spec in enumerate(specs)]
 
-    def _checked(self, spec: FormatSpec, name: str, distribution: str | None, earlier: list[FormatSpec]) -> FormatSpec:
+    def _checked(
+        self,
+        spec: FormatSpec,
+        name: str,
+        distribution: str | None,
+        earlier: list[FormatSpec],
+        replacing: PluginInfo | None,
+    ) -> FormatSpec:
         problems = spec.problems()
         if problems:
             raise PluginError(f"plugin {name!r} declares an invalid format: {'; '.join(problems)}")
         taken = self._formats.get(spec.name)
+        if taken is not None and replacing is not None and spec.name in replacing.formats:
+            taken = None  # its own declaration, from the cache
         if taken is not None or any(s.name == spec.name for s in earlier):
             owner = taken.plugin if taken else name
             raise PluginError(
@@ -214,7 +305,8 @@ class Registry:
     def unregister(self, name: str) -> None:
         """Remove a plugin and its formats (used by tests and run-time registration)."""
         with self._lock:
-            self._pm.unregister(name=name)
+            if self._deferred.pop(name, None) is None:
+                self._pm.unregister(name=name)
             self._callers.clear()
             self._plugins.pop(name, None)
             for fmt in [f for f, e in self._formats.items() if e.plugin == name]:
@@ -228,6 +320,10 @@ class Registry:
 
     def plugin_name(self, plugin: object) -> str | None:
         """The name a plugin object is registered under, if it is."""
+        module = getattr(plugin, "__name__", None)
+        for name, (ep, _) in list(self._deferred.items()):
+            if module is not None and getattr(ep, "value", "").split(":")[0].strip() == module:
+                self._materialize(name)
         return self._pm.get_name(plugin)
 
     def broken(self) -> list[BrokenPlugin]:
@@ -253,6 +349,16 @@ class Registry:
     def _caller_for(self, plugin: str) -> Callable[[str], HookCall | None]:
         return lambda hook: self._hook(plugin, hook)
 
+    def _implements_for(self, plugin: str) -> Callable[[str], bool]:
+        return lambda hook: self._implements(plugin, hook)
+
+    def _implements(self, plugin: str, hook: str) -> bool:
+        """Whether `plugin` implements `hook`; a deferred plugin answers from the cache, still not imported."""
+        deferred = self._deferred.get(plugin)
+        if deferred is not None:
+            return hook in deferred[1].hooks
+        return self._hook(plugin, hook) is not None
+
     def _hook(self, plugin: str, hook: str) -> HookCall | None:
         """A callable running `plugin`'s implementation of `hook` through pluggy, or None if it has none."""
         key = (plugin, hook)
@@ -264,6 +370,11 @@ class Registry:
             return caller
 
     def _make_caller(self, plugin: str, hook: str) -> HookCall | None:
+        deferred = self._deferred.get(plugin)
+        if deferred is not None:
+            if hook not in deferred[1].hooks:
+                return None
+            self._materialize(plugin)
         obj = self._pm.get_plugin(plugin)
         impls = [i for i in getattr(self._pm.hook, hook).get_hookimpls() if i.plugin_name == plugin]
         if obj is None or not impls:
