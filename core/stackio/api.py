@@ -125,6 +125,7 @@ def _folder_parts(
     formats = registry.formats()
     parts: list[Part] = []
     groups: dict[str, list[Source]] = {}
+    known: dict[str, Any] = {}  # the folder's markers, looked up once for all its files
     for name in sorted(os.listdir(folder.path), key=natural_key):
         child = Source.parse(folder.path / name)
         if name.startswith("."):
@@ -134,7 +135,7 @@ def _folder_parts(
             continue
         if not claims_by_suffix(formats, child):
             continue
-        decision = choose_format(registry, child, options=options, prefer=prefer)
+        decision = choose_format(registry, child, options=options, prefer=prefer, folders=known)
         assert decision is not None
         entry = registry.format(decision.format)
         if entry is not None and entry.spec.file_sets and not child.is_dir:

@@ -60,6 +60,8 @@ class Request:
     options: Mapping[str, Any]
     prefer: Mapping[str, str]
     formats: list[FormatHandle]
+    #: What is known of folders already looked at (the files of one folder share their parent's markers).
+    folders: dict[str, Outcome] = attrs.field(factory=dict)
 
 
 Outcome = Decision | Refusal | str | None
@@ -229,6 +231,13 @@ def inside_dataset(request: Request) -> Outcome:
             source=str(source),
         )
     parent = source.path.parent
+    key = str(parent)
+    if key not in request.folders:
+        request.folders[key] = _parent_dataset(request, parent)
+    return request.folders[key]
+
+
+def _parent_dataset(request: Request, parent: Path) -> Outcome:
     container = dataset_of(request.formats, parent)
     if container is not None:
         return _decide(container, f"a file inside a {container.name} dataset ({parent})")
@@ -315,13 +324,17 @@ def choose_format(
     options: Mapping[str, Any] | None = None,
     prefer: Mapping[str, str] | None = None,
     allow_plain_directory: bool = False,
+    folders: dict[str, Any] | None = None,
 ) -> Decision | None:
     """Pick the format for `source`, or raise an error that explains the refusals.
 
     Returns None only for a plain folder (no format claims it as a dataset)
     when `allow_plain_directory` is set: the caller then loads its files.
+    `folders`: shared by the calls for the files of one folder, so that its markers are looked up once.
     """
     request = Request(registry, source, format, options or {}, prefer or {}, registry.formats())
+    if folders is not None:
+        request.folders = folders
     for step in STEPS:
         outcome = step(request)
         if outcome is None:

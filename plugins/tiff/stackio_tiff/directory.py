@@ -21,6 +21,7 @@ from stackio import ImageStack, ReadError, Source, ValidationError, natural_key
 from . import SUFFIXES, file_set_kind
 from .file_stacks import load_file
 from .images import COMPANION_SUFFIX
+from .shared import SharedLayouts
 
 
 def companion_files(companion: Path) -> set[str]:
@@ -66,16 +67,13 @@ def load_directory(
     for companion in companions:
         covered |= {os.path.realpath(folder / name) for name in companion_files(companion)}
     stacks: list[ImageStack] = []
+    plain = SharedLayouts(axes, options)  # files laid out like one already parsed are not parsed again
     for path in entries:
         if path.name.lower().endswith(COMPANION_SUFFIX):
             stacks += load_file(path, axes, options, index=None)
         elif os.path.realpath(path) not in covered:
-            if path.stat().st_size == 0:
-                raise ReadError(
-                    f"{path}: the file is empty (0 bytes); it may not have been written completely", source=str(path)
-                )
             # every image of the file's set, once; the set's other files are then skipped
-            stacks += load_file(path, axes, options, index=None, covered=covered)
+            stacks += plain.load(path, covered)
     if not stacks:
         raise ReadError(f"{folder}: the folder holds no TIFF image stackio can read", source=str(folder))
     return stacks

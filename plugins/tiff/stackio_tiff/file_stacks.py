@@ -8,10 +8,12 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import attrs
 import numpy as np
 from stackio import (
     FileBackedStack,
     ImageStack,
+    Layout,
     LazyStack,
     Metadata,
     ReadError,
@@ -95,12 +97,15 @@ def load_file(
     *,
     index: int | None,
     covered: set[str] | None = None,
+    recipes: list[tuple[StackRecipe, MemmapStore | PlaneStore]] | None = None,
 ) -> list[ImageStack]:
     """The stacks of one file: the image asked for by index, else every image the file owns.
 
     With `covered` (a folder being read), every image of the file's multi-file set whose first
     plane is in the same folder is given, each as if loaded from the file holding that plane, and
     the paths of the set's files are added to `covered`: the folder need not open them again.
+    With `recipes`, a file whose stacks depend on nothing but its own bytes gets one `StackRecipe`
+    per stack there, with the store it reads (see `shared`); a file of any other kind leaves it empty.
     """
     path = path.absolute()
     level = int(options.get("level") or 0)
@@ -148,13 +153,19 @@ def load_file(
         built = [(image, make_store(image, level, path, cache)) for image in chosen]
         described = _Described(opened)
         stacks = []
+        made: list[tuple[StackRecipe, MemmapStore | PlaneStore] | None] = []
         for image, store in built:
             _check_missing(str(path), opened, image, store, allow_missing)
             home = path
             if covered is not None and not from_companion:
                 home = Path(image_owner(image)).absolute() if index is None else path
                 covered |= _files_of(store, home)
-            stacks.append(_stack(home, opened, image, store, axes, level, options, described))
+            recipe = _recipe(home, opened, image, store, axes, level, options, described)
+            contained = recipes is not None and _self_contained(path, home, opened, image, store)
+            made.append((recipe, store) if contained and isinstance(store, (MemmapStore, PlaneStore)) else None)
+            stacks.append(recipe.build(home, store))
+        if recipes is not None and index is None and made and all(r is not None for r in made):
+            recipes += [r for r in made if r is not None]
         return stacks
     finally:
         opened.close()
@@ -299,7 +310,76 @@ def _mm_physical(tif: Any) -> meta.Physical:
     return meta.Physical(voxel, units, {}, tuple(str(n) for n in names) if names else None)
 
 
-def _stack(
+#: tifffile series kinds whose stacks depend only on the file's own bytes (no other file, no path).
+SELF_CONTAINED_KINDS = frozenset({"generic", "uniform", "shaped", "imagej"})
+
+
+def _self_contained(path: Path, home: Path, opened: Opened, image: Image, store: Any) -> bool:
+    """Whether another file with the same bytes where tifffile parses would give this stack, with its own path."""
+    if opened.companion is not None or image.kind not in SELF_CONTAINED_KINDS or not _same(home, path):
+        return False
+    if isinstance(store, MemmapStore):
+        return _same(store.file.path, path)
+    return isinstance(store, PlaneStore) and all(p is not None and _same(p.file.path, path) for p in store.planes)
+
+
+@attrs.frozen
+class StackRecipe:
+    """Everything of one image's stack but its file: `build` makes the stack for a file laid out the same."""
+
+    #: The file the recipe was made from.
+    origin: str
+    index: int
+    #: Whether the file holds this image only (the stack's source is then the bare path, else path@index).
+    alone: bool
+    kind: str
+    layout: Layout
+    dtype: np.dtype
+    metadata: Metadata
+    images: image_meta.OmePlanes | image_meta.ImagejFrames | None
+    chunks: tuple[int, ...] | None
+    level: int
+    allow_missing: bool
+    kept: dict[str, Any]
+    file_backed: bool
+    resolved: str
+
+    def build(self, path: Path, store: Any) -> ImageStack:
+        """The stack of this image in `path`, read through `store` (one of `path`'s own)."""
+        label = str(path) if self.alone else f"{path}@{self.index}"
+        metadata = self.metadata
+        if str(path) != self.origin:
+            metadata = attrs.evolve(metadata, raw=functools.partial(meta.raw_metadata, str(path), self.kind))
+        if self.file_backed:
+            layout = self.layout
+            arrange = any(a not in "STCZYX" for a in self.resolved)
+            read = ReadWhole(ImageOpener(str(path), self.index, self.level, self.allow_missing), arrange, layout)
+            store.close()
+            return FileBackedStack(
+                str(path),
+                read,
+                layout.axes if arrange else self.resolved,
+                source=label,
+                metadata=metadata,
+                shape=layout.shape if arrange else store.shape,
+                dtype=store.dtype,
+                depth_axis="Z",
+                load_options=self.kept,
+            )
+        opener = ImageOpener(str(path), self.index, self.level, self.allow_missing, prebuilt=store)
+        return LazyStack(
+            label,
+            self.layout,
+            self.dtype,
+            opener,
+            metadata=metadata,
+            chunks=self.chunks,
+            load_options=self.kept,
+            image_metadata=self.images,
+        )
+
+
+def _recipe(
     path: Path,
     opened: Opened,
     image: Image,
@@ -308,46 +388,35 @@ def _stack(
     level: int,
     options: dict[str, Any],
     described: _Described,
-) -> ImageStack:
+) -> StackRecipe:
     label = _label(path, opened, image)
     resolved = layouts.resolve_image(image, store.shape, axes, source=label)
     layout = layouts.layout_for(resolved, store.shape, source=label)
     metadata = _metadata(path, opened, image, resolved, layout.n_channels, described)
-    opener = ImageOpener(str(path), image.index, level, bool(options.get("allow_missing")), prebuilt=store)
     kept = {k: options[k] for k in ("level", "allow_missing") if options.get(k)}  # what `label` cannot say
-    if options.get("file_backed"):
-        arrange = any(a not in "STCZYX" for a in resolved)
-        stack_axes = layout.axes if arrange else resolved
-        shape = layout.shape if arrange else store.shape
-        read = ReadWhole(
-            ImageOpener(str(path), image.index, level, bool(options.get("allow_missing"))), arrange, layout
-        )
-        store.close()
-        return FileBackedStack(
-            str(path),
-            read,
-            stack_axes,
-            source=label,
-            metadata=metadata,
-            shape=shape,
-            dtype=store.dtype,
-            depth_axis="Z",
-            load_options=kept,
-        )
-    images: image_meta.OmePlanes | image_meta.ImagejFrames | None
-    if image.kind == "ome":
+    file_backed = bool(options.get("file_backed"))
+    images: image_meta.OmePlanes | image_meta.ImagejFrames | None = None
+    if file_backed:
+        pass
+    elif image.kind == "ome":
         match = described.ome(image)
         number = match.number if match is not None else None
         images = image_meta.OmePlanes(described.document(_raw(path, opened, image)), number, image.index)
     else:
         images = image_meta.for_image(image.kind, metadata)
-    return LazyStack(
-        label,
-        layout,
-        store.dtype,
-        opener,
+    return StackRecipe(
+        origin=str(path),
+        index=image.index,
+        alone=label == str(path),
+        kind=image.kind,
+        layout=layout,
+        dtype=store.dtype,
         metadata=metadata,
+        images=images,
         chunks=_chunks(store),
-        load_options=kept,
-        image_metadata=images,
+        level=level,
+        allow_missing=bool(options.get("allow_missing")),
+        kept=kept,
+        file_backed=file_backed,
+        resolved=resolved,
     )
