@@ -8,6 +8,7 @@ from typing import Any
 import attrs
 from stackio import ReadError
 
+from .document import Described, describe, read_xml
 from .integrity import check_directory
 
 #: The dimensions pylibCZIrw can select a plane by.
@@ -35,7 +36,8 @@ class FileInfo:
     whole: Rect
     #: pylibCZIrw's pixel type name of each channel, in C order.
     pixel_types: tuple[str, ...]
-    xml: str
+    #: What the stacks carry of the metadata XML (read from its segment; libCZI's XML is read only on request).
+    described: Described
 
 
 def _rect(r: Any) -> Rect:
@@ -92,7 +94,7 @@ def _check_extents(path: str, dims: dict[str, tuple[int, int]], subblocks: int) 
 
 
 def inspect(path: str) -> FileInfo:
-    """Read a CZI file's subblock directory and metadata (no pixel data)."""
+    """Read a CZI file's subblock directory, and the voxel size and channel names of its XML (no pixel data)."""
     reader = open_reader(path)
     try:
         lo: dict[str, int] = {}
@@ -119,7 +121,6 @@ def inspect(path: str) -> FileInfo:
             except ValueError:
                 # pylibCZIrw refuses scene indices with gaps (e.g. 0 and 2); the directory still says.
                 scenes = scene_rects
-            xml = reader.raw_metadata
             dims = {d: (lo[d], hi[d] - lo[d] + 1) for d in lo if d in PLANE_DIMS}
             _check_extents(path, dims, count[0])
             c_start, n_c = dims.get("C", (0, 1))
@@ -136,7 +137,16 @@ def inspect(path: str) -> FileInfo:
         reader.close()
     if whole[2] <= 0 or whole[3] <= 0:
         raise ReadError(f"{path}: the CZI holds no image data (no subblocks)", source=path)
-    return FileInfo(path, dims, dict(sorted(scenes.items())), whole, pixel_types, xml)
+    return FileInfo(path, dims, dict(sorted(scenes.items())), whole, pixel_types, _described(path))
+
+
+def _described(path: str) -> Described:
+    from .remote import RemoteBytes, is_url
+
+    try:
+        return describe(read_xml(path, RemoteBytes(path) if is_url(path) else None))
+    except OSError:  # unreadable now: the stacks simply carry no voxel size or channel names
+        return Described()
 
 
 def scene_rectangles(path: str | Path) -> dict[int | None, Rect]:

@@ -1,31 +1,21 @@
-"""A CZI scene's metadata: voxel size and channel names from the file's XML."""
+"""A CZI scene's metadata: voxel size and channel names from the file's XML (see `document`)."""
 
 from __future__ import annotations
 
 import functools
 import math
-import xml.etree.ElementTree as ET
 
 from stackio import Layout, Metadata
 
 from .array import CziPlan
+from .document import Described
 from .files import FileInfo, open_reader
 
 
-def _parse_xml(xml: str) -> ET.Element | None:
-    try:
-        return ET.fromstring(xml)
-    except ET.ParseError:
-        return None
-
-
-def voxel_size_um(root: ET.Element | None) -> dict[str, float]:
+def voxel_size_um(described: Described) -> dict[str, float]:
     """Scaling/Items/Distance values in micrometres (values of 0 mean 'not declared')."""
     out: dict[str, float] = {}
-    if root is None:
-        return out
-    for distance in root.findall("./Metadata/Scaling/Items/Distance"):
-        axis, value = distance.get("Id"), distance.findtext("Value")
+    for axis, value in described.distances:
         try:
             metres = float(value) if value is not None else 0.0
         except ValueError:
@@ -35,15 +25,9 @@ def voxel_size_um(root: ET.Element | None) -> dict[str, float]:
     return out
 
 
-def channel_names(root: ET.Element | None, start: int, count: int) -> tuple[str, ...] | None:
+def channel_names(described: Described, start: int, count: int) -> tuple[str, ...] | None:
     """Names of channels start..start+count-1: Information's Channel names, else DisplaySetting's."""
-    if root is None:
-        return None
-    for where in (
-        "./Metadata/Information/Image/Dimensions/Channels/Channel",
-        "./Metadata/DisplaySetting/Channels/Channel",
-    ):
-        names = [c.get("Name") for c in root.findall(where)]
+    for names in (described.information_channels, described.display_channels):
         chosen = names[start : start + count]
         if len(chosen) == count and all(chosen):
             return tuple(chosen)  # type: ignore[arg-type]
@@ -60,10 +44,9 @@ def read_raw_metadata(path: str) -> str:
 
 
 def build_metadata(info: FileInfo, plan: CziPlan, layout: Layout) -> Metadata:
-    root = _parse_xml(info.xml)
-    declared = voxel_size_um(root)
+    declared = voxel_size_um(info.described)
     voxel = {a: declared[a] for a in layout.spatial_axes if a in declared and a in "ZYX"}
-    names = channel_names(root, plan.channel_start, plan.n_czi_channels)
+    names = channel_names(info.described, plan.channel_start, plan.n_czi_channels)
     if names is not None and plan.rgb:
         names = tuple(f"{n} {rgb}" for n in names for rgb in "RGB")
     return Metadata(
