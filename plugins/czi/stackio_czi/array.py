@@ -111,6 +111,9 @@ class CziArray:
             )
 
     def __getitem__(self, key: Any) -> np.ndarray:
+        window = self._window(key)
+        if window is not None:
+            return window
         if not isinstance(key, tuple):
             key = (key,)
         if len(key) > self.ndim:
@@ -146,6 +149,37 @@ class CziArray:
                     # pylibCZIrw returns colour as B, G, R; component 0 is R.
                     out[(*where, position)] = tile[..., per - 1 - component]
         return out[drop]
+
+    def _window(self, key: Any) -> np.ndarray | None:
+        """The core's patch request (an int per plane axis, a unit-step channel range, an in-bounds Y/X
+        window) of a grey scene, read into a new array of the result's shape with no index lists (they cost
+        more than a small ROI read); None for any other key, which the general path reads."""
+        plan = self.plan
+        if plan.rgb or type(key) is not tuple or len(key) != self.ndim:
+            return None
+        plane: dict[str, int] = {}
+        i = 0
+        for dim, start, size in plan.plane_dims:
+            k = key[i]
+            i += 1
+            if type(k) is not int or k < 0 or k >= size:
+                return None
+            plane[dim] = start + k
+        kc, ky, kx = key[i], key[i + 1], key[i + 2]
+        if type(kc) is not slice or type(ky) is not slice or type(kx) is not slice:
+            return None
+        c0, c1, cstep = kc.indices(plan.n_czi_channels)
+        y0, y1, ystep = ky.indices(self.shape[-2])
+        x0, x1, xstep = kx.indices(self.shape[-1])
+        if cstep != 1 or ystep != 1 or xstep != 1 or c1 <= c0 or y1 <= y0 or x1 <= x0:
+            return None
+        rx, ry, _, _ = plan.rect
+        roi = (rx + x0, ry + y0, x1 - x0, y1 - y0)
+        out = np.empty((c1 - c0, y1 - y0, x1 - x0), dtype=self.dtype)
+        for c in range(c0, c1):
+            plane["C"] = plan.channel_start + c
+            out[c - c0] = self._read(roi, plane)[..., 0]
+        return out
 
     def read_into(self, keys: Any, outs: Any) -> None:
         """A batch of regions, each plane read with as few ROI reads as pays (see `stackio.batch`)."""
