@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from .dispatch import claims_by_suffix
     from .errors import (
         AxesError,
+        FileAccessError,
         PatchBoundsError,
         PluginError,
         ReadError,
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from .hookspecs import Detection, Sample, hookimpl
     from .image_metadata import ImageMetadata, image_metadata
     from .metadata import Metadata
+    from .readmode import set_file_reads
     from .options import Option
     from .patches import check_patch_request, read_patch
     from .protocol import ImageStack
@@ -65,6 +67,7 @@ _EXPORTS = {
     "convert": "convert",
     "claims_by_suffix": "dispatch",
     "AxesError": "errors",
+    "FileAccessError": "errors",
     "PatchBoundsError": "errors",
     "PluginError": "errors",
     "ReadError": "errors",
@@ -81,6 +84,7 @@ _EXPORTS = {
     "ImageMetadata": "image_metadata",
     "image_metadata": "image_metadata",
     "Metadata": "metadata",
+    "set_file_reads": "readmode",
     "Option": "options",
     "check_patch_request": "patches",
     "read_patch": "patches",
@@ -167,6 +171,7 @@ __all__ = [
     "Decision",
     "Detection",
     "Diagnosis",
+    "FileAccessError",
     "FileBackedStack",
     "FormatHandle",
     "FormatSpec",
@@ -213,5 +218,6 @@ __all__ = [
     "register_plugin",
     "require_axes",
     "save",
+    "set_file_reads",
     "unregister_plugin",
 ]

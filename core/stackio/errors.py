@@ -35,6 +35,10 @@ class ReadError(StackioError):
     """The source could not be read: truncated, corrupt or not what it claims."""
 
 
+class FileAccessError(ReadError):
+    """A file a stack reads from changed, vanished or could not be opened since the stack was loaded."""
+
+
 class PluginError(StackioError):
     """A plugin is broken: it failed to import, register, detect or load."""
 

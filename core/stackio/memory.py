@@ -115,6 +115,16 @@ def address_space_available(proc: Path = Path("/proc")) -> int | None:
     return soft
 
 
+def data_limit() -> int | None:
+    """Bytes the process's soft `RLIMIT_DATA` (heap and private maps) allows; None if unlimited."""
+    try:
+        import resource
+    except ImportError:  # not on this platform
+        return None
+    soft, _ = resource.getrlimit(resource.RLIMIT_DATA)
+    return None if soft == resource.RLIM_INFINITY or soft < 0 else soft
+
+
 def available_memory() -> int | None:
     """Bytes of memory this process can allocate now: the least of the system's, its cgroup's and
     its address-space limit's; None where nothing says."""

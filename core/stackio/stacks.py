@@ -19,7 +19,7 @@ import attrs
 import numpy as np
 
 from .axes import Layout
-from .errors import AxesError, ReadError, StackioError, ValidationError
+from .errors import AxesError, FileAccessError, ReadError, StackioError, ValidationError
 from .image_metadata import ImageMetadata, ImageMetadataReader, PerImage, check_image_request
 from .memory import ensure_fits_in_memory
 from .metadata import Metadata
@@ -391,6 +391,10 @@ class LazyStack(_Described):
         reader = self._reader.acquire()
         try:
             return self._plan.read_patch(reader, info.dtype, info.source, sample_idx, channels, coords, patch_size)
+        except FileAccessError as exc:  # the message names the file; say which stack and read it was
+            raise FileAccessError(
+                f"{info.source}: reading sample {sample_idx} at {tuple(coords)} failed: {exc}", source=info.source
+            ) from exc
         except StackioError:
             raise
         except Exception as exc:
@@ -412,6 +416,8 @@ class LazyStack(_Described):
         try:
             whole = np.asarray(reader[(slice(None),) * len(layout.original_axes)])
             whole = checked(whole, layout.original_shape, info.dtype, info.source, "the whole stack", convert=False)
+        except FileAccessError as exc:
+            raise FileAccessError(f"{info.source}: reading the whole stack failed: {exc}", source=info.source) from exc
         except StackioError:
             raise
         except Exception as exc:

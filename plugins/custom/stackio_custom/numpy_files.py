@@ -1,4 +1,8 @@
-"""The ``numpy`` format: ``.npy`` files memory-mapped, ``.npz`` archives one stack per array.
+"""The ``numpy`` format: ``.npy`` files read lazily, ``.npz`` archives one stack per array.
+
+A ``.npy`` file's header is parsed once at load; patches are read through the core's bounded pool of
+open files (`stackio.openfiles`: a memory map or windows, no descriptor held per stack, and a file
+changed under an open stack is an error, not a crash).
 
 A ``.npz`` member is read whole on the first patch (zip members cannot be
 sliced) and kept until the stack is closed; ``name.npz@N`` is its N-th array.
@@ -7,10 +11,12 @@ sliced) and kept until the stack is closed; ``name.npz@N`` is its N-th array.
 from __future__ import annotations
 
 import math
+import os
 import zipfile
-from functools import partial
 from pathlib import Path
+from typing import Any
 
+import attrs
 import numpy as np
 from stackio import (
     ArrayStack,
@@ -25,6 +31,7 @@ from stackio import (
     require_axes,
 )
 from stackio.memory import ensure_fits_in_memory, ensure_segment_fits
+from stackio.openfiles import POOL, FileKey, Leased
 
 
 def _layout(axes: str | None, shape: tuple[int, ...], where: str) -> Layout:
@@ -32,9 +39,75 @@ def _layout(axes: str | None, shape: tuple[int, ...], where: str) -> Layout:
     return Layout.from_axes(axes, shape, source=where)
 
 
-def open_npy(path: str) -> np.ndarray:
-    """The .npy file as a read-only memory map (no data read yet)."""
-    return np.load(path, mmap_mode="r", allow_pickle=False)
+@attrs.frozen
+class NpyFile:
+    """Where a .npy file's array lies (parsed once, at load), and the opener of its `NpyArray`."""
+
+    file: FileKey
+    offset: int
+    shape: tuple[int, ...]
+    #: The array's dtype as stored (its byte order included).
+    dtype: str
+    fortran_order: bool
+
+    @classmethod
+    def parse(cls, path: str) -> NpyFile:
+        """The header of the .npy file at `path`; ValueError if it is not a numeric .npy array."""
+        fmt = np.lib.format
+        with open(path, "rb") as f:
+            version = fmt.read_magic(f)
+            if version == (1, 0):
+                shape, fortran_order, dtype = fmt.read_array_header_1_0(f)
+            elif version == (2, 0):
+                shape, fortran_order, dtype = fmt.read_array_header_2_0(f)
+            else:  # version 3.0 (utf-8 field names) has no public reader of its own
+                shape, fortran_order, dtype = fmt._read_array_header(f, version)  # type: ignore[attr-defined]
+            offset = f.tell()
+            size = os.fstat(f.fileno()).st_size
+        dtype = np.dtype(dtype)
+        if dtype.hasobject:
+            raise ValueError("the array holds Python objects")
+        end = offset + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        if end > size:
+            raise OSError(f"its header places the array's last byte at {end} but the file has {size} bytes")
+        return cls(FileKey.of(path), offset, tuple(int(n) for n in shape), dtype.str, bool(fortran_order))
+
+    def __call__(self) -> NpyArray:
+        return NpyArray(self)
+
+
+class NpyArray:
+    """A .npy file's array, indexed like numpy (ints, slices): each index reads just that region."""
+
+    def __init__(self, npy: NpyFile) -> None:
+        self.npy = npy
+        self.shape = npy.shape
+        self.ndim = len(npy.shape)
+        self.dtype = np.dtype(npy.dtype).newbyteorder("=")
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        npy = self.npy
+        with Leased(npy.file) as file:
+            if not npy.fortran_order:
+                return file.read_array(npy.offset, npy.shape, np.dtype(npy.dtype), key)
+            # Fortran order is the C order of the reversed shape: read that, give back its transpose.
+            full = _full_key(key, self.ndim)
+            return file.read_array(npy.offset, npy.shape[::-1], np.dtype(npy.dtype), full[::-1]).T
+
+    def close(self) -> None:
+        POOL.forget(self.npy.file.path)
+
+
+def _full_key(key: Any, ndim: int) -> tuple[Any, ...]:
+    """`key` with the Ellipsis expanded and a full slice for every dimension it leaves out."""
+    if not isinstance(key, tuple):
+        key = (key,)
+    if any(k is Ellipsis for k in key):
+        at = next(i for i, k in enumerate(key) if k is Ellipsis)
+        key = key[:at] + (slice(None),) * (ndim - len(key) + 1) + key[at + 1 :]
+    if len(key) > ndim:
+        raise IndexError(f"too many indices ({len(key)}) for an array of {ndim} dimensions")
+    return key + (slice(None),) * (ndim - len(key))
 
 
 class NpzMember:
@@ -61,14 +134,14 @@ class NpzMember:
 
 
 def npy_stacks(source: Source, path: Path, axes: str | None, in_memory: bool = False) -> list[ImageStack]:
-    """The one stack of a .npy file: a read-only memory map."""
+    """The one stack of a .npy file, read lazily."""
     where = str(path)
     if source.index is not None:
         raise ValidationError(
             f"{source}: a .npy file holds a single array; drop the '@{source.index}'", source=str(source)
         )
     try:
-        mapped = open_npy(where)
+        npy = NpyFile.parse(where)
     except ValueError as exc:
         raise ReadError(
             f"{where}: is not a readable numeric .npy array ({exc}); stackio reads numeric arrays "
@@ -77,10 +150,11 @@ def npy_stacks(source: Source, path: Path, axes: str | None, in_memory: bool = F
         ) from exc
     except OSError as exc:
         raise ReadError(f"{where}: could not be read as .npy ({exc}); the file may be truncated", source=where) from exc
-    layout = _layout(axes, mapped.shape, where)
+    layout = _layout(axes, npy.shape, where)
     if in_memory:
-        return [ArrayStack(np.array(mapped), layout, source=where)]
-    return [LazyStack(where, layout, mapped.dtype, partial(open_npy, where), metadata=Metadata())]
+        ensure_fits_in_memory(npy.shape, np.dtype(npy.dtype), where)
+        return [ArrayStack(npy()[...], layout, source=where)]
+    return [LazyStack(where, layout, np.dtype(npy.dtype), npy, metadata=Metadata())]
 
 
 def _member_header(archive: zipfile.ZipFile, member: str) -> tuple[tuple[int, ...], np.dtype]:

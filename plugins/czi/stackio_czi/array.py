@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import itertools
+import os
 import threading
+import weakref
 from typing import Any
 
 import attrs
 import numpy as np
+from stackio.openfiles import POOL
 
 from .files import Rect, open_reader
 from .pixels import GRAY, RGB
+from .remote import is_url
 
 
 @attrs.frozen
@@ -65,6 +69,31 @@ def _indices(key: Any, size: int, axis: str) -> tuple[range, bool]:
     raise TypeError(f"CZI arrays take ints and slices only, not {type(key).__name__} (axis {axis})")
 
 
+#: Numbers the arrays, so each has a pool key of its own.
+_arrays = itertools.count()
+
+
+class CziHandle:
+    """The pylibCZIrw reader of one `CziArray`, held in the core's bounded pool of open files
+    (`stackio.openfiles`): closed when the pool needs its descriptor, reopened on the next read. Its
+    lock serialises reads (a libCZI reader is not thread-safe)."""
+
+    descriptors = 1
+
+    def __init__(self, path: str, cache_mb: float) -> None:
+        self.reader: Any = open_reader(path, cache_mb)
+        self.lock = threading.Lock()
+        self.leases = 0
+        self.retired = False
+
+    def close(self) -> None:
+        with self.lock:
+            self.reader.close()
+
+    def after_fork(self) -> None:
+        self.lock = threading.Lock()
+
+
 class CziArray:
     """One scene of an open CZI file, indexed like a numpy array in the plan's original axes.
 
@@ -80,8 +109,11 @@ class CziArray:
         self.ndim = len(self.shape)
         #: Number of pylibCZIrw `read` calls made, for tests of laziness.
         self.reads = 0
-        self._lock = threading.Lock()
-        self._reader: Any = open_reader(plan.path, plan.cache_mb)
+        self._closed = False
+        # The pool's key: this array's own reader (its cache is per stack); opened now, so a bad file fails here.
+        self._key = (plan.path if is_url(plan.path) else os.path.abspath(plan.path), next(_arrays))
+        POOL.release(self._handle())
+        weakref.finalize(self, POOL.discard, self._key)
         self._background = (plan.background,) * 3
         #: What per-image metadata reads keep while the file is open (see `image_meta`).
         self.cache: dict[str, Any] = {}
@@ -90,25 +122,38 @@ class CziArray:
         from .image_meta import close_state
 
         close_state(self.cache)
-        with self._lock:
-            if self._reader is not None:
-                self._reader.close()
-                self._reader = None
+        self._closed = True
+        POOL.discard(self._key)
+
+    def _handle(self) -> CziHandle:
+        plan = self.plan
+        return POOL.acquire(self._key, lambda: CziHandle(plan.path, plan.cache_mb))
+
+    @property
+    def _reader(self) -> Any:
+        """The pylibCZIrw reader now in use (for tests and inspection)."""
+        handle = self._handle()
+        POOL.release(handle)
+        return handle.reader
 
     def _read(self, roi: Rect, plane: dict[str, int]) -> np.ndarray:
-        with self._lock:
-            if self._reader is None:
-                raise ValueError(f"{self.plan.path}: the CZI reader is closed")
-            self.reads += 1
-            return np.asarray(
-                self._reader.read(
-                    roi=roi,
-                    plane=plane,
-                    scene=self.plan.scene,
-                    pixel_type=self.plan.pixel_type,
-                    background_pixel=self._background,
+        if self._closed:
+            raise ValueError(f"{self.plan.path}: the CZI reader is closed")
+        handle = self._handle()
+        try:
+            with handle.lock:
+                self.reads += 1
+                return np.asarray(
+                    handle.reader.read(
+                        roi=roi,
+                        plane=plane,
+                        scene=self.plan.scene,
+                        pixel_type=self.plan.pixel_type,
+                        background_pixel=self._background,
+                    )
                 )
-            )
+        finally:
+            POOL.release(handle)
 
     def __getitem__(self, key: Any) -> np.ndarray:
         window = self._window(key)

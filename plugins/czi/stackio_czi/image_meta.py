@@ -20,6 +20,7 @@ from typing import Any
 import attrs
 from stackio import ImageMetadata
 from stackio.image_metadata import finite
+from stackio.openfiles import FileKey, Leased
 
 from .array import CziArray, CziPlan
 from .integrity import _ENTRY, _SEGMENT, _SUBBLOCK
@@ -97,19 +98,17 @@ class CziImages:
     def _state(self, reader: CziArray) -> dict[str, Any]:
         """The open file and the directory by coordinates, kept on the stack's reader until it closes."""
         cache = reader.cache
-        if "fd" not in cache:
-            fd = os.open(self.plan.path, os.O_RDONLY)
-            try:
+        if "file" not in cache:
+            # the file is leased from the core's pool for each read, not held per stack
+            key = FileKey.of(self.plan.path)
+            with Leased(key) as file:
                 blocks: dict[tuple[Any, ...], list[Subblock]] = {}
-                for block in read_directory(fd, self.plan.path):
+                for block in read_directory(file.fd, self.plan.path):
                     blocks.setdefault(self._key(block.coords), []).append(block)
-                for found in blocks.values():
-                    found.sort(key=lambda b: b.coords.get("M", 0))
-            except BaseException:
-                os.close(fd)
-                raise
+            for found in blocks.values():
+                found.sort(key=lambda b: b.coords.get("M", 0))
             cache["blocks"] = blocks
-            cache["fd"] = fd
+            cache["file"] = key
         return cache
 
     def _key(self, coords: dict[str, int]) -> tuple[Any, ...]:
@@ -129,7 +128,8 @@ class CziImages:
         block = found[0]
         file_coords: dict[str, Any] = {} if plan.scene is None else {"scene": plan.scene}
         file_coords.update({d: v for d, v in block.coords.items() if d != "S"})
-        data = _metadata_bytes(state["fd"], block)
+        with Leased(state["file"]) as file:
+            data = _metadata_bytes(file.fd, block)
         text = data.rstrip(b"\0").decode("utf-8", "replace") or None
         if text is None:
             return ImageMetadata(file_coords=file_coords)
@@ -149,12 +149,13 @@ class CziImages:
             return None
         if "first_time" not in state:
             stamps = []
-            for blocks in state["blocks"].values():
-                for block in blocks:
-                    match = _TIME.search(_metadata_bytes(state["fd"], block))
-                    value = _timestamp(match[1]) if match else None
-                    if value is not None:
-                        stamps.append(value)
+            with Leased(state["file"]) as file:
+                for blocks in state["blocks"].values():
+                    for block in blocks:
+                        match = _TIME.search(_metadata_bytes(file.fd, block))
+                        value = _timestamp(match[1]) if match else None
+                        if value is not None:
+                            stamps.append(value)
             state["first_time"] = min(stamps, default=None)
         first = state["first_time"]
         return None if first is None else stamp - first
@@ -170,8 +171,5 @@ def _tags(text: str) -> dict[str, str]:
 
 
 def close_state(cache: dict[str, Any]) -> None:
-    """Close the file `CziImages` opened on a reader (called when the reader closes)."""
-    fd = cache.pop("fd", None)
+    """Forget what `CziImages` kept on a reader (called when the reader closes)."""
     cache.clear()
-    if fd is not None:
-        os.close(fd)

@@ -9,6 +9,7 @@ z (unless Z is the depth axis). Values along an axis are in sorted order.
 from __future__ import annotations
 
 import math
+import os
 import re
 import warnings
 from collections.abc import Mapping, Sequence
@@ -19,6 +20,7 @@ from typing import Any
 import attrs
 import numpy as np
 from stackio import AxesError, Layout, Metadata, ReadError, ValidationError
+from stackio.openfiles import FileKey
 
 from .image_meta import ImageIndex, image_index
 from .index import (
@@ -522,9 +524,11 @@ def build(root: Path, name: str, axes: str | None, options: Options) -> Loaded:
     table_dims = tuple(
         table_axes.index(a) if a in table_axes else -1 for a in [*samples, CHANNEL, *([depth] if depth else [])]
     )
+    absolute = os.path.abspath(folder)
     plan = Plan(
-        folder=str(folder),
+        folder=absolute,
         filenames=filenames,
+        files=tuple(FileKey.of(os.path.join(absolute, f), appendable=True) for f in filenames),
         table=table,
         table_shape=table_shape,
         file_of=file_of,

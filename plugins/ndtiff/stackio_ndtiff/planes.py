@@ -1,4 +1,7 @@
-"""Reading NDTiff pixels: each image is a memory-mapped slice of its stack file, tiles are laid out on demand.
+"""Reading NDTiff pixels: each image is a region of its stack file, tiles are laid out on demand.
+
+Stack files are read through the core's bounded pool of open files (`stackio.openfiles`), which
+checks before each read that a file has not shrunk since the dataset was loaded.
 
 `Plan` is everything a reader needs (picklable, built once at load); `PlaneReader`
 is the array-like `LazyStack` reads patches from, in the plan's original axes.
@@ -8,14 +11,12 @@ from __future__ import annotations
 
 import itertools
 import math
-import mmap
-import threading
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import attrs
 import numpy as np
+from stackio.openfiles import POOL, FileKey
 
 
 @attrs.frozen
@@ -62,8 +63,11 @@ def new_table(shape: tuple[int, ...], n_images: int) -> np.ndarray | dict[tuple[
 class Plan:
     """A loaded NDTiff selection, ready to read: the image table and where each image is."""
 
+    #: The level's folder, absolute (a relative path would follow `os.chdir` and workers started elsewhere).
     folder: str
     filenames: tuple[str, ...]
+    #: Per file of `filenames`: the file as it was at load (reads refuse it once it shrank).
+    files: tuple[FileKey, ...]
     #: Image number per table cell, -1 where the dataset has no image; or (sparse) a dict from the
     #: cells that have an image to its number.
     table: np.ndarray | dict[tuple[int, ...], int]
@@ -108,8 +112,8 @@ def _indices(key: Any, size: int, axis: int) -> tuple[list[int], bool]:
 class PlaneReader:
     """Array-like over a `Plan`: `reader[key]` with ints and slices, in the plan's original axes.
 
-    Stack files are memory-mapped once, on first use; a read copies only the
-    images (and, stitched, only the tiles) the requested region touches.
+    A read copies only the images (and, stitched, only the tiles) the requested region touches,
+    leasing each stack file from the core's pool for the copy.
     """
 
     def __init__(self, plan: Plan) -> None:
@@ -117,15 +121,14 @@ class PlaneReader:
         self.shape = plan.shape
         self.ndim = len(plan.shape)
         self.dtype = np.dtype(plan.dtype)
-        self._maps: dict[int, mmap.mmap] = {}
-        #: Each image's view, made once (a view costs more to make than a patch to copy).
-        self._views: dict[int, np.ndarray] = {}
-        self._lock = threading.Lock()
-        #: How many image regions were copied, and files mapped (for tests of laziness).
+        #: How many image regions were copied, and which stack files were read (for tests of laziness).
         self.images_read = 0
-        self.files_opened = 0
-        self._image_size = plan.image_height * plan.image_width * plan.samples_per_pixel
-        #: What per-image metadata reads keep while the files are open (see `image_meta`).
+        self._files_read: set[int] = set()
+        if plan.samples_per_pixel == 1:
+            self._image_shape: tuple[int, ...] = (plan.image_height, plan.image_width)
+        else:
+            self._image_shape = (plan.image_height, plan.image_width, plan.samples_per_pixel)
+        #: What per-image metadata reads keep while the reader is open (see `image_meta`).
         self.cache: dict[str, Any] = {}
         #: The image number and colour component of the planes read lately (finding them costs more than
         #: copying a patch), by their index along each axis before Y and X.
@@ -133,41 +136,37 @@ class PlaneReader:
 
     # -- files ------------------------------------------------------------------------
 
-    def _map(self, file_index: int) -> mmap.mmap:
-        mapped = self._maps.get(file_index)
-        if mapped is not None:
-            return mapped
-        with self._lock:
-            mapped = self._maps.get(file_index)
-            if mapped is None:
-                path = Path(self.plan.folder) / self.plan.filenames[file_index]
-                with open(path, "rb") as f:
-                    mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-                self._maps[file_index] = mapped
-                self.files_opened += 1
-            return mapped
+    @property
+    def files_opened(self) -> int:
+        """How many of the dataset's stack files this reader has read from."""
+        return len(self._files_read)
+
+    def read_image(self, number: int, key: tuple[Any, ...], out: np.ndarray) -> None:
+        """`image[key]` of one image, (H, W) or (H, W, samples), copied into `out`."""
+        plan = self.plan
+        file_index = int(plan.file_of[number])
+        self._files_read.add(file_index)
+        file = POOL.acquire(plan.files[file_index])
+        try:
+            file.read_array(int(plan.offset_of[number]), self._image_shape, self.dtype, key, out)
+        finally:
+            POOL.release(file)
 
     def image(self, number: int) -> np.ndarray:
-        """One image's pixels as a read-only view into its memory-mapped file: (H, W) or (H, W, 3)."""
-        view = self._views.get(number)
-        if view is not None:
-            return view
-        plan = self.plan
-        mapped = self._map(int(plan.file_of[number]))
-        pixels = np.frombuffer(mapped, dtype=self.dtype, count=self._image_size, offset=int(plan.offset_of[number]))
-        if plan.samples_per_pixel == 1:
-            view = pixels.reshape(plan.image_height, plan.image_width)
-        else:
-            view = pixels.reshape(plan.image_height, plan.image_width, plan.samples_per_pixel)
-        self._views[number] = view
-        return view
+        """One image's pixels, (H, W) or (H, W, 3), as a new array."""
+        out = np.empty(self._image_shape, self.dtype)
+        self.read_image(number, (), out)
+        return out
 
     def metadata_bytes(self, file_index: int, offset: int, length: int) -> bytes:
-        """An image's metadata bytes, from its memory-mapped stack file."""
-        mapped = self._map(file_index)
-        if offset < 0 or offset + length > len(mapped):
-            raise ValueError(f"{self.plan.filenames[file_index]}: image metadata lies past the end of the file")
-        return mapped[offset : offset + length]
+        """An image's metadata bytes, from its stack file."""
+        if offset < 0:
+            raise ValueError(f"{self.plan.filenames[file_index]}: image metadata lies before the start of the file")
+        file = POOL.acquire(self.plan.files[file_index])
+        try:
+            return file.read_bytes(offset, length)
+        finally:
+            POOL.release(file)
 
     def image_numbers(self, values: list[int]) -> list[tuple[tuple[int, ...], int]]:
         """The table cell and image number of each image at `values` (one per non-spatial axis):
@@ -204,14 +203,8 @@ class PlaneReader:
 
     def close(self) -> None:
         self.cache = {}
-        with self._lock:
-            maps, self._maps = self._maps, {}
-            self._views = {}  # the views hold the maps open
-        for mapped in maps.values():
-            try:
-                mapped.close()
-            except BufferError:  # a caller still holds a view; the map closes when it is dropped
-                pass
+        for key in self.plan.files:
+            POOL.forget(key.path)
 
     # -- reading ----------------------------------------------------------------------
 
@@ -269,8 +262,8 @@ class PlaneReader:
                 if number < 0:
                     target.fill(0)  # an image missing from the dataset reads as zeros
                     continue
-                region = self.image(number)[ky.start : ky.stop, kx.start : kx.stop]
-                target[...] = region if plan.samples_per_pixel == 1 else region[..., component]
+                window = (slice(ky.start, ky.stop), slice(kx.start, kx.stop))
+                self.read_image(number, window if plan.samples_per_pixel == 1 else (*window, component), target)
                 self.images_read += 1
 
     def _read_planes_into(
@@ -442,9 +435,8 @@ class PlaneReader:
                 self._copy(sub, number, component, iy, iy + ty1 - ty0, ix, ix + tx1 - tx0)
 
     def _copy(self, target: np.ndarray, number: int, component: int, y0: int, y1: int, x0: int, x1: int) -> None:
-        pixels = self.image(number)
         if self.plan.samples_per_pixel == 1:
-            target[...] = pixels[y0:y1, x0:x1]
+            self.read_image(number, (slice(y0, y1), slice(x0, x1)), target)
         else:
-            target[...] = pixels[y0:y1, x0:x1, component]
+            self.read_image(number, (slice(y0, y1), slice(x0, x1), component), target)
         self.images_read += 1

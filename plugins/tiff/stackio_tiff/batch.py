@@ -1,6 +1,6 @@
 """Batched reads for the TIFF stores (`read_into`, see `stackio.batch`).
 
-- `MemmapStore`: each region is copied from the memory map straight into its place in the batch.
+- `MemmapStore`: each region is copied from the file straight into its place in the batch.
 - `PlaneStore`: every tile or strip the batch touches is decoded once, however many patches share it
   (on the decoding pool when there are many), and copied into each patch that needs it; uncompressed
   pages are copied from the map directly.
@@ -22,12 +22,13 @@ DECODED_BYTES = 128 * 2**20
 
 
 def memmap_read_into(store: MemmapStore, keys: Sequence[tuple[Any, ...]], outs: Sequence[np.ndarray]) -> None:
-    view = store.view()
-    for key, out in zip(keys, outs, strict=True):
-        block = view[key]
-        np.copyto(out, block)  # converts the file's byte order on the way
-        store.stats.planes_read += 1
-        store.stats.bytes_read += block.nbytes
+    from .files import Leased
+
+    with Leased(store.file) as file:
+        for key, out in zip(keys, outs, strict=True):
+            file.read_array(store.offset, store.shape, store.file_dtype, key, out)  # converts the byte order
+            store.stats.planes_read += 1
+            store.stats.bytes_read += out.nbytes
 
 
 def _region_view(store: PlaneStore, out: np.ndarray, dropped: Sequence[bool]) -> np.ndarray:
@@ -75,7 +76,7 @@ def _read_jobs(store: PlaneStore, jobs: list[tuple[Plane, list[tuple[int, int]],
     for plane, region, view in jobs:
         store.stats.planes_read += 1
         if plane.codec.raw_dtype is not None:
-            np.copyto(view, store._raw_block(plane, region))
+            store._raw_block(plane, region, view)
             per_job.append([])
             continue
         wanted = [(id(plane), s) for s in store._segments(plane.codec, region)]

@@ -7,9 +7,10 @@
   the request, and only the pages (planes) it needs.
 
 Neither imports tifffile: the pages were parsed by `images.py`, and each
-`Codec` carries the page's own decode function. Reads go through the shared
-`files.MAPS`, so no file descriptor is held between reads, and both stores
-are safe to use from several threads at once.
+`Codec` carries the page's own decode function. Reads lease their file from
+the core's bounded pool (`stackio.openfiles`), which checks the file has not
+changed before any byte is touched; both stores are safe to use from several
+threads at once.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import attrs
 import numpy as np
 from stackio.memory import ensure_segment_fits
 
-from .files import MAPS, FileKey
+from .files import POOL, FileKey, Leased
 
 #: Above this many segments in one request, decode them on a thread pool; with two cores or fewer the
 #: pool's overhead outweighs what it gains (measured by benchmarks/run.py), so decode serially there.
@@ -172,18 +173,15 @@ class MemmapStore:
         self.ndim = len(self.shape)
         self.stats = ReadStats()
 
-    def view(self) -> np.ndarray:
-        """The whole series as a read-only array on the map (no copy)."""
-        return np.ndarray(self.shape, self.file_dtype, buffer=MAPS.get(self.file), offset=self.offset)
-
     def __getitem__(self, key: Any) -> np.ndarray:
         region: tuple[Any, ...] | None = key if _plain(key, self.ndim) else None
         ranges = None
         if region is None:
             ranges = _normalize_key(key, self.shape)
             region = tuple(slice(a, b) for a, b, _, _ in ranges)
-        # one copy, in native byte order: the result never pins the map
-        block = np.array(self.view()[region], dtype=self.dtype, copy=True)
+        # one copy, in native byte order: the result never pins the file
+        with Leased(self.file) as file:
+            block = file.read_array(self.offset, self.shape, self.file_dtype, region)
         self.stats.planes_read += 1
         self.stats.bytes_read += block.nbytes
         return block if ranges is None else _finish(block, ranges)
@@ -195,7 +193,7 @@ class MemmapStore:
         memmap_read_into(self, keys, outs)
 
     def close(self) -> None:
-        MAPS.forget(self.file.path)
+        POOL.forget(self.file.path)
 
 
 class PlaneStore:
@@ -269,7 +267,11 @@ class PlaneStore:
             target = tuple(i - a for i, (a, _, _, _) in zip(position, outer_ranges, strict=True))
             self.stats.planes_read += 1
             if plane.codec.raw_dtype is not None:
-                out[target] = self._raw_block(plane, region).reshape(page_out_shape)
+                dest = out[target]
+                if dest.flags.c_contiguous:  # copy straight into the output
+                    self._raw_block(plane, region, dest.reshape(tuple(b - a for a, b in region)))
+                else:
+                    dest[...] = self._raw_block(plane, region).reshape(page_out_shape)
                 continue
             # decode straight into the output: out[target] is contiguous, so it can take the region's shape
             view = out[target]
@@ -292,11 +294,14 @@ class PlaneStore:
 
     # -- one plane ----------------------------------------------------------------------
 
-    def _raw_block(self, plane: Plane, region: list[tuple[int, int]]) -> np.ndarray:
-        """The region of an uncompressed page, as a view on the file's map."""
+    def _raw_block(self, plane: Plane, region: list[tuple[int, int]], out: np.ndarray | None = None) -> np.ndarray:
+        """The region of an uncompressed page, copied (into `out` when given, which takes its shape)."""
         codec = plane.codec
-        page = np.ndarray(codec.shaped, codec.raw_dtype, buffer=MAPS.get(plane.file), offset=plane.offsets[0])
-        block = page[tuple(slice(a, b) for a, b in region)]
+        assert codec.raw_dtype is not None
+        with Leased(plane.file) as file:
+            block = file.read_array(
+                plane.offsets[0], codec.shaped, codec.raw_dtype, tuple(slice(a, b) for a, b in region), out
+            )
         self.stats.bytes_read += block.nbytes
         return block
 
@@ -331,10 +336,8 @@ class PlaneStore:
             f"one {'tile' if codec.tiled else 'strip'} of {sy}x{sx} pixels",
             "re-save it with smaller tiles, e.g. tifffile.imwrite(path, data, tile=(512, 512), compression=...)",
         )
-        mapped = MAPS.get(plane.file)
-        data = mapped[offset : offset + count]
-        if len(data) != count:
-            raise EOFError(f"segment {index} needs bytes {offset}..{offset + count} but the file ends at {len(mapped)}")
+        with Leased(plane.file) as file:
+            data = file.read_bytes(offset, count)
         decoded, origin, _ = codec.decode(data, index, **kwargs)
         self.stats.segments_decoded += 1
         self.stats.bytes_read += count
@@ -369,4 +372,4 @@ class PlaneStore:
 
     def close(self) -> None:
         for path in {p.file.path for p in self.planes if p is not None}:
-            MAPS.forget(path)
+            POOL.forget(path)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import stackio
 import tifffile
-from stackio_tiff.files import MAPS
+from stackio.openfiles import POOL as MAPS
 from stackio_tiff.pages import MemmapStore, PlaneStore
 
 BIG = 10_000
