@@ -38,10 +38,10 @@ if TYPE_CHECKING:
     from .hookspecs import Detection, Sample, hookimpl
     from .image_metadata import ImageMetadata, image_metadata
     from .metadata import Metadata
-    from .readmode import set_file_reads
     from .options import Option
     from .patches import check_patch_request, read_patch
     from .protocol import ImageStack
+    from .readmode import set_file_reads
     from .registry import BrokenPlugin, PluginInfo, Registry, get_registry, register_plugin, unregister_plugin
     from .saving import save
     from .source import Source

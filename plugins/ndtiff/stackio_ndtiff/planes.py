@@ -278,7 +278,6 @@ class PlaneReader:
         n_cells = len(self.plan.table_shape)
         rest_keys: list[tuple[Any, ...]] = []
         rest_outs: list[np.ndarray] = []
-        views = self._views
         for key, out in zip(keys, outs, strict=True):
             cell = [0] * n_cells
             single = True
@@ -299,11 +298,8 @@ class PlaneReader:
             if number < 0:
                 target.fill(0)  # an image missing from the dataset reads as zeros
                 continue
-            view = views.get(number)
-            if view is None:
-                view = self.image(number)
             ky, kx = key[-2], key[-1]
-            target[...] = view[ky.start : ky.stop, kx.start : kx.stop]
+            self.read_image(number, (slice(ky.start, ky.stop), slice(kx.start, kx.stop)), target)
         self.images_read += len(keys) - len(rest_keys)
         return rest_keys, rest_outs
 
@@ -371,14 +367,10 @@ class PlaneReader:
         out_shape = (1,) * kept + (y1 - y0, x1 - x0)
         if number < 0:
             return np.zeros(out_shape, dtype=self.dtype)  # an image missing from the dataset reads as zeros
-        region = self.image(number)[y0:y1, x0:x1]
-        if plan.samples_per_pixel != 1:
-            region = region[..., component]
-        self.images_read += 1
-        if not kept:
-            return np.array(region)
+        window = (slice(y0, y1), slice(x0, x1))
         out = np.empty(out_shape, dtype=self.dtype)
-        out[(0,) * kept] = region
+        self.read_image(number, window if plan.samples_per_pixel == 1 else (*window, component), out[(0,) * kept])
+        self.images_read += 1
         return out
 
     def _read_window(self, key: tuple[Any, ...]) -> np.ndarray:
