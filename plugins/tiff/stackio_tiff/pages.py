@@ -113,6 +113,21 @@ Key = tuple[int | slice, ...]
 
 def _normalize_key(key: Any, shape: tuple[int, ...]) -> list[tuple[int, int, int, bool]]:
     """Per dimension (start, stop, step, dropped) for numpy basic indexing."""
+    if _plain(key, len(shape)):  # the core's request: no Ellipsis, no padding, no steps
+        plain = []
+        i = 0
+        for k in key:
+            n = shape[i]
+            i += 1
+            if type(k) is int:
+                j = k + n if k < 0 else k
+                if not 0 <= j < n:
+                    raise IndexError(f"index {k} is out of bounds for a dimension of size {n}")
+                plain.append((j, j + 1, 1, True))
+            else:
+                start, stop, _ = k.indices(n)
+                plain.append((start, max(start, stop), 1, False))
+        return plain
     if not isinstance(key, tuple):
         key = (key,)
     if any(k is Ellipsis for k in key):
@@ -153,9 +168,14 @@ def _plain(key: Any, ndim: int) -> bool:
 
 def _finish(block: np.ndarray, ranges: list[tuple[int, int, int, bool]]) -> np.ndarray:
     """Apply slice steps (the block covers start:stop) and drop integer-indexed dimensions."""
-    if any(step != 1 for _, _, step, _ in ranges):
+    stepped = False
+    drop = []
+    for i, (_, _, step, dropped) in enumerate(ranges):
+        stepped = stepped or step != 1
+        if dropped:
+            drop.append(i)
+    if stepped:
         block = block[tuple(slice(None, None, step) for _, _, step, _ in ranges)]
-    drop = tuple(i for i, r in enumerate(ranges) if r[3])
     if drop:
         block = block.reshape([n for i, n in enumerate(block.shape) if i not in drop])
     return block
@@ -351,24 +371,33 @@ class PlaneStore:
         region: list[tuple[int, int]],
         codec: Codec,
     ) -> None:
+        # one segment's overlap with the region, per dimension written out: this runs once per tile
+        # or strip, where a loop over the dimensions costs as much as the copy
         s, d, y, x, _ = origin
         if isinstance(data, np.ndarray):
-            extent = (1, *data.shape[:3])
+            nd, ny, nx = data.shape[:3]
         else:
-            sd, sy, sx = codec.segment
-            extent = (1, sd, sy, sx if codec.tiled else codec.shaped[3])
-        src, dst = [], []
-        for (a, b), start, size in zip(region[:4], (s, d, y, x), extent, strict=True):
-            lo, hi = max(a, start), min(b, start + size)
-            if lo >= hi:
-                return
-            src.append(slice(lo - start, hi - start))
-            dst.append(slice(lo - a, hi - a))
-        c0, c1 = region[4]
+            nd, ny, nx = codec.segment
+            if not codec.tiled:
+                nx = codec.shaped[3]
+        (s0, s1), (d0, d1), (y0, y1), (x0, x1), (c0, c1) = region
+        lo_s, hi_s = max(s0, s), min(s1, s + 1)
+        lo_d, hi_d = max(d0, d), min(d1, d + nd)
+        lo_y, hi_y = max(y0, y), min(y1, y + ny)
+        lo_x, hi_x = max(x0, x), min(x1, x + nx)
+        if lo_s >= hi_s or lo_d >= hi_d or lo_y >= hi_y or lo_x >= hi_x:
+            return
+        dst = (
+            slice(lo_s - s0, hi_s - s0),
+            slice(lo_d - d0, hi_d - d0),
+            slice(lo_y - y0, hi_y - y0),
+            slice(lo_x - x0, hi_x - x0),
+            slice(None),
+        )
         if isinstance(data, np.ndarray):
-            out[(*dst, slice(None))] = data[(*src[1:], slice(c0, c1))]
+            out[dst] = data[lo_d - d : hi_d - d, lo_y - y : hi_y - y, lo_x - x : hi_x - x, c0:c1]
         else:
-            out[(*dst, slice(None))] = data
+            out[dst] = data
 
     def close(self) -> None:
         for path in {p.file.path for p in self.planes if p is not None}:
