@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -13,6 +12,7 @@ import attrs
 from .axes import normalize_axes
 from .dispatch import Decision, Verdict, choose_format, claims_by_suffix, diagnose_source
 from .errors import AxesError, StackioError, UnsupportedFormatError, ValidationError
+from .files import list_folder, missing_path_error
 from .hints import known_format_for
 from .preferences import preferences
 from .protocol import ImageStack
@@ -126,7 +126,7 @@ def _folder_parts(
     parts: list[Part] = []
     groups: dict[str, list[Source]] = {}
     known: dict[str, Any] = {}  # the folder's markers, looked up once for all its files
-    for name in sorted(os.listdir(folder.path), key=natural_key):
+    for name in sorted(list_folder(folder.path, folder), key=natural_key):
         child = Source.parse(folder.path / name)
         if name.startswith("."):
             continue
@@ -135,6 +135,8 @@ def _folder_parts(
             continue
         if not claims_by_suffix(formats, child):
             continue
+        if not child.exists:
+            raise missing_path_error(folder.path / name, child, vanished=True)
         decision = choose_format(registry, child, options=options, prefer=prefer, folders=known)
         assert decision is not None
         entry = registry.format(decision.format)

@@ -115,7 +115,13 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     demo = sub.add_parser("demo", help="write sample files with each plugin's own library and load them")
-    demo.add_argument("directory", nargs="?", default=None, help="where to write (default: a temporary folder)")
+    demo.add_argument(
+        "directory",
+        nargs="?",
+        default=None,
+        help="where to write (default: a new temporary folder); a folder that exists and is not empty gets a new "
+        "subfolder for the samples, so nothing in it is written over",
+    )
     return parser
 
 

@@ -2,27 +2,47 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from .errors import StackioError
+from .errors import StackioError, ValidationError
 from .registry import get_registry
+
+
+def demo_folder(directory: str | os.PathLike[str] | None) -> Path:
+    """Where the demo writes, never over anything: a new temporary folder by default; `directory`
+    itself when it does not exist yet (it is made) or is empty; else a new subfolder of it."""
+    if directory is None:
+        return Path(tempfile.mkdtemp(prefix="stackio-demo-"))
+    root = Path(directory)
+    if root.exists() and not root.is_dir():
+        raise ValidationError(f"{root}: exists and is not a folder; give the demo a folder to write in", source=root)
+    try:
+        root.mkdir(parents=True)
+        return root
+    except FileExistsError:
+        pass
+    if not any(root.iterdir()):
+        return root
+    return Path(tempfile.mkdtemp(prefix="stackio-demo-", dir=root))
 
 
 def run_demo(directory: str | None = None) -> int:
     from . import api
 
     registry = get_registry()
-    root = Path(directory) if directory else Path(tempfile.mkdtemp(prefix="stackio-demo-"))
-    root.mkdir(parents=True, exist_ok=True)
+    root = demo_folder(directory)
+    if directory is not None and root != Path(directory):
+        print(f"stackio demo: {directory} is not empty; writing into a new folder in it, so nothing is written over")
     print(f"stackio demo: writing samples under {root}")
     failures = 0
     loaded = 0
     for plugin in registry.plugins():
         folder = root / plugin.name
-        folder.mkdir(exist_ok=True)
+        folder.mkdir()  # in a folder that was new or empty: a name taken meanwhile is an error, not overwritten
         samples = registry.write_samples(plugin.name, folder)
         if samples is None:
             folder.rmdir()

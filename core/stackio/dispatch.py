@@ -16,6 +16,7 @@ passes to the next:
 
 Ties go to the higher declared priority, then the name, never to install order.
 `UnsupportedFormatError`, listing every verdict collected, is raised in one place.
+Before any step, a local path that is neither a folder nor a regular file (a FIFO, a device) is refused.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from typing import Any
 import attrs
 
 from .errors import ReadError, SourceNotFoundError, UnsupportedFormatError
+from .files import missing_path_error, require_regular
 from .handles import FormatHandle
 from .hints import KnownFormat, known_by_name, known_format_for
 from .registry import Registry
@@ -225,11 +227,7 @@ def inside_dataset(request: Request) -> Outcome:
             if container is not None:
                 # A missing group or array inside a store: its plugin can say what the store holds.
                 return _decide(container, f"inside a {container.name} dataset")
-        raise SourceNotFoundError(
-            f"{source}: no such file or directory; check the path (relative paths are taken from "
-            "the current directory)",
-            source=str(source),
-        )
+        raise missing_path_error(source.path, source)
     parent = source.path.parent
     key = str(parent)
     if key not in request.folders:
@@ -285,7 +283,7 @@ def directory(request: Request) -> Outcome:
 
 def suffix(request: Request) -> Outcome:
     source = request.source
-    if source.path is not None and source.path.stat().st_size == 0:
+    if source.path is not None and _size(source) == 0:
         raise ReadError(
             f"{source}: the file is empty (0 bytes); it may not have been written completely", source=str(source)
         )
@@ -302,6 +300,24 @@ def suffix(request: Request) -> Outcome:
                 return result
             return Refusal(f"the formats claiming {suffix} all refused its content", tuple(result))
     return None
+
+
+def _size(source: Source) -> int:
+    assert source.path is not None
+    try:
+        return source.path.stat().st_size
+    except OSError:  # gone since it was found (another program moved it)
+        raise missing_path_error(source.path, source, vanished=True) from None
+
+
+def _refuse_special(source: Source) -> None:
+    """A FIFO, device or socket would block or never end in any plugin: refused before one opens it."""
+    if source.path is None or not source.exists or source.is_dir:
+        return
+    try:
+        require_regular(source.path, source=source, what="the source")
+    except OSError:
+        raise missing_path_error(source.path, source, vanished=True) from None
 
 
 def content(request: Request) -> Outcome:
@@ -332,6 +348,7 @@ def choose_format(
     when `allow_plain_directory` is set: the caller then loads its files.
     `folders`: shared by the calls for the files of one folder, so that its markers are looked up once.
     """
+    _refuse_special(source)
     request = Request(registry, source, format, options or {}, prefer or {}, registry.formats())
     if folders is not None:
         request.folders = folders
@@ -384,7 +401,7 @@ def unsupported(registry: Registry, source: Source, refusal: Refusal) -> Unsuppo
 def diagnose_source(registry: Registry, source: Source) -> list[Verdict]:
     """Every installed format's content verdict on `source`, whatever dispatch would pick."""
     if _is_local(source) and not source.exists:
-        raise SourceNotFoundError(f"{source}: no such file or directory", source=str(source))
+        raise missing_path_error(source.path or str(source), source)
     out = []
     for entry in registry.formats():
         if not _is_local(source):

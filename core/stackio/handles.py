@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .errors import PluginError, ReadError, StackioError
+from .files import raise_explained
 from .formats import FormatSpec
 from .hookspecs import Detection
 from .options import check_options
@@ -137,18 +138,17 @@ class FormatHandle:
             raise PluginError(f"{source}: {self.where} has no stackio_load hook", source=str(source))
         try:
             stacks = list(hook(format=self.name, source=source, axes=axes, options=dict(options)))
-        except StackioError:
-            raise
         except MemoryError as exc:
             raise ReadError(
                 f"{source}: not enough memory to load it; load it lazily (in_memory=False)", source=str(source)
             ) from exc
         except Exception as exc:
-            raise ReadError(
+            raise_explained(
+                exc,
+                source,
                 f"{source}: {self.where} could not read it ({type(exc).__name__}: {exc}). The file may be "
                 f"truncated or corrupt; if it opens elsewhere, report this to {self.distribution or 'stackio'}",
-                source=str(source),
-            ) from exc
+            )
         if not stacks and not allow_empty:
             raise ReadError(
                 f"{source}: {self.where} found no image in it; check that it is a complete file of that format "

@@ -8,10 +8,12 @@ Looked up, first match wins: the `prefer=` argument, then `STACKIO_PREFER`
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 
 from .errors import ValidationError
+from .files import file_kind
 
 
 def config_path() -> Path:
@@ -60,9 +62,15 @@ _config_cache: dict[tuple[str, int], dict[str, str]] = {}
 def _from_config() -> dict[str, str]:
     path = _config_file()
     try:
-        stamp = (path, os.stat(path).st_mtime_ns)
+        info = os.stat(path)
     except OSError:
         return {}
+    if not stat.S_ISREG(info.st_mode):  # a FIFO would block every load
+        raise ValidationError(
+            f"{path}: the stackio config file is {file_kind(info.st_mode)}, not a regular file; make it a "
+            "regular TOML file, or point STACKIO_CONFIG at one"
+        )
+    stamp = (path, info.st_mtime_ns)
     if stamp not in _config_cache:
         _config_cache.clear()
         _config_cache[stamp] = _read_config(Path(path))

@@ -216,7 +216,9 @@ class Source:
         """A directory's entry names (empty for anything else)."""
         if not self.is_dir:
             return frozenset()
-        return frozenset(os.listdir(self.path))
+        from .files import list_folder
+
+        return frozenset(list_folder(self.path, self))
 
     def has(self, relative: str) -> bool:
         """Whether a directory source contains `relative` (a glob pattern allowed)."""

@@ -19,7 +19,8 @@ import attrs
 import numpy as np
 
 from .axes import Layout
-from .errors import AxesError, FileAccessError, ReadError, StackioError, ValidationError
+from .errors import AxesError, FileAccessError, ReadError, ValidationError
+from .files import raise_explained
 from .image_metadata import ImageMetadata, ImageMetadataReader, PerImage, check_image_request
 from .memory import ensure_fits_in_memory
 from .metadata import Metadata
@@ -289,14 +290,13 @@ class OnDemand:
             if self._value is None:
                 try:
                     value = self.opener()
-                except StackioError:
-                    raise
                 except Exception as exc:
-                    raise ReadError(
+                    raise_explained(
+                        exc,
+                        self.source,
                         f"{self.source}: could not be opened for reading "
                         f"({type(exc).__name__}: {exc}); check the file is complete and readable",
-                        source=self.source,
-                    ) from exc
+                    )
                 self._finalizer = weakref.finalize(self, _close_reader, value)
                 self._value = value
             self._active += 1
@@ -395,14 +395,13 @@ class LazyStack(_Described):
             raise FileAccessError(
                 f"{info.source}: reading sample {sample_idx} at {tuple(coords)} failed: {exc}", source=info.source
             ) from exc
-        except StackioError:
-            raise
         except Exception as exc:
-            raise ReadError(
+            raise_explained(
+                exc,
+                info.source,
                 f"{info.source}: reading sample {sample_idx} at {tuple(coords)} failed "
                 f"({type(exc).__name__}: {exc}); the file may be truncated or corrupt",
-                source=info.source,
-            ) from exc
+            )
         finally:
             self._reader.release()
 
@@ -418,14 +417,13 @@ class LazyStack(_Described):
             whole = checked(whole, layout.original_shape, info.dtype, info.source, "the whole stack", convert=False)
         except FileAccessError as exc:
             raise FileAccessError(f"{info.source}: reading the whole stack failed: {exc}", source=info.source) from exc
-        except StackioError:
-            raise
         except Exception as exc:
-            raise ReadError(
+            raise_explained(
+                exc,
+                info.source,
                 f"{info.source}: reading the whole stack failed ({type(exc).__name__}: {exc}); "
                 "the file may be truncated or corrupt",
-                source=info.source,
-            ) from exc
+            )
         finally:
             self._reader.release()
         # A new array the reader does not keep is this stack's own; a view of the reader's data is copied.
@@ -490,13 +488,8 @@ class _ReadWhole:
             ensure_fits_in_memory(self.known.layout.original_shape, self.known.dtype, self.source)
         try:
             array = self.read_func(self.path)
-        except StackioError:
-            raise
         except Exception as exc:
-            raise ReadError(
-                f"{self.source}: {name} failed to read it ({type(exc).__name__}: {exc})",
-                source=self.source,
-            ) from exc
+            raise_explained(exc, self.source, f"{self.source}: {name} failed to read it ({type(exc).__name__}: {exc})")
         if not isinstance(array, np.ndarray):
             raise ValidationError(
                 f"{self.source}: {name} returned {type(array).__name__}, not a numpy array; "

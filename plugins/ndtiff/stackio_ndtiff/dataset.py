@@ -20,6 +20,7 @@ from typing import Any
 import attrs
 import numpy as np
 from stackio import AxesError, Layout, Metadata, ReadError, ValidationError
+from stackio.files import confined, require_regular
 from stackio.openfiles import FileKey
 
 from .image_meta import ImageIndex, image_index
@@ -143,6 +144,7 @@ def load_index(folder: Path, name: str) -> Index:
             f"{where}: {INDEX_NAME} is corrupt: {exc}; the dataset cannot be read reliably",
             source=name,
         ) from exc
+    check_stack_files(folder, index, where)
     if not index.entries:
         raise ReadError(
             f"{where}: {INDEX_NAME} holds no complete image entry ({index.size} bytes); the index is "
@@ -160,6 +162,17 @@ def load_index(folder: Path, name: str) -> Index:
     else:  # (a partly written entry already says that images are missing)
         _warn_unindexed(folder, index, where)
     return index
+
+
+def check_stack_files(folder: Path, index: Index, where: str) -> None:
+    """Every stack file the index names is inside the dataset's folder and, where present, a regular
+    file: `../x` or `/etc/passwd` is never read as pixels, a FIFO never blocks the load."""
+    for filename in dict.fromkeys(e.filename for e in index.entries):
+        path = confined(folder, filename, source=where, what=f"the {INDEX_NAME} entry", container="the dataset folder")
+        try:
+            require_regular(path, source=where, what="the stack file")
+        except OSError:
+            continue  # a missing or unreadable file is reported where it is read, with what it holds
 
 
 _STACK_FILE = re.compile(r"(^|_)NDTiffStack(_\d+)?\.tiff?$", re.IGNORECASE)

@@ -1,6 +1,6 @@
 """The NDTiff on-disk structures: `NDTiff.index` entries and the header of each `*_NDTiffStack.tif`.
 
-Standard library only. An index is a sequence of entries, each:
+Standard library (and stackio's file rules) only. An index is a sequence of entries, each:
 uint32 axes length, axes JSON, uint32 file name length, file name, then eight uint32
 (pixel offset, width, height, pixel type, pixel compression, metadata offset,
 metadata length, metadata compression), little-endian.
@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+from stackio.files import open_regular
 
 INDEX_NAME = "NDTiff.index"
 FULL_RESOLUTION = "Full resolution"
@@ -108,7 +109,7 @@ def parse_index(data: bytes) -> Index:
 
 
 def read_index(folder: Path) -> Index:
-    with open(folder / INDEX_NAME, "rb") as f:
+    with open_regular(folder / INDEX_NAME, what=f"the dataset's {INDEX_NAME}") as f:
         return parse_index(f.read())
 
 

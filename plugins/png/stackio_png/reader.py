@@ -26,6 +26,7 @@ from stackio import (
     ValidationError,
 )
 from stackio.axes import FREE, contradictions
+from stackio.files import missing_path_error
 from stackio.memory import ensure_segment_fits
 
 from .samples import write_samples  # noqa: F401  the samples hook still finds them here
@@ -120,8 +121,10 @@ def load(source: Source, axes: str | None, options: Mapping[str, Any], *, format
 
 def locate(format: str, source: Source) -> Picture:
     """Open the file with Pillow once and read what the stack needs (no pixels)."""
-    if source.path is None or not source.path.is_file():
+    if source.path is None or source.is_dir:
         raise ValidationError(f"{source}: the {format} format reads single image files", source=str(source))
+    if not source.path.exists():
+        raise missing_path_error(source.path, source, vanished=source.exists)
     path = str(source.path.resolve())
     try:
         with Image.open(path) as image:
@@ -139,6 +142,13 @@ def locate(format: str, source: Source) -> Picture:
             dpi = image.info.get("dpi")
     except StackioError:
         raise
+    except Image.DecompressionBombError as exc:
+        raise ReadError(
+            f"{path}: the image is larger than Pillow allows by default ({exc}); Pillow's limit guards "
+            "against decompression bombs, not against valid large images. If you trust the file, raise "
+            f"it before loading: `PIL.Image.MAX_IMAGE_PIXELS = None` (now {Image.MAX_IMAGE_PIXELS})",
+            source=path,
+        ) from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise ReadError(
             f"{path}: Pillow cannot read it as {format.upper()} ({type(exc).__name__}: {exc}); "

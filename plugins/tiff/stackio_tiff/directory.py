@@ -11,12 +11,14 @@ this module: the core loads them with their own formats.
 from __future__ import annotations
 
 import os
+import stat
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from stackio import ImageStack, ReadError, Source, ValidationError, natural_key
+from stackio.files import list_folder, missing_path_error, require_regular
 
 from . import SUFFIXES, file_set_kind
 from .file_stacks import load_file
@@ -37,15 +39,28 @@ def _members(source: Source) -> list[Path]:
     if source.members is not None:
         return list(source.members)
     assert source.path is not None
-    names = sorted((n for n in os.listdir(source.path) if not n.startswith(".")), key=natural_key)
+    names = sorted((n for n in list_folder(source.path, source) if not n.startswith(".")), key=natural_key)
     return [source.path / n for n in names if n.lower().endswith(SUFFIXES)]
+
+
+def _is_tiff_file(path: Path) -> bool:
+    """Whether a listed TIFF name is a file to read (a folder is skipped); one gone since the folder was
+    listed, or a FIFO or device, is an error naming it."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        raise missing_path_error(path, path, vanished=True) from None
+    if stat.S_ISDIR(info.st_mode):
+        return False
+    require_regular(path, what="the TIFF file")
+    return True
 
 
 def folder_files(source: Source, series: int | None) -> list[Path]:
     """The TIFF files of the folder `source` to read, in order; `series` only for a folder of plain files."""
     folder = source.path
     assert folder is not None
-    entries = [p for p in _members(source) if p.is_file()]
+    entries = [p for p in _members(source) if _is_tiff_file(p)]
     if series is not None and file_set_kind(p.name for p in entries) is not None:
         raise ValidationError(
             f"{folder}: series= selects an image of one file, not of a folder; pass the file "

@@ -21,7 +21,8 @@ from typing import Any
 
 import attrs
 import numpy as np
-from stackio import ReadError
+from stackio import ReadError, StackioError
+from stackio.files import confined, require_regular
 from stackio.memory import ensure_segment_fits
 
 from . import MAGIC
@@ -88,7 +89,8 @@ def companion_of(path: Path, xml: str | None) -> Path | None:
         return None
     for element in root:
         if element.tag.endswith("BinaryOnly") and element.attrib.get("MetadataFile"):
-            return path.parent / element.attrib["MetadataFile"]
+            name = element.attrib["MetadataFile"]
+            return confined(path.parent, name, source=path, what="the BinaryOnly MetadataFile", container=_OWN)
     return None
 
 
@@ -99,7 +101,8 @@ def _companion_first_file(companion: Path, xml: str) -> Path:
         raise read_error(companion, exc, "is not valid OME-XML") from exc
     for element in root.iter():
         if element.tag.endswith("UUID") and element.attrib.get("FileName"):
-            return companion.parent / element.attrib["FileName"]
+            name = element.attrib["FileName"]
+            return confined(companion.parent, name, source=companion, what="the UUID FileName", container=_OWN)
     raise ReadError(
         f"{companion}: the companion OME-XML names no TIFF file (no TiffData/UUID FileName); "
         "it describes no image stackio can read",
@@ -148,12 +151,13 @@ def open_file(path: Path, *, allow_missing: bool = False) -> Opened:
                 tif.close()
                 tif = tifffile.TiffFile(tiff_path, omexml=xml)
                 companion = linked
+        check_linked_files(tif, tiff_path, xml)
         with _TiffWarnings() as warnings:
             images = list_images(tif, path)
         _refuse_corrupt(tif, tiff_path, warnings)
         if not allow_missing:
             _refuse_partial(tif, tiff_path, warnings)
-    except ReadError:
+    except StackioError:
         tif.close()
         raise
     except Exception as exc:
@@ -164,6 +168,34 @@ def open_file(path: Path, *, allow_missing: bool = False) -> Opened:
         raise ReadError(f"{path}: the TIFF holds no image (no readable page)", source=str(path))
     return Opened(path, tif, images, companion)
 
+
+def check_linked_files(tif: Any, path: Path, xml: str | None) -> None:
+    """The other files tifffile opens for `path` (an OME multi-file set's `UUID FileName`s, a
+    Micro-Manager stack's `_MMStack` files) are inside its folder and regular files: never a file
+    elsewhere, never a FIFO that would block."""
+    folder = path.parent
+    names: list[str] = []
+    xml = xml if xml is not None else (tif.ome_metadata if tif.is_ome else None)
+    if xml and "FileName" in xml:  # (a single-file OME-TIFF mostly names no file: no second parse)
+        try:
+            root = ET.fromstring(xml)
+        except ET.ParseError:
+            root = None  # tifffile then reads no multi-file series either
+        if root is not None:
+            found = (e.attrib.get("FileName") for e in root.iter() if e.tag.endswith("UUID"))
+            names += [n for n in dict.fromkeys(found) if n and n.lower() != path.name.lower()]
+    if "_MMStack" in path.name:  # tifffile reads every <prefix>_MMStack*.tif beside it
+        names += [p.name for p in folder.glob("*_MMStack*.tif") if p.name != path.name]
+    for name in names:
+        linked = confined(folder, name, source=path, what="the UUID FileName", container=_OWN)
+        try:
+            require_regular(linked, source=path, what="the file of its multi-file set")
+        except OSError:
+            continue  # a missing file of the set is reported with the planes it holds
+
+
+#: Where a file name a TIFF records must stay.
+_OWN = "the TIFF's folder"
 
 #: tifffile warnings that mean the file's structure is broken (a pointer past the end of the file).
 _CORRUPT = ("invalid page offset", "invalid tag offset", "invalid offset to first page")

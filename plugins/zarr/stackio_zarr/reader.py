@@ -35,10 +35,11 @@ from .store import MARKERS, Location, Node, ZarrFormat, ancestors, check_interna
 
 
 def local_store(root: str) -> Any:
-    """The zarr store every read goes through (a read-only LocalStore on the store root)."""
-    from zarr.storage import LocalStore
+    """The zarr store every read goes through (a read-only LocalStore on the store root that opens
+    regular files only)."""
+    from .local import RegularFileStore
 
-    return LocalStore(root, read_only=True)
+    return RegularFileStore(root, read_only=True)
 
 
 class _NativeOrder:
