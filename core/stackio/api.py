@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -151,7 +152,10 @@ def _folder_parts(
 
 
 def _folder_id(path: Path) -> tuple[int, int]:
-    info = os.stat(path)
+    try:
+        info = os.stat(path)
+    except OSError:  # gone since it was listed
+        raise missing_path_error(path, path, vanished=True) from None
     return info.st_dev, info.st_ino
 
 

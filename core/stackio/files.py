@@ -216,18 +216,19 @@ def os_failure(exc: BaseException) -> str | None:
     return None
 
 
-def raise_explained(exc: BaseException, source: object, otherwise: str) -> NoReturn:
-    """Raise the error for `exc` from a read of `source` (called in the `except` clause that caught it).
+def raise_explained(exc: BaseException, source: object, doing: str, blame: str = "") -> NoReturn:
+    """Raise the error for `exc`, caught while `doing` (a phrase: "reading sample 0 failed") to `source`.
 
     An OS failure (see `os_failure`) is a ReadError saying so, even where a plugin's ReadError blamed
-    the file; any other `StackioError` is raised as it is; anything else is a ReadError with `otherwise`.
+    the file; any other `StackioError` is raised as it is; anything else is a ReadError
+    "{source}: {doing} ({exception}){blame}", `blame` saying what is likely wrong with the file.
     """
     reason = os_failure(exc)
     if reason is not None and (isinstance(exc, ReadError) or not isinstance(exc, StackioError)):
-        raise ReadError(f"{source}: {reason} [{type(exc).__name__}: {exc}]", source=str(source)) from exc
+        raise ReadError(f"{source}: {doing}: {reason} [{type(exc).__name__}: {exc}]", source=str(source)) from exc
     if isinstance(exc, StackioError):
         raise exc
-    raise ReadError(otherwise, source=str(source)) from exc
+    raise ReadError(f"{source}: {doing} ({type(exc).__name__}: {exc}){blame}", source=str(source)) from exc
 
 
 def missing_path_error(path: str | os.PathLike[str], source: object, *, vanished: bool = False) -> StackioError:

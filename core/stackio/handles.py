@@ -146,8 +146,9 @@ class FormatHandle:
             raise_explained(
                 exc,
                 source,
-                f"{source}: {self.where} could not read it ({type(exc).__name__}: {exc}). The file may be "
-                f"truncated or corrupt; if it opens elsewhere, report this to {self.distribution or 'stackio'}",
+                f"{self.where} could not read it",
+                ". The file may be truncated or corrupt; if it opens elsewhere, report this to "
+                f"{self.distribution or 'stackio'}",
             )
         if not stacks and not allow_empty:
             raise ReadError(

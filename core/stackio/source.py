@@ -214,7 +214,7 @@ class Source:
     @cached_property
     def names(self) -> frozenset[str]:
         """A directory's entry names (empty for anything else)."""
-        if not self.is_dir:
+        if not self.is_dir or self.path is None:
             return frozenset()
         from .files import list_folder
 

@@ -292,10 +292,7 @@ class OnDemand:
                     value = self.opener()
                 except Exception as exc:
                     raise_explained(
-                        exc,
-                        self.source,
-                        f"{self.source}: could not be opened for reading "
-                        f"({type(exc).__name__}: {exc}); check the file is complete and readable",
+                        exc, self.source, "could not be opened for reading", "; check the file is complete and readable"
                     )
                 self._finalizer = weakref.finalize(self, _close_reader, value)
                 self._value = value
@@ -399,8 +396,8 @@ class LazyStack(_Described):
             raise_explained(
                 exc,
                 info.source,
-                f"{info.source}: reading sample {sample_idx} at {tuple(coords)} failed "
-                f"({type(exc).__name__}: {exc}); the file may be truncated or corrupt",
+                f"reading sample {sample_idx} at {tuple(coords)} failed",
+                "; the file may be truncated or corrupt",
             )
         finally:
             self._reader.release()
@@ -419,10 +416,7 @@ class LazyStack(_Described):
             raise FileAccessError(f"{info.source}: reading the whole stack failed: {exc}", source=info.source) from exc
         except Exception as exc:
             raise_explained(
-                exc,
-                info.source,
-                f"{info.source}: reading the whole stack failed ({type(exc).__name__}: {exc}); "
-                "the file may be truncated or corrupt",
+                exc, info.source, "reading the whole stack failed", "; the file may be truncated or corrupt"
             )
         finally:
             self._reader.release()
@@ -489,7 +483,7 @@ class _ReadWhole:
         try:
             array = self.read_func(self.path)
         except Exception as exc:
-            raise_explained(exc, self.source, f"{self.source}: {name} failed to read it ({type(exc).__name__}: {exc})")
+            raise_explained(exc, self.source, f"{name} failed to read it")
         if not isinstance(array, np.ndarray):
             raise ValidationError(
                 f"{self.source}: {name} returned {type(array).__name__}, not a numpy array; "

@@ -298,7 +298,7 @@ def test_too_many_open_files_is_said(tmp_path: Path) -> None:
         + "try:\n    while True: held.append(os.open(os.devnull, os.O_RDONLY))\nexcept OSError: pass\n"
         + _load(tmp_path / "b.tif", "YX")
     )
-    message = refused(code, "b.tif: this process has too many files open (the limit, `ulimit -n`, is 64)")
+    message = refused(code, "b.tif: ", "this process has too many files open (the limit, `ulimit -n`, is 64)")
     assert "corrupt" not in message and "stack.close()" in message
 
 
@@ -317,7 +317,9 @@ def test_no_address_space_for_a_memory_map_is_said(tmp_path: Path) -> None:
         + _address_space_left(24)
         + "s.extract_patch(0, None, (0, 0, 0), (1, 2, 2))\n"
     )
-    message = refused(code, "big.tif: there was not enough memory or address space to map or read the file")
+    message = refused(
+        code, "big.tif: reading sample 0 at (0, 0, 0) failed: there was not enough memory or address space to map"
+    )
     assert "`ulimit -v`" in message and "corrupt" not in message
 
 
@@ -329,7 +331,11 @@ def test_a_memory_error_while_reading_is_said(tmp_path: Path) -> None:
         + _address_space_left(16)
         + "s.extract_patch(0, None, (0, 0, 0), (32, 1024, 1024))\n"
     )
-    message = refused(code, "z.tif: there was not enough memory or address space to read it", "MemoryError")
+    message = refused(
+        code,
+        "z.tif: reading sample 0 at (0, 0, 0) failed: there was not enough memory or address space to read it",
+        "MemoryError",
+    )
     assert "corrupt" not in message
 
 
@@ -355,7 +361,9 @@ def test_permission_denied_is_said(shared_folder: Path) -> None:
     locked = _tiff(shared_folder / "locked.tif")
     locked.chmod(0)
     code = _load(readable, "YX") + _as_another_user(_load(locked, "YX"))
-    message = refused(code, "locked.tif: permission denied", "check its permissions")
+    message = refused(
+        code, "locked.tif: ", ": permission denied (", "locked.tif): this user may not read it; check its permissions"
+    )
     assert "corrupt" not in message
 
 
@@ -364,7 +372,9 @@ def test_an_unlistable_folder_is_said_by_load_and_the_cli(shared_folder: Path) -
     folder.mkdir()
     _tiff(folder / "a.tif")
     folder.chmod(0o311)  # others may enter it but not list it
-    warm = _load(_tiff(shared_folder / "ok.tif"), "YX") + "import contextlib, io\nfrom stackio.cli import main\n"
+    ok = _tiff(shared_folder / "ok.tif")
+    # everything the child imports, imported before it becomes a user who cannot read this Python's files
+    warm = _load(ok, "YX") + f"import contextlib, io\nfrom stackio.cli import main\nmain(['info', {str(ok)!r}])\n"
     refused(warm + _as_another_user(_load(folder, "YX")), "private: the folder cannot be listed: permission denied")
     code = warm + _as_another_user(
         "err = io.StringIO()\n"
@@ -392,7 +402,9 @@ def test_a_symlink_loop_inside_a_dataset_is_said(tmp_path: Path) -> None:
     (folder / "NDTiffStack.tif").unlink()
     (folder / "NDTiffStack.tif").symlink_to("loop.tif")
     (folder / "loop.tif").symlink_to("NDTiffStack.tif")
-    with pytest.raises(stackio.ReadError, match=r"nd: a symbolic link loop \(.*NDTiffStack.tif\)") as info:
+    with pytest.raises(
+        stackio.ReadError, match=r"nd: plugin .* could not read it: a symbolic link loop \(.*NDTiffStack.tif\)"
+    ) as info:
         stackio.load(folder)
     assert "corrupt" not in str(info.value)
 
@@ -428,7 +440,7 @@ sys.addaudithook(_hook)
         # png files load one by one: b.png is gone when its own load starts
         (".png", "SourceNotFoundError", "b.png: was there a moment ago (its folder listed it"),
         # the tiff plugin reads a folder's TIFFs as one group: b.tif is gone when tifffile opens it
-        (".tif", "ReadError", "a file it needs does not exist ({}): it was moved or deleted"),
+        (".tif", "ReadError", "could not read it: a file it needs does not exist ({}): it was moved or deleted"),
     ],
 )
 def test_a_file_vanishing_during_a_folder_load_is_said(tmp_path: Path, suffix: str, kind: str, said: str) -> None:
