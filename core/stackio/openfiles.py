@@ -17,6 +17,7 @@ import errno
 import math
 import mmap
 import os
+import stat
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
@@ -26,6 +27,7 @@ import attrs
 import numpy as np
 
 from .errors import FileAccessError, ReadError
+from .files import file_kind
 from .readmode import windowed
 
 P = TypeVar("P", bound="Pooled")
@@ -356,12 +358,13 @@ class FilePool:
     @staticmethod
     def _open(key: FileKey) -> OpenFile:
         try:
-            fd = os.open(key.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+            # O_NONBLOCK: a FIFO put in the file's place must not block the open (regular files ignore it)
+            fd = os.open(key.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0))
         except OSError as exc:
             raise _open_error(key, exc) from exc
         try:
             st = os.fstat(fd)
-            how = key.changed(st)
+            how = key.changed(st) if stat.S_ISREG(st.st_mode) else f"it is {file_kind(st.st_mode)} now"
             if how is not None:
                 raise changed_error(key, how)
             return OpenFile(key, fd, windowed(st.st_size))

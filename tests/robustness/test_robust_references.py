@@ -501,3 +501,27 @@ def test_the_demo_help_says_it_never_writes_over(capsys: pytest.CaptureFixture[s
     with pytest.raises(SystemExit):
         main(["demo", "--help"])
     assert "nothing in it is written over" in " ".join(capsys.readouterr().out.split())
+
+
+@pytest.mark.parametrize(
+    ("name", "said", "kind"),
+    [
+        # the tiff plugin parses the file again when a closed stack reads
+        ("a.tif", "a.tif: is a FIFO (named pipe), not a regular file", "ReadError"),
+        # a .npy stack reopens its file in the core's pool of open files
+        ("a.npy", "a.npy: the file changed since it was opened (it is a FIFO (named pipe) now)", "FileAccessError"),
+    ],
+)
+def test_a_fifo_put_in_place_of_an_open_stacks_file_is_refused(tmp_path: Path, name: str, said: str, kind: str) -> None:
+    path = tmp_path / name
+    if name.endswith(".npy"):
+        np.save(path, np.ones((4, 64, 64), np.uint16))
+    else:
+        _tiff(path, (4, 64, 64))
+    code = (
+        f"path = {str(path)!r}\n(s,) = stackio.load(path, 'ZYX')\n"
+        "s.extract_patch(0, None, (0, 0, 0), (1, 2, 2))\ns.close()\n"
+        "os.unlink(path)\nos.mkfifo(path)\n"
+        "s.extract_patch(0, None, (0, 0, 0), (1, 2, 2))\n"
+    )
+    refused(code, said, kind=kind)

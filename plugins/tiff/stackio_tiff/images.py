@@ -22,7 +22,7 @@ from typing import Any
 import attrs
 import numpy as np
 from stackio import ReadError, StackioError
-from stackio.files import confined, require_regular
+from stackio.files import confined, open_regular, require_regular
 from stackio.memory import ensure_segment_fits
 
 from . import MAGIC
@@ -127,7 +127,7 @@ def open_file(path: Path, *, allow_missing: bool = False) -> Opened:
                 "keep the companion next to all the TIFF files it lists",
                 source=str(path),
             )
-    with open(tiff_path, "rb") as f:
+    with open_regular(tiff_path) as f:  # a FIFO in its place must not block
         head = f.read(4)
     if head not in MAGIC:
         raise ReadError(
