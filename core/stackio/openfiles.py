@@ -421,3 +421,41 @@ class Leased:
 
     def __exit__(self, *exc: object) -> None:
         POOL.release(self._file)
+
+
+@attrs.frozen
+class RawArray:
+    """An array stored raw at `offset` of a file (C order, or Fortran order): a picklable `LazyStack`
+    opener whose reader reads each index through `POOL`."""
+
+    file: FileKey
+    offset: int
+    shape: tuple[int, ...]
+    #: The dtype as stored, byte order included (reads give native byte order).
+    dtype: str
+    fortran_order: bool = False
+
+    def __call__(self) -> RawArrayReader:
+        return RawArrayReader(self)
+
+
+class RawArrayReader:
+    """A `RawArray` indexed like numpy (ints, slices, Ellipsis): each index reads just that region."""
+
+    def __init__(self, raw: RawArray) -> None:
+        self.raw = raw
+        self.shape = raw.shape
+        self.ndim = len(raw.shape)
+        self.dtype = np.dtype(raw.dtype).newbyteorder("=")
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        raw = self.raw
+        with Leased(raw.file) as file:
+            if not raw.fortran_order:
+                return file.read_array(raw.offset, raw.shape, np.dtype(raw.dtype), key)
+            # Fortran order is the C order of the reversed shape: read that, give back its transpose.
+            full = tuple(slice(a, a + n * s, s) if not d else a for a, n, s, d in _region(raw.shape, key))
+            return file.read_array(raw.offset, raw.shape[::-1], np.dtype(raw.dtype), full[::-1]).T
+
+    def close(self) -> None:
+        POOL.forget(self.raw.file.path)

@@ -3,16 +3,15 @@
 - ``"map"``: each file is memory-mapped whole once and patches are slices of the map. The fastest
   mode, but every page a read touched counts in the process's RSS for as long as the map stays open
   (it is page cache the kernel may reclaim, yet memory monitors and cgroup limits count it).
-- ``"window"``: each read maps only the bytes it covers and unmaps them once copied, and compressed
-  segments are read with ``pread``; RSS stays flat however much of the file a long job reads, at a
-  few microseconds more per read. No address space is held between reads (under ``ulimit -v`` a
-  whole map of a large file would not fit).
+- ``"window"``: each read maps only the bytes it covers and unmaps them once copied; RSS stays flat
+  however much of the file a long job reads, at a few microseconds more per read. No address space
+  is held between reads (under ``ulimit -v`` a whole map of a large file may not fit).
 - ``"auto"`` (the default): ``"window"`` for a file larger than an eighth of the memory the process is
   limited to (its cgroup's limit, ``RLIMIT_AS`` or ``RLIMIT_DATA``), ``"map"`` otherwise and wherever no
   limit is set.
 
-Set it with `set_file_reads` or the ``STACKIO_FILE_READS`` environment variable (read when a file is
-first opened for reading).
+Compressed segments are read with ``pread`` in every mode. Set the mode with `set_file_reads` or the
+``STACKIO_FILE_READS`` environment variable (read when a file is first opened for reading).
 """
 
 from __future__ import annotations

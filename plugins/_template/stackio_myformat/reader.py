@@ -29,6 +29,7 @@ from stackio import (
     require_axes,
 )
 from stackio.axes import contradictions
+from stackio.openfiles import FileKey, RawArray
 
 from . import MAGIC
 
@@ -143,13 +144,11 @@ def plan(source: Source, header: Header, axes: str | None) -> Layout:
     return Layout.from_axes(given, header.shape, source=str(source))
 
 
-def open_pixels(path: str, offset: int, shape: tuple[int, ...], dtype: str) -> np.ndarray:
-    """The pixels as a read-only memory map in the file's own axes (the `LazyStack` opener)."""
-    return np.memmap(path, dtype=np.dtype(dtype), mode="r", offset=offset, shape=shape)
-
-
 def build(header: Header, layout: Layout) -> ImageStack:
-    """A lazy stack over the memory-mapped pixels, with the header's voxel size as metadata."""
+    """A lazy stack over the file's raw pixels, with the header's voxel size as metadata.
+
+    The pixels are read through the core's pool of open files (`stackio.openfiles.RawArray`): no
+    descriptor held per stack, and a file changed under an open stack is an error, never a SIGBUS."""
     voxel = {a: float(v) for a, v in (header.voxel_size or {}).items() if a.upper() in layout.spatial_axes}
     metadata = Metadata(
         voxel_size=voxel or None,
@@ -157,7 +156,7 @@ def build(header: Header, layout: Layout) -> ImageStack:
         axis_names=tuple(layout.original_axes),
         raw=partial(_raw_header, header.path),
     )
-    opener = partial(open_pixels, header.path, header.offset, header.shape, header.dtype.str)
+    opener = RawArray(FileKey.of(header.path), header.offset, header.shape, header.dtype.str)
     return LazyStack(header.path, layout, header.dtype, opener, metadata=metadata)
 
 

@@ -14,9 +14,7 @@ import math
 import os
 import zipfile
 from pathlib import Path
-from typing import Any
 
-import attrs
 import numpy as np
 from stackio import (
     ArrayStack,
@@ -31,7 +29,7 @@ from stackio import (
     require_axes,
 )
 from stackio.memory import ensure_fits_in_memory, ensure_segment_fits
-from stackio.openfiles import POOL, FileKey, Leased
+from stackio.openfiles import FileKey, RawArray
 
 
 def _layout(axes: str | None, shape: tuple[int, ...], where: str) -> Layout:
@@ -39,75 +37,26 @@ def _layout(axes: str | None, shape: tuple[int, ...], where: str) -> Layout:
     return Layout.from_axes(axes, shape, source=where)
 
 
-@attrs.frozen
-class NpyFile:
-    """Where a .npy file's array lies (parsed once, at load), and the opener of its `NpyArray`."""
-
-    file: FileKey
-    offset: int
-    shape: tuple[int, ...]
-    #: The array's dtype as stored (its byte order included).
-    dtype: str
-    fortran_order: bool
-
-    @classmethod
-    def parse(cls, path: str) -> NpyFile:
-        """The header of the .npy file at `path`; ValueError if it is not a numeric .npy array."""
-        fmt = np.lib.format
-        with open(path, "rb") as f:
-            version = fmt.read_magic(f)
-            if version == (1, 0):
-                shape, fortran_order, dtype = fmt.read_array_header_1_0(f)
-            elif version == (2, 0):
-                shape, fortran_order, dtype = fmt.read_array_header_2_0(f)
-            else:  # version 3.0 (utf-8 field names) has no public reader of its own
-                shape, fortran_order, dtype = fmt._read_array_header(f, version)  # type: ignore[attr-defined]
-            offset = f.tell()
-            size = os.fstat(f.fileno()).st_size
-        dtype = np.dtype(dtype)
-        if dtype.hasobject:
-            raise ValueError("the array holds Python objects")
-        end = offset + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-        if end > size:
-            raise OSError(f"its header places the array's last byte at {end} but the file has {size} bytes")
-        return cls(FileKey.of(path), offset, tuple(int(n) for n in shape), dtype.str, bool(fortran_order))
-
-    def __call__(self) -> NpyArray:
-        return NpyArray(self)
-
-
-class NpyArray:
-    """A .npy file's array, indexed like numpy (ints, slices): each index reads just that region."""
-
-    def __init__(self, npy: NpyFile) -> None:
-        self.npy = npy
-        self.shape = npy.shape
-        self.ndim = len(npy.shape)
-        self.dtype = np.dtype(npy.dtype).newbyteorder("=")
-
-    def __getitem__(self, key: Any) -> np.ndarray:
-        npy = self.npy
-        with Leased(npy.file) as file:
-            if not npy.fortran_order:
-                return file.read_array(npy.offset, npy.shape, np.dtype(npy.dtype), key)
-            # Fortran order is the C order of the reversed shape: read that, give back its transpose.
-            full = _full_key(key, self.ndim)
-            return file.read_array(npy.offset, npy.shape[::-1], np.dtype(npy.dtype), full[::-1]).T
-
-    def close(self) -> None:
-        POOL.forget(self.npy.file.path)
-
-
-def _full_key(key: Any, ndim: int) -> tuple[Any, ...]:
-    """`key` with the Ellipsis expanded and a full slice for every dimension it leaves out."""
-    if not isinstance(key, tuple):
-        key = (key,)
-    if any(k is Ellipsis for k in key):
-        at = next(i for i, k in enumerate(key) if k is Ellipsis)
-        key = key[:at] + (slice(None),) * (ndim - len(key) + 1) + key[at + 1 :]
-    if len(key) > ndim:
-        raise IndexError(f"too many indices ({len(key)}) for an array of {ndim} dimensions")
-    return key + (slice(None),) * (ndim - len(key))
+def parse_npy(path: str) -> RawArray:
+    """Where the array of the .npy file at `path` lies; ValueError if it is not a numeric .npy array."""
+    fmt = np.lib.format
+    with open(path, "rb") as f:
+        version = fmt.read_magic(f)
+        if version == (1, 0):
+            shape, fortran_order, dtype = fmt.read_array_header_1_0(f)
+        elif version == (2, 0):
+            shape, fortran_order, dtype = fmt.read_array_header_2_0(f)
+        else:  # version 3.0 (utf-8 field names) has no public reader of its own
+            shape, fortran_order, dtype = fmt._read_array_header(f, version)  # type: ignore[attr-defined]
+        offset = f.tell()
+        size = os.fstat(f.fileno()).st_size
+    dtype = np.dtype(dtype)
+    if dtype.hasobject:
+        raise ValueError("the array holds Python objects")
+    end = offset + math.prod(int(n) for n in shape) * dtype.itemsize
+    if end > size:
+        raise OSError(f"its header places the array's last byte at {end} but the file has {size} bytes")
+    return RawArray(FileKey.of(path), offset, tuple(int(n) for n in shape), dtype.str, bool(fortran_order))
 
 
 class NpzMember:
@@ -141,7 +90,7 @@ def npy_stacks(source: Source, path: Path, axes: str | None, in_memory: bool = F
             f"{source}: a .npy file holds a single array; drop the '@{source.index}'", source=str(source)
         )
     try:
-        npy = NpyFile.parse(where)
+        npy = parse_npy(where)
     except ValueError as exc:
         raise ReadError(
             f"{where}: is not a readable numeric .npy array ({exc}); stackio reads numeric arrays "

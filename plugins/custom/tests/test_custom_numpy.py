@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import stackio
 from stackio import ArrayStack, AxesError, LazyStack, ReadError, ValidationError
-from stackio_custom.numpy_files import NpyArray
+from stackio.openfiles import RawArrayReader
 
 
 def test_npy_is_memory_mapped_and_exact(tmp_path: Path) -> None:
@@ -19,7 +19,7 @@ def test_npy_is_memory_mapped_and_exact(tmp_path: Path) -> None:
     assert isinstance(stack, LazyStack) and stack.axes == "SCYX" and stack.data_shape == (3, 2, 20, 30)
     reader = stack._open()
     # reads go through the core's pool of open files (a read-only map or windows): only the patch's pages
-    assert isinstance(reader, NpyArray) and reader.npy.offset > 0 and reader.dtype == data.dtype
+    assert isinstance(reader, RawArrayReader) and reader.raw.offset > 0 and reader.dtype == data.dtype
     np.testing.assert_array_equal(stack.extract_patch(2, [1], (5, 7), (4, 6))[0], data[2, 1, 5:9, 7:13])
     copy = pickle.loads(pickle.dumps(stack))
     np.testing.assert_array_equal(copy.extract_patch(1, None, (0, 0), (20, 30)), data[1])
