@@ -245,6 +245,8 @@ def missing_path_error(path: str | os.PathLike[str], source: object, *, vanished
                 source=str(source),
             )
         advice = _advice(exc) if exc.errno != errno.ENOENT else None
+        if exc.errno == errno.ENAMETOOLONG:  # no file can have that name
+            return SourceNotFoundError(f"{source}: no such file: {advice}", source=str(source))
         if advice is not None:
             return ReadError(f"{source}: cannot be read: {advice}", source=str(source))
     except ValueError:  # a NUL byte in the name
