@@ -317,37 +317,78 @@ def run(cfg: Config, log: Callable[[str], None]) -> list[Row]:
 # -- DataLoader throughput ------------------------------------------------------------------------------
 
 
+def careamics_version() -> str:
+    from importlib.metadata import version
+
+    return version("careamics")
+
+
 def _dataloader(cfg: Config, vol: np.ndarray, work: Path, log: Callable[[str], None]) -> list[Row]:
     if not have("torch"):
         return [Row.skipped("9", "DataLoader", "patches/s", "torch is not installed (pip install 'stackio[torch]')")]
     rows: list[Row] = []
     n_patches = max(BATCH * 4, cfg.patches)
-    sources = {"TIFF uncompressed": str(work / "raw.tif"), "OME-Zarr chunked": str(work / "chunked.ome.zarr")}
-    for name, source in sources.items():
+    try:
+        import careamics  # noqa: F401
+
+        careamics_missing = None
+    except Exception as exc:  # not installed, or its torchvision does not import with this torch
+        careamics_missing = f"careamics not importable ({type(exc).__name__}: {exc})"
+    work_zarr = work / "chunked.ome.zarr"
+    sources = {
+        # name: (stackio's source, CAREamics' data type and source for the same pixels)
+        "TIFF uncompressed": (str(work / "raw.tif"), ("tiff", [work / "raw.tif"])),
+        "OME-Zarr chunked": (str(work_zarr), ("zarr", [f"file://{D.zarr_level(work_zarr)}"])),
+    }
+    for name, (source, theirs) in sources.items():
         if not Path(source).exists():
             rows.append(Row.skipped("9", f"DataLoader, {name}", "patches/s", "file not written (format not installed)"))
             continue
-        rows += _loader_rows(name, source, n_patches, log)
-    try:
-        import careamics  # noqa: F401
-    except Exception as exc:
-        rows.append(
-            Row.skipped(
-                "9",
-                "DataLoader vs CAREamics' own dataset",
-                "patches/s",
-                f"careamics not importable ({type(exc).__name__}: {exc})",
-            )
-        )
-    else:
-        rows.append(
-            Row.skipped("9", "DataLoader vs CAREamics' own dataset", "patches/s", "comparison not implemented yet")
-        )
+        rows += _loader_rows(name, source, None if careamics_missing else theirs, n_patches, log)
+        if careamics_missing:
+            case = f"DataLoader vs CAREamics' own dataset, {name}"
+            rows.append(Row.skipped("9", case, "patches/s", careamics_missing))
     return rows
 
 
-def _loader_rows(name: str, source: str, n_patches: int, log: Callable[[str], None]) -> list[Row]:
-    """One epoch of `n_patches` 64x64 patches through a DataLoader (0 and 2 fork workers) and in-process."""
+def _careamics_epoch(data_type: str, source: list[Any], n_patches: int, workers: int) -> Callable[[], None]:
+    """`n_patches` random 64x64 patches through CAREamics' own dataset and DataLoader (its collate, shuffled),
+    the Z planes as samples, no normalization or augmentation (stackio's dataset does neither)."""
+    import torch
+    from careamics.config import create_advanced_n2v_config
+    from careamics.dataset.factory.factory import create_dataset
+
+    config = create_advanced_n2v_config(
+        experiment_name="bench",
+        data_type=data_type,
+        axes="SYX",
+        patch_size=P.P2,
+        batch_size=BATCH,
+        augmentations=[],
+        normalization="none",
+        num_workers=workers,
+        seed=1,
+    )
+    dataset = create_dataset(config.data_config, source, None)
+
+    def run_epoch() -> None:
+        # random patches drawn from CAREamics' own patch grid, as many as stackio's epoch has
+        sampler = torch.utils.data.RandomSampler(dataset, replacement=True, num_samples=n_patches)
+        context = "fork" if workers else None
+        loader = torch.utils.data.DataLoader(
+            dataset, batch_size=BATCH, sampler=sampler, num_workers=workers, multiprocessing_context=context
+        )
+        for _ in loader:
+            pass
+
+    return run_epoch
+
+
+def _loader_rows(
+    name: str, source: str, theirs: tuple[str, list[Any]] | None, n_patches: int, log: Callable[[str], None]
+) -> list[Row]:
+    """One epoch of `n_patches` 64x64 patches through a DataLoader (0 and 2 fork workers) and in-process;
+    with `theirs` (CAREamics' data type and sources), the same through CAREamics' own dataset."""
     import stackio
     import stackio.torch as st
     from stackio.sampling import RandomPatches
@@ -371,6 +412,15 @@ def _loader_rows(name: str, source: str, n_patches: int, log: Callable[[str], No
         return run_epoch
 
     calls = {"read_patches": in_process, "workers0": epoch(0), "workers2": epoch(2)}
+    rows: list[Row] = []
+    if theirs is not None:
+        try:
+            calls |= {f"careamics{k}": _careamics_epoch(*theirs, n_patches, k) for k in (0, 2)}
+        except Exception as exc:
+            log(f"  9 CAREamics' dataset over {name}: could not set up:\n{traceback.format_exc()}")
+            case = f"DataLoader vs CAREamics' own dataset, {name}"
+            rows.append(Row("9", case, "patches/s", None, "-", None, note=f"error: {type(exc).__name__}: {exc}"))
+            theirs = None
     times: dict[str, list[float]] = {k: [] for k in calls}
     for _ in range(3):
         for k, call in calls.items():
@@ -378,7 +428,7 @@ def _loader_rows(name: str, source: str, n_patches: int, log: Callable[[str], No
             call()
             times[k].append(time.perf_counter() - t0)
     rate = {k: n_patches / median(v) for k, v in times.items()}
-    rows = [
+    rows += [
         Row(
             "9",
             f"DataLoader, {name}, 64x64, num_workers={workers[-1]}",
@@ -390,6 +440,22 @@ def _loader_rows(name: str, source: str, n_patches: int, log: Callable[[str], No
             samples={"stackio": 3, "baseline": 3},
         )
         for workers in ("workers0", "workers2")
+    ]
+    rows += [
+        Row(
+            "9",
+            f"DataLoader vs CAREamics' own dataset, {name}, 64x64, num_workers={k}",
+            "s/1000 patches",
+            1000 / rate[f"workers{k}"],
+            f"CAREamics {careamics_version()} dataset ({theirs[0]}), its DataLoader",
+            1000 / rate[f"careamics{k}"],
+            "<= 1x (at least as fast)",
+            1.0,
+            note=f"stackio {rate[f'workers{k}']:.0f}, CAREamics {rate[f'careamics{k}']:.0f} patches/s",
+            samples={"stackio": 3, "baseline": 3},
+        )
+        for k in (0, 2)
+        if theirs is not None
     ]
     log(f"  9 DataLoader {name}: " + ", ".join(f"{k} {v:.0f} patches/s" for k, v in rate.items()))
     return rows
