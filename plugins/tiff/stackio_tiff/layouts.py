@@ -160,9 +160,10 @@ def resolve(
             )
         return declared
     upper = normalize_axes(given, shape, source=source)
-    wrong = contradictions(upper, allowed_axes(tiff_axes, colour))
+    allowed = allowed_axes(tiff_axes, colour)
+    wrong = contradictions(upper, allowed)
     if wrong:
-        named = "" if FREE not in declared else " with each '?' named"
+        named = "" if FREE not in declared else f" with each '?' named (e.g. {_example(declared, allowed)!r})"
         merge = "; a declared Z or T may be named S to make each plane a sample" if set("ZT") & set(declared) else ""
         raise AxesError(
             f"{source}: axes {given!r} contradict the file: its {declared_by(kind)} declares "
@@ -172,6 +173,15 @@ def resolve(
             source=source,
         )
     return upper
+
+
+def _example(declared: str, allowed: Sequence[str]) -> str:
+    """`declared` with each '?' replaced by a letter it may take (for messages)."""
+    spare = iter(a for a in "ZTSC" if a not in declared)
+    out = []
+    for d, a in zip(declared, allowed, strict=True):
+        out.append(d if d != FREE else a if a != FREE else next(spare, FREE))
+    return "".join(out)
 
 
 def layout_for(axes: str, shape: Sequence[int], *, source: str) -> Layout:
