@@ -23,8 +23,9 @@ from .stacks import ArrayStack, FileBackedStack, LazyStack
 
 
 def natural_key(name: str) -> list[Any]:
-    """Sort key that puts 'img2' before 'img10'."""
-    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", name)]
+    """Sort key that puts 'img2' before 'img10' (runs of decimal digits compare as numbers)."""
+    # isdecimal, not isdigit: '²' is a digit that int() refuses, and `\d` does not split it off
+    return [int(t) if t.isdecimal() else t.lower() for t in re.split(r"(\d+)", name)]
 
 
 def _is_many(source: Any) -> bool:

@@ -34,15 +34,16 @@ def normalize_axes(axes: str, shape: Sequence[int] | None = None, *, source: obj
             f"{where}axes must be a string such as 'YX' or 'ZYX', not {type(axes).__name__}{shape_note}",
             source=source,
         )
-    upper = axes.upper()
     example = _example(len(shape)) if shape is not None else "ZYX"
-    unknown = sorted({a for a in upper if a not in KNOWN_AXES})
+    # checked before case folding: 'ß'.upper() is 'SS' and the long s (U+017F) upper-cases to 'S'
+    unknown = sorted({a for a in axes if a not in KNOWN_AXES and a not in KNOWN_AXES.lower()})
     if unknown:
         raise AxesError(
             f"{where}axes {axes!r} has unknown letters {''.join(unknown)!r}{shape_note}; "
             f"use letters from {KNOWN_AXES}, e.g. {example!r}",
             source=source,
         )
+    upper = axes.upper()
     repeated = sorted({a for a in upper if upper.count(a) > 1})
     if repeated:
         raise AxesError(

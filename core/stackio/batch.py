@@ -37,7 +37,7 @@ from typing import Any
 import attrs
 import numpy as np
 
-from . import memory
+from . import forksafe, memory
 from .axes import Layout
 from .errors import PatchBoundsError, ReadError, StackioError
 from .patches import LARGE_PATCH, PatchPlan, check_patch_request, checked
@@ -225,12 +225,30 @@ def read_stack_patches(
     channels: Sequence[int] | None = None,
 ) -> np.ndarray:
     """`read_patches` for stackio's ArrayStack, LazyStack and FileBackedStack."""
+    try:
+        return _read_stack_patches(stack, sample_indices, coords, patch_size, channels)
+    except StackioError:
+        raise
+    except MemoryError as exc:
+        from .stacks import PATCH_HINT
+
+        what = f"a batch of patches of size {tuple(patch_size)}"
+        raise memory.not_enough_memory(stack.source, what, exc, PATCH_HINT) from exc
+
+
+def _read_stack_patches(
+    stack: Any,
+    sample_indices: Any,
+    coords: Any,
+    patch_size: Sequence[int],
+    channels: Sequence[int] | None = None,
+) -> np.ndarray:
     from .stacks import FileBackedStack, LazyStack
 
     if isinstance(stack, FileBackedStack):
         loaded = stack._data.acquire()  # held until the batch is read: a close() meanwhile waits for it
         try:
-            return read_stack_patches(loaded, sample_indices, coords, patch_size, channels)
+            return _read_stack_patches(loaded, sample_indices, coords, patch_size, channels)
         finally:
             stack._data.release()
     source = stack.source
@@ -326,8 +344,8 @@ def read_batch(
             for i, (read_key, view) in enumerate(zip(keys, outs, strict=True)):
                 block = checked(np.asarray(reader[read_key]), view.shape, dtype, source, f"patch {i}")
                 view[...] = block
-    except StackioError:
-        raise
+    except (StackioError, MemoryError):
+        raise  # a MemoryError is reported as such by read_stack_patches
     except Exception as exc:
         raise ReadError(
             f"{source}: reading a batch of {batch.n} patches failed ({type(exc).__name__}: {exc}); "
@@ -428,8 +446,7 @@ def _after_fork() -> None:
     _pool_lock = threading.Lock()  # a lock held by a parent's thread at fork time would never be released
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork)
+forksafe.at_fork(_after_fork)
 
 
 def parallel_map(func: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:

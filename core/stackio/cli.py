@@ -167,7 +167,7 @@ def _cmd_formats(args: argparse.Namespace) -> int:
         for b in registry.broken()
     ]
     if args.json:
-        print(json.dumps({"formats": rows, "broken": broken}, indent=2))
+        print(_dumps({"formats": rows, "broken": broken}))
         return 0
     for row in rows:
         dist = f"{row['distribution']} {row['version'] or ''}".strip()
@@ -215,7 +215,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
     decisions = [p.decision for p in parts]
     whole = decisions[0] if len(parts) == 1 and str(parts[0].source) == str(api.Source.parse(args.source)) else None
     if args.json:
-        print(json.dumps(_info_json(args.source, whole, parts, described), indent=2, default=str))
+        print(_dumps(_info_json(args.source, whole, parts, described)))
         return 0
     if whole is not None:
         print(f"{args.source}: format {whole.format} (plugin {whole.plugin}, {whole.reason})")
@@ -271,7 +271,7 @@ def _cmd_diagnose(args: argparse.Namespace) -> int:
     diagnosis = api.diagnose(args.source)
     if args.json:
         print(
-            json.dumps(
+            _dumps(
                 {
                     "source": diagnosis.source,
                     "chosen": diagnosis.chosen.format if diagnosis.chosen else None,
@@ -281,8 +281,7 @@ def _cmd_diagnose(args: argparse.Namespace) -> int:
                         for v in diagnosis.verdicts
                     ],
                     "broken": [{"plugin": b.name, "reason": b.reason} for b in diagnosis.broken],
-                },
-                indent=2,
+                }
             )
         )
         return diagnosis.exit_code
@@ -358,6 +357,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StackioError as exc:
         if args.debug:
             raise
+        _json_error(args, exc)
         print(f"stackio: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -365,12 +365,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if args.debug:
             raise
+        _json_error(args, exc)
         print(
             f"stackio: internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback, "
             "and please report it)",
             file=sys.stderr,
         )
         return 1
+
+
+def _json_error(args: argparse.Namespace, exc: Exception) -> None:
+    """With --json, an error is JSON on stdout too, so a program reading it always gets a document."""
+    if not getattr(args, "json", False):
+        return
+    source = getattr(exc, "source", None)
+    error = {
+        "class": type(exc).__name__,
+        "message": " ".join(str(exc).split()),
+        "source": None if source is None else str(source),
+        "internal": not isinstance(exc, StackioError),
+    }
+    print(_dumps({"error": error}))
+
+
+def _dumps(document: Any) -> str:
+    """JSON text; never NaN or Infinity (not JSON): the metadata model gives None for those."""
+    return json.dumps(document, indent=2, default=str, allow_nan=False)
 
 
 if __name__ == "__main__":

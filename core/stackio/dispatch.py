@@ -28,7 +28,7 @@ from typing import Any
 
 import attrs
 
-from .errors import ReadError, SourceNotFoundError, UnsupportedFormatError
+from .errors import ReadError, SourceNotFoundError, UnsupportedFormatError, ValidationError
 from .files import missing_path_error, require_regular
 from .handles import FormatHandle
 from .hints import KnownFormat, known_by_name, known_format_for
@@ -111,7 +111,28 @@ def format_given(request: Request) -> Outcome:
     entry = request.registry.format(request.format)
     if entry is None:
         return Refusal(f"format {request.format!r} is not installed", known=known_by_name(request.format))
+    _check_kind(entry, request.source)
     return _decide(entry, f"format={request.format!r} was given")
+
+
+def _check_kind(entry: FormatHandle, source: Source) -> None:
+    """A format named with format= must read this kind of source: in-memory arrays, or paths and URLs."""
+    spec = entry.spec
+    reads_arrays = "array" in spec.schemes
+    arrays_only = set(spec.schemes) == {"array"} and not (spec.suffixes or spec.directories or entry.checks_content)
+    if source.kind == "array" and not reads_arrays:
+        raise ValidationError(
+            f"{source}: format={entry.name!r} reads files, folders or URLs, not in-memory arrays; leave "
+            "format= out to load an array",
+            source=str(source),
+        )
+    if source.kind != "array" and arrays_only:
+        raise ValidationError(
+            f"{source}: format={entry.name!r} reads in-memory (numpy) arrays only, and this is a "
+            f"{'URI' if source.kind == 'uri' else 'path'}; leave format= out to let stackio choose the format "
+            "that reads it, or name one that does (`stackio formats` lists them)",
+            source=str(source),
+        )
 
 
 def selecting_option(request: Request) -> Outcome:

@@ -39,6 +39,10 @@ class FileAccessError(ReadError):
     """A file a stack reads from changed, vanished or could not be opened since the stack was loaded."""
 
 
+class NotEnoughMemoryError(ReadError, MemoryError):
+    """An allocation failed: the memory available (or the process's limit) is smaller than what was asked."""
+
+
 class PluginError(StackioError):
     """A plugin is broken: it failed to import, register, detect or load."""
 

@@ -139,9 +139,11 @@ class FormatHandle:
         try:
             stacks = list(hook(format=self.name, source=source, axes=axes, options=dict(options)))
         except MemoryError as exc:
-            raise ReadError(
-                f"{source}: not enough memory to load it; load it lazily (in_memory=False)", source=str(source)
-            ) from exc
+            # the hook builds stacks (lazy, or read whole on first use): its own index and metadata did not fit
+            from .memory import not_enough_memory
+
+            hint = "free memory, or raise the process's memory limit (ulimit -v)"
+            raise not_enough_memory(str(source), f"{self.where} to load it", exc, hint) from exc
         except Exception as exc:
             raise_explained(
                 exc,

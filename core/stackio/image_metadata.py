@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any, Protocol
 
 import attrs
@@ -37,11 +37,20 @@ def finite(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
+def finite_values(value: Mapping[str, Any] | None) -> dict[str, float] | None:
+    """The finite numbers of a per-axis mapping (others declare nothing); `None` when none is left."""
+    if value is None:
+        return None
+    kept = {k: number for k, v in value.items() if (number := finite(v)) is not None}
+    return kept or None
+
+
 @attrs.frozen
 class ImageMetadata:
     """What the file records about one image (one plane of a sample), in one shape for every format.
 
-    A field the format does not declare is `None`; stackio never guesses one.
+    A field the format does not declare is `None`; stackio never guesses one. A number that is not
+    finite (NaN, infinity) declares nothing either: it becomes `None` (or leaves its mapping).
     """
 
     #: Which image of the stack: sample, channel and depth index (`None` in a stack without depth).
@@ -52,12 +61,12 @@ class ImageMetadata:
     #: CZI {"scene": 1, "T": 3, "C": 0, "Z": 5}, OME {"image": 0, "T": 3, "C": 0, "Z": 5}.
     file_coords: dict[str, Any] = attrs.field(factory=dict)
     #: Acquisition time in seconds after the first image the file records.
-    time: float | None = None
+    time: float | None = attrs.field(default=None, converter=finite)
     #: Stage position per axis ("X", "Y", "Z"), in `stage_units` (keyed alike).
-    stage_position: dict[str, float] | None = None
+    stage_position: dict[str, float] | None = attrs.field(default=None, converter=finite_values)
     stage_units: dict[str, str] | None = None
     #: Exposure time in seconds.
-    exposure: float | None = None
+    exposure: float | None = attrs.field(default=None, converter=finite)
     #: The format's own per-image metadata (NDTiff's JSON, a CZI subblock's XML, an OME Plane's attributes).
     raw: Any = attrs.field(default=None, eq=False, repr=False)
 

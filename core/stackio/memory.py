@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ReadError, ValidationError
+from .errors import NotEnoughMemoryError, ReadError, ValidationError
 
 #: Limits at or above this are "no limit" (cgroup v1 writes a page-rounded 2**63 - 1).
 _UNLIMITED = 2**60
@@ -35,13 +35,13 @@ def _number(text: str | None) -> int | None:
     if text is None:
         return None
     text = text.strip()
-    return int(text) if text.isdigit() else None  # cgroup v2 writes "max" for no limit
+    return int(text) if text.isdecimal() else None  # cgroup v2 writes "max" for no limit
 
 
 def _stat(text: str | None, key: str) -> int:
     for line in (text or "").splitlines():
         name, _, value = line.partition(" ")
-        if name == key and value.strip().isdigit():
+        if name == key and value.strip().isdecimal():
             return int(value)
     return 0
 
@@ -164,3 +164,14 @@ def ensure_segment_fits(nbytes: int, source: str, what: str, remedy: str) -> Non
             f"this process; {remedy}, or read it where more memory is available",
             source=source,
         )
+
+
+def not_enough_memory(source: str, what: str, exc: MemoryError, hint: str) -> NotEnoughMemoryError:
+    """The error for a `MemoryError` raised while reading `what` of `source`; `hint` says what to do."""
+    try:
+        free = available_memory()
+    except MemoryError:  # reading the limits needs memory too
+        free = None
+    detail = str(exc) or "an allocation failed"
+    now = f"; {free / 2**30:.2f} GiB is available now" if free is not None else ""
+    return NotEnoughMemoryError(f"{source}: not enough memory for {what} ({detail}{now}); {hint}", source=source)

@@ -2,14 +2,33 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import attrs
 
+from .errors import ReadError, StackioError
+
 
 def _optional_mapping(value: Mapping[str, Any] | None) -> dict[str, Any] | None:
     return None if value is None else {str(k).upper(): v for k, v in value.items()}
+
+
+def _finite_mapping(value: Mapping[str, Any] | None) -> dict[str, float] | None:
+    """Per-axis numbers, without those that are not finite (a NaN or infinite size declares nothing);
+    `None` when none is left."""
+    if value is None:
+        return None
+    kept = {str(k).upper(): v for k, v in value.items() if not _non_finite(v)}
+    return kept or None
+
+
+def _non_finite(value: Any) -> bool:
+    try:
+        return not math.isfinite(value)
+    except TypeError:  # not a number: left for the format's own checks
+        return False
 
 
 def _optional_tuple(value: Sequence[str] | None) -> tuple[str, ...] | None:
@@ -22,24 +41,41 @@ class Metadata:
 
     Spatial mappings are keyed by axis letter ("Z", "Y", "X"; also "T" for the
     time step). A value the format does not declare is absent or `None`; stackio
-    never guesses one.
+    never guesses one. A size or offset that is not finite (NaN, infinity) declares
+    nothing: it is dropped here, for every format, so `to_dict()` is always JSON.
     """
 
     #: Size of one voxel along each spatial axis, in `units`.
-    voxel_size: dict[str, float] | None = attrs.field(default=None, converter=_optional_mapping)
+    voxel_size: dict[str, float] | None = attrs.field(default=None, converter=_finite_mapping)
     #: Unit of each axis in `voxel_size` / `offset`, e.g. {"X": "micrometer"}.
     units: dict[str, str] | None = attrs.field(default=None, converter=_optional_mapping)
     #: World coordinate of the first voxel, per axis.
-    offset: dict[str, float] | None = attrs.field(default=None, converter=_optional_mapping)
+    offset: dict[str, float] | None = attrs.field(default=None, converter=_finite_mapping)
     #: The format's own names for its axes, in original order.
     axis_names: tuple[str, ...] | None = attrs.field(default=None, converter=_optional_tuple)
     #: One name per channel of the stack, in C order.
     channel_names: tuple[str, ...] | None = attrs.field(default=None, converter=_optional_tuple)
     _raw: Callable[[], Any] | None = attrs.field(default=None, eq=False, repr=False, alias="raw")
+    #: The stack's source, for errors of `raw()` (set by the stack that carries this metadata).
+    source: str | None = attrs.field(default=None, eq=False, repr=False)
 
     def raw(self) -> Any:
-        """The format's own metadata (XML, JSON, dict), read when asked; `None` if none."""
-        return None if self._raw is None else self._raw()
+        """The format's own metadata (XML, JSON, dict), read when asked; `None` if none.
+
+        Read from the file anew: a file removed or changed since it was loaded is a `ReadError`."""
+        if self._raw is None:
+            return None
+        try:
+            return self._raw()
+        except StackioError:
+            raise
+        except Exception as exc:
+            where = self.source or "the stack's source"
+            raise ReadError(
+                f"{where}: its metadata could not be read ({type(exc).__name__}: {exc}); the file may have been "
+                "moved, changed or truncated since it was loaded: load it again",
+                source=self.source,
+            ) from exc
 
     def to_dict(self) -> dict[str, Any]:
         """The declared fields as plain JSON-ready data (raw metadata excluded)."""

@@ -26,6 +26,7 @@ from typing import Any, Protocol, TypeVar, overload
 import attrs
 import numpy as np
 
+from . import forksafe
 from .errors import FileAccessError, ReadError
 from .files import file_kind
 from .readmode import windowed
@@ -404,7 +405,7 @@ def _path_of(key: Hashable) -> str | None:
 
 #: The process-wide pool every reader uses.
 POOL = FilePool()
-os.register_at_fork(after_in_child=POOL.after_fork)
+forksafe.track(POOL)
 
 
 class Leased:

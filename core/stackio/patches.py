@@ -10,7 +10,8 @@ from __future__ import annotations
 import functools
 import math
 import operator
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 import attrs
@@ -42,6 +43,8 @@ def check_patch_request(
     """
     n_samples, n_channels, *spatial = shape
     spatial_names = "ZYX"[-len(spatial) :] if len(spatial) <= 3 else "?" * len(spatial)
+    _refuse_unordered(coords, "coords", source)
+    _refuse_unordered(patch_size, "patch_size", source)
     try:
         coords, patch_size = tuple(coords), tuple(patch_size)
     except TypeError:
@@ -63,6 +66,7 @@ def check_patch_request(
                 f"{source}: channels must be None (all) or a list of channel indices such as [0, 2], not {channels!r}",
                 source=source,
             )
+        _refuse_unordered(channels, "channels", source)
         channels = [_whole(c, "channels", source) for c in channels]
         if not channels:
             raise PatchBoundsError(f"{source}: channels is empty; pass None for all channels", source=source)
@@ -92,6 +96,16 @@ def check_patch_request(
             )
         ranges.append((max(start, 0), min(start + size, extent)))
     return int(sample_idx), channels, tuple(ranges)
+
+
+def _refuse_unordered(value: Any, what: str, source: str) -> None:
+    """A set or a mapping has no order of its own: as channels or coordinates it would be read in hash order."""
+    if isinstance(value, (AbstractSet, Mapping)):
+        raise PatchBoundsError(
+            f"{source}: {what} must be an ordered sequence such as a list or a tuple, not a "
+            f"{type(value).__name__} ({value!r}), which has no order of its own",
+            source=source,
+        )
 
 
 def _whole(value: Any, what: str, source: str) -> int:
@@ -200,8 +214,10 @@ class PatchPlan:
         else:
             converted = False
             if not isinstance(coords, (tuple, list)) and hasattr(coords, "__iter__"):
+                _refuse_unordered(coords, "coords", source)
                 coords, converted = tuple(coords), True  # numpy arrays, generators: read once
             if not isinstance(patch_size, (tuple, list)) and hasattr(patch_size, "__iter__"):
+                _refuse_unordered(patch_size, "patch_size", source)
                 patch_size, converted = tuple(patch_size), True
             if converted and channels is None and isinstance(coords, tuple) and isinstance(patch_size, tuple):
                 patch = self.read_common(reader, dtype, source, sample_idx, coords, patch_size)

@@ -81,9 +81,21 @@ def _read_config(path: Path) -> dict[str, str]:
     import tomllib
 
     try:
-        data = tomllib.loads(path.read_text())
+        data = tomllib.loads(path.read_bytes().decode("utf-8"))  # TOML is UTF-8, whatever the locale
     except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ValidationError(f"{path}: the stackio config file cannot be read: {exc}") from exc
+        raise ValidationError(f"{path}: the stackio config file cannot be read: {exc}", source=str(path)) from exc
+    except UnicodeDecodeError as exc:
+        raise ValidationError(
+            f"{path}: the stackio config file is not UTF-8 text (byte {exc.start}); save it as UTF-8 TOML, "
+            "or point STACKIO_CONFIG at another file",
+            source=str(path),
+        ) from exc
+    except RecursionError as exc:
+        raise ValidationError(
+            f"{path}: the stackio config file nests arrays or tables too deeply to parse; it needs only a "
+            "[prefer] table of '.suffix' = 'format'",
+            source=str(path),
+        ) from exc
     table = data.get("prefer", {})
     if not isinstance(table, dict):
         raise ValidationError(f"{path}: [prefer] must be a table of '.suffix' = 'format'")

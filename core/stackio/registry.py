@@ -29,7 +29,7 @@ from typing import Any
 import attrs
 import pluggy
 
-from . import hookspecs
+from . import forksafe, hookspecs
 from .errors import PluginError
 from .formats import FormatSpec
 from .handles import FormatHandle, HookCall
@@ -98,6 +98,13 @@ class Registry:
         self._lock = threading.RLock()
         if os.environ.get("STACKIO_TRACE", "") not in ("", "0"):
             _trace(self._pm)
+        forksafe.track(self)
+
+    def after_fork(self) -> None:
+        """In a forked child: a free lock; a discovery a parent's thread had under way starts over."""
+        if self._discovering is not None and self._discovering != threading.get_ident():
+            self.__init__(self._entry_points)  # type: ignore[misc]  # half-registered plugins: discover anew
+        self._lock = threading.RLock()
 
     # -- discovery ------------------------------------------------------------------
 
@@ -414,6 +421,14 @@ def _trace(pm: pluggy.PluginManager) -> None:
 
 _registry: Registry | None = None
 _registry_lock = threading.Lock()
+
+
+def _after_fork() -> None:
+    global _registry_lock
+    _registry_lock = threading.Lock()
+
+
+forksafe.at_fork(_after_fork)
 
 
 def get_registry() -> Registry:

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import attrs
 
+from . import forksafe
 from .errors import ReadError, SourceNotFoundError, StackioError, UnsupportedFormatError, ValidationError
 
 #: Schemes the remote-reading plugins declare. Each needs its fsspec implementation installed
@@ -210,12 +211,13 @@ _FS_LOCK = threading.Lock()
 
 
 def _forget_after_fork() -> None:
-    global _FS_LOCK
+    global _FS_LOCK, _SECRETS_LOCK
     _FS_LOCK = threading.Lock()
+    _SECRETS_LOCK = threading.Lock()
     _FILESYSTEMS.clear()  # a parent's sessions and event loops do not exist in the child
 
 
-os.register_at_fork(after_in_child=_forget_after_fork)
+forksafe.at_fork(_forget_after_fork)
 
 
 def filesystem(url: str, options: StorageOptions, distribution: str) -> tuple[Any, str]:

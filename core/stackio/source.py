@@ -29,6 +29,19 @@ def _exists(path: Path) -> bool:
         return False
 
 
+def _fspath(given: str | os.PathLike[Any]) -> str:
+    """The path `given` names, as text (an `os.PathLike` may give bytes: decoded as the OS does)."""
+    try:
+        return os.fsdecode(os.fspath(given))
+    except (TypeError, UnicodeError) as exc:
+        from .errors import ValidationError
+
+        raise ValidationError(
+            f"{type(given).__name__} object: its __fspath__() gives no usable path ({exc}); pass the path as a str",
+            source=repr(given),
+        ) from exc
+
+
 class Source:
     """One source: a path, a URI or an in-memory array.
 
@@ -78,7 +91,7 @@ class Source:
                 f"not {type(given).__name__}",
                 source=given,
             )
-        text = os.fspath(given)
+        text = _fspath(given)
         if not text:
             from .errors import ValidationError
 

@@ -18,11 +18,12 @@ from typing import Any
 import attrs
 import numpy as np
 
+from . import forksafe
 from .axes import Layout
 from .errors import AxesError, FileAccessError, ReadError, ValidationError
 from .files import raise_explained
 from .image_metadata import ImageMetadata, ImageMetadataReader, PerImage, check_image_request
-from .memory import ensure_fits_in_memory
+from .memory import ensure_fits_in_memory, not_enough_memory
 from .metadata import Metadata
 from .patches import PatchPlan, checked
 from .protocol import pixel_type
@@ -63,6 +64,10 @@ class StackInfo:
     metadata: Metadata = attrs.field(factory=Metadata, converter=_metadata)
     #: Options beyond `source` that shaped the data (a selection, a level); never read or written in place.
     load_options: dict[str, Any] = attrs.field(factory=dict, converter=_options)
+
+    def __attrs_post_init__(self) -> None:
+        if self.metadata.source is None:  # so that an error reading raw metadata names the stack
+            object.__setattr__(self, "metadata", attrs.evolve(self.metadata, source=self.source))
 
 
 class _Described:
@@ -159,6 +164,12 @@ class _Described:
         return f"<{type(self).__name__} {self.source!r} {self.axes}{self.data_shape} {self.data_dtype}>"
 
 
+#: What to do when whole-stack data does not fit in memory.
+LAZY_HINT = "load it lazily (in_memory=False), or free memory"
+#: What to do when a patch or a batch does not fit in memory.
+PATCH_HINT = "request smaller patches or fewer at a time, or free memory"
+
+
 def arrange(
     array: np.ndarray, layout: Layout, source: str, *, arranged: bool = False, owned: bool = False, copy: bool = False
 ) -> np.ndarray:
@@ -181,7 +192,10 @@ def arrange(
             pass
     native = array.dtype.newbyteorder("=")
     ensure_fits_in_memory(layout.shape, native, source, what="it in stack order")
-    out = np.empty(layout.shape, dtype=native)
+    try:
+        out = np.empty(layout.shape, dtype=native)
+    except MemoryError as exc:
+        raise not_enough_memory(source, "its copy in stack order", exc, LAZY_HINT) from exc
     out.reshape(moved.shape)[...] = moved
     return out
 
@@ -245,7 +259,10 @@ class ArrayStack(_Described):
         patch_size: Sequence[int],
     ) -> np.ndarray:
         info = self._info
-        return self._plan.read_patch(self._data, info.dtype, info.source, sample_idx, channels, coords, patch_size)
+        try:
+            return self._plan.read_patch(self._data, info.dtype, info.source, sample_idx, channels, coords, patch_size)
+        except MemoryError as exc:
+            raise not_enough_memory(info.source, f"a patch of size {tuple(patch_size)}", exc, PATCH_HINT) from exc
 
     def read_all(self) -> np.ndarray:
         """The whole stack as an SC(Z)YX array (a view, not a copy)."""
@@ -268,17 +285,32 @@ class OnDemand:
 
     `opener()` makes it; a failure that is not a StackioError becomes a ReadError naming `source`.
     `close()` takes effect at once for new reads; reads under way finish first. Pickles closed.
+    A forked child starts closed (the parent's value is never closed there), unless `inherited`
+    says the value is plain data the child may keep (its copy of an in-memory array).
     """
 
-    def __init__(self, opener: Callable[[], Any], source: str) -> None:
+    def __init__(self, opener: Callable[[], Any], source: str, *, inherited: bool = False) -> None:
         self.opener = opener
         self.source = source
+        self.inherited = inherited
         self._value: Any = None
         self._finalizer: weakref.finalize | None = None
         self._lock = threading.Lock()
         #: Reads under way, and closings that wait for them to end.
         self._active = 0
         self._deferred: list[weakref.finalize] = []
+        forksafe.track(self)
+
+    def after_fork(self) -> None:
+        """In a forked child: a free lock, no reads under way, and (unless kept) the parent's value forgotten."""
+        self._lock = threading.Lock()
+        self._active = 0
+        deferred, self._deferred = self._deferred, []
+        for finalizer in deferred:  # closings that waited for the parent's reads, whose threads are gone
+            forksafe.inherit(finalizer.detach())
+        if not self.inherited and self._finalizer is not None:
+            forksafe.inherit(self._finalizer.detach())
+            self._finalizer, self._value = None, None
 
     @property
     def is_open(self) -> bool:
@@ -290,6 +322,10 @@ class OnDemand:
             if self._value is None:
                 try:
                     value = self.opener()
+                except MemoryError as exc:
+                    if isinstance(exc, StackioError):
+                        raise
+                    raise not_enough_memory(self.source, "opening it", exc, "free memory") from exc
                 except Exception as exc:
                     raise_explained(
                         exc, self.source, "could not be opened for reading", "; check the file is complete and readable"
@@ -319,10 +355,10 @@ class OnDemand:
         finalizer()
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"opener": self.opener, "source": self.source}
+        return {"opener": self.opener, "source": self.source, "inherited": self.inherited}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["opener"], state["source"])  # type: ignore[misc]
+        self.__init__(state["opener"], state["source"], inherited=state.get("inherited", False))  # type: ignore[misc]
 
 
 class LazyStack(_Described):
@@ -392,6 +428,10 @@ class LazyStack(_Described):
             raise FileAccessError(
                 f"{info.source}: reading sample {sample_idx} at {tuple(coords)} failed: {exc}", source=info.source
             ) from exc
+        except MemoryError as exc:
+            if isinstance(exc, StackioError):
+                raise
+            raise not_enough_memory(info.source, f"a patch of size {tuple(patch_size)}", exc, PATCH_HINT) from exc
         except Exception as exc:
             raise_explained(
                 exc,
@@ -414,6 +454,10 @@ class LazyStack(_Described):
             whole = checked(whole, layout.original_shape, info.dtype, info.source, "the whole stack", convert=False)
         except FileAccessError as exc:
             raise FileAccessError(f"{info.source}: reading the whole stack failed: {exc}", source=info.source) from exc
+        except MemoryError as exc:
+            if isinstance(exc, StackioError):
+                raise
+            raise not_enough_memory(info.source, "the whole stack", exc, LAZY_HINT) from exc
         except Exception as exc:
             raise_explained(
                 exc, info.source, "reading the whole stack failed", "; the file may be truncated or corrupt"
@@ -482,6 +526,10 @@ class _ReadWhole:
             ensure_fits_in_memory(self.known.layout.original_shape, self.known.dtype, self.source)
         try:
             array = self.read_func(self.path)
+        except MemoryError as exc:
+            if isinstance(exc, StackioError):
+                raise
+            raise not_enough_memory(self.source, f"reading it whole with {name}", exc, "free memory") from exc
         except Exception as exc:
             raise_explained(exc, self.source, f"{name} failed to read it")
         if not isinstance(array, np.ndarray):
@@ -540,7 +588,7 @@ class FileBackedStack(_Described):
             layout = Layout.from_axes(axes, shape, depth_axis=depth_axis, source=source)  # type: ignore[arg-type]
             known = StackInfo(source, layout, dtype, metadata, load_options)
         self._read = _ReadWhole(path, read_func, axes, depth_axis, source, metadata, load_options, known)
-        self._data = OnDemand(self._read, source)
+        self._data = OnDemand(self._read, source, inherited=True)  # in-memory data: the child's own copy
 
     @property
     def info(self) -> StackInfo:

@@ -24,10 +24,19 @@ from stackio import (
     ValidationError,
     hookimpl,
 )
+from stackio.forksafe import at_fork
 
 PLUGIN_PREFIX = "runtime:"
 _lock = threading.Lock()
 _registered: dict[str, RuntimeFormat] = {}
+
+
+def _after_fork() -> None:
+    global _lock
+    _lock = threading.Lock()  # a parent's thread may have held it at the fork
+
+
+at_fork(_after_fork)
 
 
 class _StackClassLoader:

@@ -93,7 +93,7 @@ def _napari_version() -> tuple[int, ...] | None:
         version = importlib_metadata.version("napari")
     except importlib_metadata.PackageNotFoundError:
         return None
-    return tuple(int(p) for p in version.split(".")[:2] if p.isdigit())
+    return tuple(int(p) for p in version.split(".")[:2] if p.isdecimal())
 
 
 def napari_has_units() -> bool:

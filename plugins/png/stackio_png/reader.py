@@ -27,9 +27,12 @@ from stackio import (
 )
 from stackio.axes import FREE, contradictions
 from stackio.files import missing_path_error
+from stackio.forksafe import track_library
 from stackio.memory import ensure_segment_fits
 
 from .samples import write_samples  # noqa: F401  the samples hook still finds them here
+
+track_library("PIL")  # its GIF and PSD plugins have cached properties
 
 #: Pillow mode -> (numpy dtype, colour samples, channel names); palette modes are expanded first.
 MODES: dict[str, tuple[str, int, tuple[str, ...] | None]] = {

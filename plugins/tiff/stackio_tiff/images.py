@@ -23,6 +23,7 @@ import attrs
 import numpy as np
 from stackio import ReadError, StackioError
 from stackio.files import confined, open_regular, require_regular
+from stackio.forksafe import track_library
 from stackio.memory import ensure_segment_fits
 
 from . import MAGIC
@@ -30,6 +31,8 @@ from .files import FileKey
 from .pages import Codec, MemmapStore, Plane, PlaneStore
 
 COMPANION_SUFFIX = ".companion.ome"
+
+track_library("tifffile")  # its series and pages are cached properties
 
 
 @attrs.define(eq=False)

@@ -26,6 +26,7 @@ from typing import Any
 
 import attrs
 import numpy as np
+from stackio.forksafe import at_fork
 from stackio.memory import ensure_segment_fits
 
 from .files import POOL, FileKey, Leased
@@ -55,7 +56,7 @@ def _after_fork() -> None:
     _pool_lock = threading.Lock()
 
 
-os.register_at_fork(after_in_child=_after_fork)
+at_fork(_after_fork)
 
 
 @attrs.frozen(eq=False)

@@ -258,7 +258,9 @@ def bioformats2raw_series(group: Node) -> list[str] | None:
         while any((group.directory / str(len(found)) / m).is_file() for m in ("zarr.json", ".zgroup")):
             found.append(str(len(found)))
         return found
-    numbered = sorted((p.name for p in group.directory.iterdir() if p.is_dir() and p.name.isdigit()), key=int)
+    # ASCII digits only: '²'.isdigit() is true but int() refuses it
+    names = [p.name for p in group.directory.iterdir() if p.is_dir() and p.name.isascii() and p.name.isdigit()]
+    numbered = sorted(names, key=int)
     return [
         n
         for n in numbered

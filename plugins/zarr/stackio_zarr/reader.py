@@ -21,6 +21,7 @@ from stackio import (
     ValidationError,
 )
 from stackio.axes import FREE, contradictions
+from stackio.forksafe import track_library
 from stackio.protocol import pixel_type
 from stackio.remote import StorageOptions
 from stackio.units import unit_name
@@ -28,8 +29,11 @@ from stackio.units import unit_name
 from . import ome
 from .budget import budgeted
 from .funlib import funlib_attrs
+from .grid import check_grid
 from .remote import RemoteArrayOpener, RemoteTree, is_remote_path
 from .store import MARKERS, Location, Node, ZarrFormat, ancestors, check_internal, child_names, locate, read_node
+
+track_library("zarr")  # its codecs and metadata are cached properties
 
 # -- opening arrays -------------------------------------------------------------------
 
@@ -421,6 +425,13 @@ def raw_metadata(root: str, path: str, image_path: str | None, options: StorageO
     else:
         array = read_node(Path(root, path))
         image = read_node(Path(root, image_path)) if image_path is not None else None
+    if array is None:
+        where = _join(root, path)
+        raise ReadError(
+            f"{where}: holds no zarr array any more: the store was moved, changed or removed since it was "
+            "loaded; load it again",
+            source=where,
+        )
     return {
         "zarr_format": array.zarr_format if array else None,
         "array": array.document if array else None,
@@ -435,6 +446,7 @@ def open_stack(target: Target, axes: str | None) -> LazyStack:
     root: Any = location.root  # a Path, or a remote.RemotePath for a URL
     remote: StorageOptions | None = root.tree.options if is_remote_path(root) else None
     opener: ArrayOpener | RemoteArrayOpener
+    check_grid(location.node, uri)  # before zarr reads `true` as 1 or accepts chunks of 0
     if remote is not None:
         opener = RemoteArrayOpener(str(location.root), location.internal, location.node.zarr_format, remote)
         array = opener.open_first(root.tree.documents(opener.url, opener.path))

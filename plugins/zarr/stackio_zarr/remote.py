@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 from stackio import ReadError
+from stackio.forksafe import at_fork
 from stackio.remote import (
     StorageOptions,
     filesystem,
@@ -203,7 +204,7 @@ def _forget_after_fork() -> None:
     _STORES.clear()
 
 
-os.register_at_fork(after_in_child=_forget_after_fork)
+at_fork(_forget_after_fork)
 
 
 def zarr_store(url: str, options: StorageOptions) -> Any:
