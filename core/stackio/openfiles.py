@@ -244,9 +244,6 @@ class OpenFile:
         except OSError:
             pass
 
-    def after_fork(self) -> None:
-        self._lock = threading.Lock()
-
 
 class Pooled(Protocol):
     """What the pool holds: an `OpenFile`, or a format library's open reader (see `FilePool.acquire`)."""
@@ -261,10 +258,6 @@ class Pooled(Protocol):
         ...
 
     def close(self) -> None: ...
-
-    def after_fork(self) -> None:
-        """Renew its locks in a forked child."""
-        ...
 
 
 class FilePool:
@@ -351,10 +344,12 @@ class FilePool:
                 file.close()
 
     def after_fork(self) -> None:
-        """A forked child starts with free locks (a parent's thread may have held one at the fork)."""
+        """A forked child starts with a free lock and no open file: those of the parent are kept alive
+        but never used or closed here (a library's reader may share a file offset with the parent, and
+        their locks may be held by a parent's thread); the child opens its own on its first reads."""
         self._lock = threading.Lock()
-        for file in self._files.values():
-            file.after_fork()
+        forksafe.inherit(*self._files.values())
+        self._files.clear()
 
     @staticmethod
     def _open(key: FileKey) -> OpenFile:

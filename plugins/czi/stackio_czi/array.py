@@ -90,9 +90,6 @@ class CziHandle:
         with self.lock:
             self.reader.close()
 
-    def after_fork(self) -> None:
-        self.lock = threading.Lock()
-
 
 class CziArray:
     """One scene of an open CZI file, indexed like a numpy array in the plan's original axes.
