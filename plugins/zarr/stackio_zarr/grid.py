@@ -18,7 +18,9 @@ def check_grid(node: Node, uri: str) -> None:
     """Refuse an array whose shape, chunk shape or shard's inner chunk shape is not a list of sizes."""
     doc = node.document
     name = "zarr.json" if node.zarr_format == 3 else ".zarray"
-    shape = _sizes(doc.get("shape"), "shape", name, uri, smallest=0)
+    if "shape" not in doc:
+        return  # zarr itself says what is missing
+    shape = _sizes(doc["shape"], "shape", name, uri, smallest=0)
     if node.zarr_format == 3:
         grid = doc.get("chunk_grid")
         config = grid.get("configuration") if isinstance(grid, dict) else None
@@ -28,8 +30,8 @@ def check_grid(node: Node, uri: str) -> None:
             inner = codec.get("configuration") if isinstance(codec, dict) else None
             if codec_name(codec) == "sharding_indexed" and isinstance(inner, dict) and "chunk_shape" in inner:
                 _sizes(inner["chunk_shape"], "sharding chunk_shape", name, uri, smallest=1, ndim=len(shape))
-    else:
-        _sizes(doc.get("chunks"), "chunks", name, uri, smallest=1, ndim=len(shape))
+    elif "chunks" in doc:
+        _sizes(doc["chunks"], "chunks", name, uri, smallest=1, ndim=len(shape))
 
 
 def codec_name(codec: Any) -> str | None:
