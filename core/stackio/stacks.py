@@ -20,7 +20,7 @@ import numpy as np
 
 from . import forksafe
 from .axes import Layout
-from .errors import AxesError, FileAccessError, ReadError, ValidationError
+from .errors import AxesError, FileAccessError, ReadError, StackioError, ValidationError
 from .files import raise_explained
 from .image_metadata import ImageMetadata, ImageMetadataReader, PerImage, check_image_request
 from .memory import ensure_fits_in_memory, not_enough_memory
