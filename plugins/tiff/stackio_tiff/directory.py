@@ -19,6 +19,7 @@ from typing import Any
 
 from stackio import ImageStack, ReadError, Source, ValidationError, natural_key
 from stackio.files import list_folder, missing_path_error, require_regular
+from stackio.progress import Progress
 
 from . import SUFFIXES, file_set_kind
 from .file_stacks import load_file
@@ -83,12 +84,14 @@ def load_directory(
         covered |= {os.path.realpath(folder / name) for name in companion_files(companion)}
     stacks: list[ImageStack] = []
     plain = SharedLayouts(axes, options)  # files laid out like one already parsed are not parsed again
-    for path in entries:
-        if path.name.lower().endswith(COMPANION_SUFFIX):
-            stacks += load_file(path, axes, options, index=None)
-        elif os.path.realpath(path) not in covered:
-            # every image of the file's set, once; the set's other files are then skipped
-            stacks += plain.load(path, covered)
+    with Progress(f"stackio: opening the TIFF files of {folder.name}", len(entries)) as progress:
+        for path in entries:
+            if path.name.lower().endswith(COMPANION_SUFFIX):
+                stacks += load_file(path, axes, options, index=None)
+            elif os.path.realpath(path) not in covered:
+                # every image of the file's set, once; the set's other files are then skipped
+                stacks += plain.load(path, covered)
+            progress.advance()
     if not stacks:
         raise ReadError(f"{folder}: the folder holds no TIFF image stackio can read", source=str(folder))
     return stacks

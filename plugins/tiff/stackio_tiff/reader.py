@@ -11,7 +11,7 @@ from typing import Any, Literal
 import attrs
 from stackio import ImageStack, Source, ValidationError
 
-from . import directory, file_stacks
+from . import directory, file_stacks, shared
 
 
 @attrs.frozen
@@ -72,4 +72,6 @@ def build(read: Plan, axes: str | None, options: dict[str, Any]) -> list[ImageSt
     assert located.path is not None
     if located.kind == "folder":
         return directory.load_directory(located.path, read.files, axes, options)
+    if read.series is None:
+        return shared.load_single(located.path, axes, options)  # no parse when a recent file had its layout
     return file_stacks.load_file(located.path, axes, options, index=read.series)

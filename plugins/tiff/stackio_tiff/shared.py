@@ -1,4 +1,4 @@
-"""A folder's TIFF files that share one layout are parsed once.
+"""TIFF files that share one layout are parsed once: a folder's files, and files loaded one by one.
 
 Thousands of small files written by one program usually differ only in their pixels. A file
 is taken as laid out like one already parsed (a template) only when that is proven from its
@@ -6,6 +6,8 @@ bytes: the same size, and the same bytes wherever the template's structure lies 
 every IFD and every tag value outside an IFD). tifffile reads nothing else of such a file to
 parse it, so it would find the same images, shapes, offsets and metadata; the file's stacks are
 the template's, made for its own path. Any file that differs anywhere there is parsed in full.
+A folder's load keeps its own templates; single files loaded in this process share a few recent
+ones (`RECENT`), so that loading files one by one, or one file again, costs a comparison, not a parse.
 Only plain layouts qualify: no sub-IFDs or EXIF/GPS directories, no tag outside a list of plain
 data tags (formats like LSM, STK or Micro-Manager point from tags into further structures), and
 only series kinds whose stacks depend on nothing but the file (see `file_stacks.SELF_CONTAINED_KINDS`).
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import os
 import struct
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -40,6 +43,8 @@ MAX_STRUCTURE_BYTES = 4 * 2**20
 ONE_READ = 256 * 1024
 #: Layouts remembered per folder (a folder of several kinds of files).
 MAX_TEMPLATES = 8
+#: Layouts of single files remembered by the process.
+MAX_RECENT = 16
 
 
 def structure(read: Any, size: int) -> tuple[tuple[int, int], ...] | None:
@@ -140,19 +145,60 @@ def _store_for(store: Any, key: FileKey) -> MemmapStore | PlaneStore:
     return PlaneStore(planes, store.outer_shape, store.exposed, store.dtype, store.shaped, fixed=store.fixed)
 
 
-class SharedLayouts:
-    """Loads the plain files of one folder, parsing in full only files unlike any parsed before."""
+class Templates:
+    """Parsed layouts, most recently used first, at most `limit`; safe from several threads."""
 
-    def __init__(self, axes: str | None, options: dict[str, Any]) -> None:
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._items: list[tuple[Any, Template]] = []
+        self._lock = threading.Lock()
+
+    def match(self, context: Any, fd: int, size: int) -> Template | None:
+        with self._lock:
+            candidates = [t for c, t in self._items if c == context and t.size == size]
+        for template in candidates:
+            if template.matches(fd, size):
+                with self._lock:
+                    self._items.sort(key=lambda item: item[1] is not template)
+                return template
+        return None
+
+    def full(self) -> bool:
+        return len(self._items) >= self.limit
+
+    def add(self, context: Any, template: Template) -> None:
+        with self._lock:
+            self._items.insert(0, (context, template))
+            del self._items[self.limit :]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+#: The layouts of single files loaded recently in this process.
+RECENT = Templates(MAX_RECENT)
+
+
+def _context(axes: str | None, options: dict[str, Any]) -> tuple[Any, ...]:
+    """What besides the bytes shapes the stacks (the axes given, the options): templates apply within one."""
+    return (axes, tuple(sorted((k, repr(v)) for k, v in options.items())))
+
+
+class SharedLayouts:
+    """Loads plain TIFF files, parsing in full only files unlike any parsed before (a folder's, or `RECENT`)."""
+
+    def __init__(self, axes: str | None, options: dict[str, Any], templates: Templates | None = None) -> None:
         self.axes = axes
         self.options = options
-        self.templates: list[Template] = []
+        self.templates = Templates(MAX_TEMPLATES) if templates is None else templates
+        self.context = _context(axes, options)
         #: How many files were parsed in full, and how many were taken from a template (for tests).
         self.parsed = 0
         self.shared = 0
 
-    def load(self, path: Path, covered: set[str]) -> list[ImageStack]:
-        """The stacks of `path` (a plain file of the folder), as `load_file(path, covered=covered)` gives them."""
+    def load(self, path: Path, covered: set[str] | None) -> list[ImageStack]:
+        """The stacks of `path`, as `load_file(path, covered=covered)` gives them (None: a file loaded alone)."""
         try:
             fd = os.open(path, os.O_RDONLY)
         except OSError:
@@ -163,24 +209,33 @@ class SharedLayouts:
                 raise ReadError(
                     f"{path}: the file is empty (0 bytes); it may not have been written completely", source=str(path)
                 )
-            for template in self.templates:
-                if template.matches(fd, st.st_size):
-                    self.shared += 1
+            template = self.templates.match(self.context, fd, st.st_size)
+            if template is not None:
+                self.shared += 1
+                if covered is not None:
                     covered.add(os.path.realpath(path))
-                    absolute = path.absolute()
-                    return template.build(absolute, FileKey(str(absolute), st.st_size, st.st_mtime_ns))
-            found = structure(_reader(fd), st.st_size) if len(self.templates) < MAX_TEMPLATES else None
+                absolute = path.absolute()
+                return template.build(absolute, FileKey(str(absolute), st.st_size, st.st_mtime_ns))
+            found = structure(_reader(fd), st.st_size) if covered is None or not self.templates.full() else None
             content = _bytes_at(fd, found) if found else b""
         finally:
             os.close(fd)
         recipes: list[tuple[StackRecipe, MemmapStore | PlaneStore]] = []
         stacks = self._parse(path, covered, recipes)
         if found and recipes and len(recipes) == len(stacks):
-            self.templates.append(Template(st.st_size, found, content, tuple(recipes)))
+            self.templates.add(self.context, Template(st.st_size, found, content, tuple(recipes)))
         return stacks
 
     def _parse(
-        self, path: Path, covered: set[str], recipes: list[tuple[StackRecipe, MemmapStore | PlaneStore]] | None = None
+        self,
+        path: Path,
+        covered: set[str] | None,
+        recipes: list[tuple[StackRecipe, MemmapStore | PlaneStore]] | None = None,
     ) -> list[ImageStack]:
         self.parsed += 1
         return load_file(path, self.axes, self.options, index=None, covered=covered, recipes=recipes)
+
+
+def load_single(path: Path, axes: str | None, options: dict[str, Any]) -> list[ImageStack]:
+    """`load_file(path, axes, options, index=None)`, without a parse when a recent file had this layout."""
+    return SharedLayouts(axes, options, RECENT).load(path, None)

@@ -144,3 +144,41 @@ def test_the_structure_covers_header_ifds_and_tag_values(tmp_path: Path) -> None
     for start, _ in wanted:
         assert any(a <= start < a + n for a, n in found), start
     assert not any(a <= data_start < a + n for a, n in found), "pixel data is not structure"
+
+
+def test_single_files_of_a_recent_layout_are_not_parsed_again(tmp_path: Path) -> None:
+    shared.RECENT.clear()
+    first, second = tmp_path / "a.tif", tmp_path / "b.tif"
+    tifffile.imwrite(first, _pixels((48, 40)))
+    tifffile.imwrite(second, _pixels((48, 40)))
+    loader = shared.SharedLayouts("YX", {}, shared.RECENT)
+    loader.load(first, None)
+    loader.load(second, None)
+    assert (loader.parsed, loader.shared) == (1, 1)
+    for path in (first, second):
+        stack = stackio.load(path, "YX")[0]
+        assert stack.source == str(path)
+        assert np.array_equal(stack.extract_patch(0, None, (0, 0), (48, 40))[0], tifffile.imread(path))
+
+
+def test_a_file_rewritten_with_another_layout_is_parsed_again(tmp_path: Path) -> None:
+    """Same name and size, other shape: the remembered layout is contradicted by the file's bytes."""
+    path = tmp_path / "a.tif"
+    tifffile.imwrite(path, _pixels((48, 40)), description="x")
+    assert stackio.load(path, "YX")[0].data_shape == (1, 1, 48, 40)
+    size = path.stat().st_size
+    tifffile.imwrite(path, _pixels((40, 48)), description="x")
+    assert path.stat().st_size == size
+    stack = stackio.load(path, "YX")[0]
+    assert stack.data_shape == (1, 1, 40, 48)
+    assert np.array_equal(stack.extract_patch(0, None, (0, 0), (40, 48))[0], tifffile.imread(path))
+
+
+def test_a_recent_layout_applies_only_to_the_same_axes_and_options(tmp_path: Path) -> None:
+    path = tmp_path / "a.tif"
+    tifffile.imwrite(path, _pixels((4, 16, 16)), photometric="minisblack", metadata=None)
+    assert stackio.load(path, "ZYX")[0].data_shape == (1, 1, 4, 16, 16)
+    assert stackio.load(path, "TYX")[0].data_shape == (4, 1, 16, 16)
+    backed = stackio.load(path, "ZYX", file_backed=True)[0]
+    assert type(backed).__name__ == "FileBackedStack"
+    assert np.array_equal(backed.extract_patch(0, None, (0, 0, 0), (4, 16, 16))[0], tifffile.imread(path))
