@@ -214,8 +214,8 @@ class SharedLayouts:
                 self.shared += 1
                 if covered is not None:
                     covered.add(os.path.realpath(path))
-                absolute = path.absolute()
-                return template.build(absolute, FileKey(str(absolute), st.st_size, st.st_mtime_ns))
+                key = FileKey(os.path.abspath(path), st.st_size, st.st_mtime_ns)  # as `FileKey.of` names it
+                return template.build(path.absolute(), key)
             found = structure(_reader(fd), st.st_size) if covered is None or not self.templates.full() else None
             content = _bytes_at(fd, found) if found else b""
         finally:
