@@ -235,3 +235,35 @@ print(json.dumps({{"plugins": plugins, "metadata_scanned": "importlib_metadata" 
     fresh = _run(code, env)
     assert fresh["plugins"] == ["stackio_tiff"] and not fresh["metadata_scanned"], fresh
     assert np.array_equal(np.array(fresh["pixels"]), tifffile.imread(path))
+
+
+def test_scripts_in_other_folders_share_the_cache(site: Path, tmp_path: Path) -> None:
+    """The script's folder starts sys.path; another folder (without distributions) is the same environment."""
+    env = _env(site, tmp_path / "cache")
+    _pip_install(site, _project(tmp_path, "0.1", ".cta"))
+    results = []
+    for name in ("one", "two"):
+        script = tmp_path / name / "probe.py"
+        script.parent.mkdir()
+        script.write_text(PROBE)
+        proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    assert results[0]["imported"] and not results[1]["imported"], results
+    assert results[1]["formats"] == {"cachetest": [".cta"]}
+    assert len(list((tmp_path / "cache").glob("plugins-*.pickle"))) == 1
+
+
+def test_old_cache_files_are_pruned(site: Path, tmp_path: Path) -> None:
+    from stackio import plugin_cache
+
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    for i in range(plugin_cache.MAX_FILES + 6):
+        old = cache / f"plugins-old{i:03d}.pickle"
+        old.write_bytes(b"stale")
+        os.utime(old, (1_000_000 + i, 1_000_000 + i))
+    _run(PROBE, _env(site, cache))
+    left = sorted(p.name for p in cache.glob("plugins-*.pickle"))
+    assert len(left) == plugin_cache.MAX_FILES
+    assert "plugins-old000.pickle" not in left and f"plugins-old{plugin_cache.MAX_FILES + 5:03d}.pickle" in left

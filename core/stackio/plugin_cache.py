@@ -23,6 +23,7 @@ import os
 import pickle
 import re
 import sys
+import time
 import zlib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -34,6 +35,8 @@ from .formats import FormatSpec
 
 #: Bumped whenever what is stored changes shape; a file of another version is ignored.
 _VERSION = 1
+#: Cache files kept (one per interpreter and import path); the least recently used beyond are removed.
+MAX_FILES = 64
 _DIST_SUFFIXES = (".dist-info", ".egg-info", ".egg-link")
 _TARGET = re.compile(r"^\s*([\w.]+)\s*(?::\s*([\w.]+)\s*)?$")
 
@@ -106,8 +109,9 @@ def cache_dir() -> Path:
 
 
 def _environment() -> str:
-    # another interpreter, venv or PYTHONPATH sees other plugins: each has its own file
-    return repr((sys.executable, sys.prefix, sys.version, sys.path))
+    # another interpreter, venv or PYTHONPATH sees other plugins: each has its own file. The first entry
+    # is the script's folder, another for every script: only the distributions in it count (`_distributions_of`)
+    return repr((sys.executable, sys.prefix, sys.version, sys.path[1:]))
 
 
 def _cache_file(environment: str) -> Path:
@@ -164,7 +168,8 @@ def _folders(previous: _Stored | None) -> tuple[tuple[str, int, tuple[tuple[str,
 
 
 def _distributions_of(folders: Iterable[tuple[str, int, tuple[tuple[str, int], ...]]]) -> list[Any]:
-    return [(folder, dists) for folder, _, dists in folders]
+    """What decides the entry points: the distributions in each folder (the script's folder by content only)."""
+    return [(folder if i else "", dists) for i, (folder, _, dists) in enumerate(folders)]
 
 
 def plugin_files(target: str) -> tuple[Stamp, ...] | None:
@@ -282,7 +287,10 @@ class PluginCache:
 
     def save(self) -> None:
         """Write the cache if it changed; never raises (a read-only home only costs the next start-up)."""
-        if self._path is None or not self._dirty:
+        if self._path is None:
+            return
+        if not self._dirty:
+            self.touch()
             return
         stored = _Stored(_VERSION, self._environment, self._core, self._folders, self._entry_points, self._plugins)
         try:
@@ -296,6 +304,33 @@ class PluginCache:
             except BaseException:
                 os.unlink(tmp)
                 raise
+            _prune(self._path.parent)
         except Exception:
             return
         self._dirty = False
+
+    def touch(self) -> None:
+        """Mark the file used (at most daily), so that pruning keeps the environments in use."""
+        if self._path is None or self._dirty:
+            return
+        try:
+            if time.time() - os.stat(self._path).st_mtime > 86400:
+                os.utime(self._path)
+        except OSError:
+            pass
+
+
+def _prune(folder: Path) -> None:
+    """Remove the least recently used cache files beyond `MAX_FILES`."""
+    files = []
+    for entry in os.scandir(folder):
+        if entry.name.startswith("plugins-") and entry.name.endswith(".pickle"):
+            try:
+                files.append((entry.stat().st_mtime, entry.path))
+            except OSError:
+                continue
+    for _, path in sorted(files, reverse=True)[MAX_FILES:]:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass

@@ -8,7 +8,6 @@ Plugins that read URLs build their filesystems through `filesystem` and wrap eve
 from __future__ import annotations
 
 import os
-import secrets
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -139,6 +138,8 @@ class StorageOptions:
         public, secret = _split(options)
         ref = None
         if secret:
+            import secrets  # only here: it brings hashlib and OpenSSL, which a local load never needs
+
             ref = secrets.token_hex(16)
             with _SECRETS_LOCK:
                 _SECRETS[ref] = secret
