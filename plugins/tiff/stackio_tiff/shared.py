@@ -16,6 +16,7 @@ only series kinds whose stacks depend on nothing but the file (see `file_stacks.
 from __future__ import annotations
 
 import os
+import stat
 import struct
 import threading
 from collections.abc import Sequence
@@ -200,11 +201,15 @@ class SharedLayouts:
     def load(self, path: Path, covered: set[str] | None) -> list[ImageStack]:
         """The stacks of `path`, as `load_file(path, covered=covered)` gives them (None: a file loaded alone)."""
         try:
-            fd = os.open(path, os.O_RDONLY)
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # a FIFO must not block here
         except OSError:
             return self._parse(path, covered)  # the full parse reports it with its usual message
         try:
             st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                os.close(fd)
+                fd = -1
+                return self._parse(path, covered)  # refused there, naming what it is
             if st.st_size == 0:
                 raise ReadError(
                     f"{path}: the file is empty (0 bytes); it may not have been written completely", source=str(path)
@@ -219,7 +224,8 @@ class SharedLayouts:
             found = structure(_reader(fd), st.st_size) if covered is None or not self.templates.full() else None
             content = _bytes_at(fd, found) if found else b""
         finally:
-            os.close(fd)
+            if fd != -1:
+                os.close(fd)
         recipes: list[tuple[StackRecipe, MemmapStore | PlaneStore]] = []
         stacks = self._parse(path, covered, recipes)
         if found and recipes and len(recipes) == len(stacks):
