@@ -110,6 +110,7 @@ def test_in_memory_refuses_more_than_available(
 ) -> None:
     stack, _ = lazy
     monkeypatch.setattr(memory_module, "available_memory", lambda: 100)
+    monkeypatch.setattr(memory_module, "ARRAY_CHECK_BYTES", 0)  # this small stack is checked as a large one
     with pytest.raises(stackio.ValidationError, match="only 0.0 GiB is available; load it lazily"):
         stack.to_memory()
 
@@ -324,6 +325,7 @@ def test_in_memory_copies_are_checked_against_the_memory_then_available(
         return data.nbytes if len(calls) == 1 else data.nbytes // 2  # the read fits, the copy does not
 
     monkeypatch.setattr(memory_module, "available_memory", available)
+    monkeypatch.setattr(memory_module, "ARRAY_CHECK_BYTES", 0)
     with pytest.raises(stackio.ValidationError, match="in stack order into memory needs"):
         stack.to_memory()
 

@@ -22,6 +22,9 @@ _UNLIMITED = 2**60
 #: Segments that decode to less than this are decoded without asking what memory is free: reading the
 #: limits costs more than decoding them, and any process that can read a file can hold one.
 SEGMENT_CHECK_BYTES = 64 * 2**20
+#: Whole arrays smaller than this are allocated without asking first: the limits cost about ten file reads
+#: (a large share of loading a small image into memory), and a MemoryError is still a NotEnoughMemoryError.
+ARRAY_CHECK_BYTES = 16 * 2**20
 
 
 def _read(path: Path) -> str | None:
@@ -135,6 +138,8 @@ def available_memory() -> int | None:
 def ensure_fits_in_memory(shape: Sequence[int], dtype: np.dtype, source: str, *, what: str = "it") -> None:
     """Refuse, before allocating, an array of `shape` and `dtype` larger than the memory available now."""
     nbytes = math.prod(int(n) for n in shape) * np.dtype(dtype).itemsize
+    if nbytes < ARRAY_CHECK_BYTES:
+        return
     free = available_memory()
     if free is not None and nbytes > free:
         raise ValidationError(
