@@ -19,7 +19,7 @@ import mmap
 import os
 import stat
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any, Protocol, TypeVar, overload
 
@@ -271,7 +271,12 @@ class FilePool:
         #: Descriptors the pool may hold; None: `default_limit()` as the process's limit is now.
         self.limit = limit
         self._files: OrderedDict[Hashable, Any] = OrderedDict()
-        self._lock = threading.Lock()
+        # Reentrant so that a stack garbage-collected while this thread holds the lock (an allocation in a
+        # locked block can run the stack's finalizer, which asks to close its files) finds it owned and
+        # leaves the closing for later instead of waiting on itself forever.
+        self._lock = threading.RLock()
+        #: `forget` / `discard` calls made from inside a locked block, done at the next call.
+        self._deferred: deque[tuple[Callable[[Any], None], Any]] = deque()
         #: Files opened so far (for tests and diagnostics).
         self.opened = 0
 
@@ -319,22 +324,41 @@ class FilePool:
         if done:
             file.close()
 
+    def _defer(self, method: Callable[[Any], None], arg: Any) -> bool:
+        """Whether this call came from inside one of this thread's locked blocks and was put off."""
+        if self._lock._is_owned():  # type: ignore[attr-defined]
+            self._deferred.append((method, arg))
+            return True
+        self._run_deferred()
+        return False
+
+    def _run_deferred(self) -> None:
+        while self._deferred:
+            put_off, put_off_arg = self._deferred.popleft()
+            put_off(put_off_arg)
+
     def forget(self, path: str) -> None:
         """Close every file at `path` (`FileKey`s, and keys whose first item is the path) once no read
         holds it (a stack was closed)."""
+        if self._defer(self.forget, path):
+            return
         path = os.path.abspath(path)
         with self._lock:
             gone = [self._retire(k) for k in [k for k in self._files if _path_of(k) == path]]
         for file in gone:
             if file is not None:
                 file.close()
+        self._run_deferred()
 
     def discard(self, key: Hashable) -> None:
         """Close `key`'s file once no read holds it, if the pool has it."""
+        if self._defer(self.discard, key):
+            return
         with self._lock:
             file = self._retire(key) if key in self._files else None
         if file is not None:
             file.close()
+        self._run_deferred()
 
     def clear(self) -> None:
         with self._lock:
@@ -347,7 +371,8 @@ class FilePool:
         """A forked child starts with a free lock and no open file: those of the parent are kept alive
         but never used or closed here (a library's reader may share a file offset with the parent, and
         their locks may be held by a parent's thread); the child opens its own on its first reads."""
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._deferred.clear()
         forksafe.inherit(*self._files.values())
         self._files.clear()
 
