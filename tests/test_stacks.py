@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import functools
+import json
 import multiprocessing
 import pickle
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -136,6 +138,31 @@ def test_file_backed_stack_loads_and_drops(npy_file: tuple[Path, np.ndarray]) ->
     clone = pickle.loads(pickle.dumps(stack))
     assert not clone.is_loaded
     np.testing.assert_array_equal(clone.extract_patch(2, [0], (0, 0), (3, 3)), data[2, [0], :3, :3])
+
+
+class _SidecarTimes:
+    """Per-image metadata read from a JSON file beside the pixels: one time stamp per T (picklable)."""
+
+    def __call__(self, reader: Any, plane: dict[str, int]) -> stackio.ImageMetadata:
+        with open(str(reader) + ".json") as f:
+            times = json.load(f)
+        return stackio.ImageMetadata(file_coords=dict(plane), time=times[plane["T"]])
+
+
+def test_file_backed_stack_reads_its_per_image_metadata_in_memory_too(npy_file: tuple[Path, np.ndarray]) -> None:
+    path, data = npy_file
+    Path(str(path) + ".json").write_text(json.dumps([0.0, 1.5, 3.0]))
+    stack = FileBackedStack(
+        str(path), np.load, "TCYX", shape=data.shape, dtype=data.dtype, image_metadata=_SidecarTimes()
+    )
+    assert stack.image_metadata(2, 1).time == 3.0 and not stack.is_loaded  # the pixels are not read for it
+    memory = stack.to_memory()
+    stack.close()
+    assert isinstance(memory, ArrayStack)
+    np.testing.assert_array_equal(memory.data, data)
+    found = memory.image_metadata(1, 1)
+    assert (found.sample, found.channel, found.file_coords, found.time) == (1, 1, {"T": 1, "C": 1}, 1.5)
+    assert pickle.loads(pickle.dumps(stack)).image_metadata(1, 0).time == 1.5
 
 
 def test_file_backed_stack_reports_a_failing_read_function(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from .preferences import preferences
 from .protocol import ImageStack
 from .registry import BrokenPlugin, Registry, get_registry
 from .source import Source
-from .stacks import ArrayStack, FileBackedStack, LazyStack
+from .stacks import FileBackedStack, LazyStack
 
 
 def natural_key(name: str) -> list[Any]:
@@ -227,19 +227,8 @@ def _load_part(
 
 
 def _into_memory(stack: ImageStack) -> ImageStack:
-    if isinstance(stack, LazyStack):
+    if isinstance(stack, (LazyStack, FileBackedStack)):
         memory = stack.to_memory()
-        stack.close()
-        return memory
-    if isinstance(stack, FileBackedStack):
-        memory = ArrayStack(
-            stack.read_all(),
-            stack.layout,
-            source=stack.source,
-            metadata=stack.metadata,
-            arranged=True,
-            load_options=stack.load_options,
-        )
         stack.close()
         return memory
     return stack

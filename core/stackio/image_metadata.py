@@ -1,8 +1,9 @@
 """Per-image metadata: what the format records about each image (time stamp, stage position, exposure).
 
-Read when asked, never at load. A plugin gives its `LazyStack` an `ImageMetadataReader`; the stack
-maps a sample (and channel and depth index) to the file's own coordinates and calls it with its open
-reader. Formats without per-image metadata give `None`.
+Read when asked, never at load. A plugin gives its `LazyStack` (or `FileBackedStack`) an
+`ImageMetadataReader`; the stack maps a sample (and channel and depth index) to the file's own
+coordinates and calls it with its open reader (a `FileBackedStack`: what its `image_opener` opens).
+An in-memory copy of either keeps it. Formats without per-image metadata give `None`.
 """
 
 from __future__ import annotations

@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+import functools
+import os
 import threading
 import uuid
 import weakref
@@ -159,6 +161,24 @@ class _Described:
             check_image_request(self.source, tuple(self.data_shape), sample_idx, channel, depth)
             return None
         return self._images.read(self, sample_idx, channel, depth)
+
+    def _in_memory(self, data: np.ndarray) -> ArrayStack:
+        """`data`, this stack's pixels in SC(Z)YX, as an ArrayStack that is this stack in memory: the same
+        source, metadata and load options, and the same per-image metadata, read through a handle of its
+        own (opened on first request), so that closing this stack leaves the copy whole."""
+        info = self.info
+        memory = ArrayStack(
+            data,
+            info.layout,
+            source=info.source,
+            metadata=info.metadata,
+            arranged=True,
+            load_options=info.load_options,
+        )
+        images = self._images
+        if images is not None:
+            memory._images = PerImage(images.reader_fn, OnDemand(images.handle.opener, info.source))
+        return memory
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.source!r} {self.axes}{self.data_shape} {self.data_dtype}>"
@@ -468,19 +488,9 @@ class LazyStack(_Described):
         return arrange(whole, layout, info.source, owned=whole.base is None, copy=True)
 
     def to_memory(self) -> ArrayStack:
-        """An in-memory copy of this stack, with the same source, metadata and load options."""
-        info = self._info
-        memory = ArrayStack(
-            self.read_all(),
-            info.layout,
-            source=info.source,
-            metadata=info.metadata,
-            arranged=True,
-            load_options=info.load_options,
-        )
-        if self._images is not None:  # per-image metadata stays on disk, read through a handle of its own
-            memory._images = PerImage(self._images.reader_fn, OnDemand(self._reader.opener, info.source))
-        return memory
+        """An in-memory copy of this stack, with the same source, metadata, load options and per-image
+        metadata (which stays on disk, read when asked)."""
+        return self._in_memory(self.read_all())
 
     def close(self) -> None:
         """Release open files; the next read reopens them.
@@ -566,6 +576,10 @@ class FileBackedStack(_Described):
     than memory: keep one file loaded at a time. A read on an unloaded stack
     loads it. `read_func(path)` returns the array in the axes given; with `shape`
     and `dtype` given, nothing is read until the data is needed.
+
+    Per-image metadata (`image_metadata`, as for `LazyStack`) is read when asked, never by loading the
+    pixels: the reader is called with what `image_opener()` opens (picklable; e.g. the file's header),
+    or with the file's path when it needs nothing open.
     """
 
     def __init__(
@@ -580,6 +594,8 @@ class FileBackedStack(_Described):
         dtype: np.dtype | str | None = None,
         depth_axis: str = "Z",
         load_options: Mapping[str, Any] | None = None,
+        image_metadata: ImageMetadataReader | None = None,
+        image_opener: Callable[[], Any] | None = None,
     ) -> None:
         self.path = path
         source = source or path
@@ -589,6 +605,9 @@ class FileBackedStack(_Described):
             known = StackInfo(source, layout, dtype, metadata, load_options)
         self._read = _ReadWhole(path, read_func, axes, depth_axis, source, metadata, load_options, known)
         self._data = OnDemand(self._read, source, inherited=True)  # in-memory data: the child's own copy
+        if image_metadata is not None:
+            opener = image_opener or functools.partial(os.fspath, path)
+            self._images = PerImage(image_metadata, OnDemand(opener, source))
 
     @property
     def info(self) -> StackInfo:
@@ -612,6 +631,8 @@ class FileBackedStack(_Described):
         Reads under way in other threads finish first, on the data they started with.
         """
         self._data.close()
+        if self._images is not None:
+            self._images.close()
 
     def extract_patch(
         self,
@@ -631,6 +652,11 @@ class FileBackedStack(_Described):
         loaded: ArrayStack = self._data.acquire()
         self._data.release()
         return loaded.data
+
+    def to_memory(self) -> ArrayStack:
+        """This stack as an ArrayStack, with the same source, metadata, load options and per-image
+        metadata. It holds the loaded data itself (the file is read now if it is not loaded), not a copy."""
+        return self._in_memory(self.read_all())
 
     def __repr__(self) -> str:
         state = "loaded" if self.is_loaded else "not loaded"

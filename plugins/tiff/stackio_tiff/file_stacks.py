@@ -365,6 +365,8 @@ class StackRecipe:
                 dtype=store.dtype,
                 depth_axis="Z",
                 load_options=self.kept,
+                # An arranged stack has merged the file's own axes into S: its planes no longer say the file's.
+                image_metadata=None if arrange else self.images,
             )
         opener = ImageOpener(str(path), self.index, self.level, self.allow_missing, prebuilt=store)
         return LazyStack(
@@ -396,9 +398,7 @@ def _recipe(
     kept = {k: options[k] for k in ("level", "allow_missing") if options.get(k)}  # what `label` cannot say
     file_backed = bool(options.get("file_backed"))
     images: image_meta.OmePlanes | image_meta.ImagejFrames | None = None
-    if file_backed:
-        pass
-    elif image.kind == "ome":
+    if image.kind == "ome":
         match = described.ome(image)
         number = match.number if match is not None else None
         images = image_meta.OmePlanes(described.document(_raw(path, opened, image)), number, image.index)

@@ -181,3 +181,73 @@ def test_real_planes_equal_tifffile(stackio_realdata: Path, entry: RealFile) -> 
             assert found.raw is not None and set(found.raw) == set(expected)
             if "ExposureTime" in expected and expected.get("ExposureTimeUnit", "s") == "s":
                 assert found.exposure == pytest.approx(expected["ExposureTime"])
+
+
+def _every_kind(source: Path) -> dict[str, list[Any]]:
+    """The stacks of `source` as every kind of stack stackio makes of a TIFF, in memory and not."""
+    lazy = stackio.load(source)
+    backed = stackio.load(source, file_backed=True)
+    kinds = {
+        "lazy": lazy,
+        "in_memory": stackio.load(source, in_memory=True),
+        "file_backed": backed,
+        "file_backed+in_memory": stackio.load(source, file_backed=True, in_memory=True),
+        "lazy.to_memory": [s.to_memory() for s in lazy],
+        "file_backed.to_memory": [s.to_memory() for s in backed],
+    }
+    for stack in (*lazy, *backed):  # a copy in memory reads its metadata through files of its own
+        stack.close()
+    return kinds
+
+
+def _same_images_everywhere(kinds: dict[str, list[Any]], limit: int | None = None) -> None:
+    reference = kinds["lazy"]
+    for kind, stacks in kinds.items():
+        assert len(stacks) == len(reference), kind
+        for stack, expected_stack in zip(stacks, reference, strict=True):
+            for sample, channel, depth in iter_images(expected_stack, limit):
+                expected = expected_stack.image_metadata(sample, channel, depth)
+                found = stack.image_metadata(sample, channel, depth)
+                assert found == expected, (kind, stack.source, sample, channel, depth)
+                assert (found.raw if found else None) == (expected.raw if expected else None), kind
+
+
+def test_every_kind_of_stack_keeps_per_image_metadata(tmp_path: Path, ome_planes: Path) -> None:
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    for number, offset in enumerate((10.0, 500.0)):  # a folder of OME-TIFFs, each plane with its own position
+        data = np.arange(T * C * Z * 8 * 9, dtype=np.uint16).reshape(T, C, Z, 8, 9) + number
+        tifffile.imwrite(
+            folder / f"field{number}.ome.tif", data, ome=True, metadata={"axes": "TCZYX", "Plane": _planes(offset)}
+        )
+    frames = tmp_path / "frames.tif"
+    tifffile.imwrite(
+        frames, np.zeros((4, 2, 8, 9), np.uint16), imagej=True, metadata={"axes": "TCYX", "finterval": 2.5}
+    )
+    for source in (folder, ome_planes, frames):
+        kinds = _every_kind(source)
+        _same_images_everywhere(kinds)
+        for kind, stacks in kinds.items():
+            assert all(stack.image_metadata(0, 0, 0 if len(stack.data_shape) == 5 else None) for stack in stacks), kind
+    kinds = _every_kind(folder)
+    for kind, stacks in kinds.items():  # and against tifffile's own reading of each file's OME-XML
+        for stack, name in zip(stacks, ("field0.ome.tif", "field1.ome.tif"), strict=True):
+            expected = _reference_planes(folder / name, 0)[(1, 0, 2)]
+            found = stack.image_metadata(1, 0, 2)
+            assert found.stage_position["X"] == expected["PositionX"], kind
+            assert found.time == pytest.approx((expected["DeltaT"] - _delta_ms(0, 0, 0)) / 1000), kind
+            np.testing.assert_array_equal(stack.read_all(), tifffile.imread(folder / name))
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("entry", realdata_params("tiff", Path(__file__).resolve()))
+def test_real_files_keep_per_image_metadata_in_every_kind_of_stack(stackio_realdata: Path, entry: RealFile) -> None:
+    if entry.path.is_dir():
+        pytest.skip("a folder of files of several kinds; the OME-TIFF folder above covers folders")
+    try:
+        stacks = stackio.load(entry.path)
+    except stackio.AxesError:
+        pytest.skip("the file needs axes= (it says nothing of them, so nothing of its images either)")
+    if all(s.image_metadata(*next(iter_images(s))) is None for s in stacks):
+        pytest.skip("the file records no per-image metadata")
+    _same_images_everywhere(_every_kind(entry.path), limit=24)
