@@ -15,6 +15,7 @@ from stackio.openfiles import POOL
 from .files import Rect, open_reader
 from .pixels import GRAY, RGB
 from .remote import is_url
+from .roi import RoiReader
 
 
 @attrs.frozen
@@ -80,8 +81,9 @@ class CziHandle:
 
     descriptors = 1
 
-    def __init__(self, path: str, cache_mb: float) -> None:
-        self.reader: Any = open_reader(path, cache_mb)
+    def __init__(self, plan: CziPlan) -> None:
+        self.reader: Any = open_reader(plan.path, plan.cache_mb)
+        self.roi = RoiReader(self.reader, plan.pixel_type, plan.scene, (plan.background,) * 3)
         self.lock = threading.Lock()
         self.leases = 0
         self.retired = False
@@ -111,7 +113,6 @@ class CziArray:
         self._key = (plan.path if is_url(plan.path) else os.path.abspath(plan.path), next(_arrays))
         POOL.release(self._handle())
         weakref.finalize(self, POOL.discard, self._key)
-        self._background = (plan.background,) * 3
         #: What per-image metadata reads keep while the file is open (see `image_meta`).
         self.cache: dict[str, Any] = {}
 
@@ -124,7 +125,7 @@ class CziArray:
 
     def _handle(self) -> CziHandle:
         plan = self.plan
-        return POOL.acquire(self._key, lambda: CziHandle(plan.path, plan.cache_mb))
+        return POOL.acquire(self._key, lambda: CziHandle(plan))
 
     @property
     def _reader(self) -> Any:
@@ -140,15 +141,23 @@ class CziArray:
         try:
             with handle.lock:
                 self.reads += 1
-                return np.asarray(
-                    handle.reader.read(
-                        roi=roi,
-                        plane=plane,
-                        scene=self.plan.scene,
-                        pixel_type=self.plan.pixel_type,
-                        background_pixel=self._background,
-                    )
-                )
+                return handle.roi.read(roi, plane)
+        finally:
+            POOL.release(handle)
+
+    def _read_planes(self, roi: Rect, plane: dict[str, int], channels: range, out: np.ndarray) -> None:
+        """Grey channels `channels` of one plane position into `out` (channel, y, x), under one lease."""
+        if self._closed:
+            raise ValueError(f"{self.plan.path}: the CZI reader is closed")
+        handle = self._handle()
+        try:
+            read = handle.roi.read
+            start = self.plan.channel_start
+            with handle.lock:
+                for k, c in enumerate(channels):
+                    plane["C"] = start + c
+                    self.reads += 1
+                    out[k] = read(roi, plane)[..., 0]
         finally:
             POOL.release(handle)
 
@@ -218,9 +227,7 @@ class CziArray:
         rx, ry, _, _ = plan.rect
         roi = (rx + x0, ry + y0, x1 - x0, y1 - y0)
         out = np.empty((c1 - c0, y1 - y0, x1 - x0), dtype=self.dtype)
-        for c in range(c0, c1):
-            plane["C"] = plan.channel_start + c
-            out[c - c0] = self._read(roi, plane)[..., 0]
+        self._read_planes(roi, plane, range(c0, c1), out)
         return out
 
     def read_into(self, keys: Any, outs: Any) -> None:

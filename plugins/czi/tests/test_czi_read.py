@@ -135,15 +135,18 @@ def test_depth_axis_and_merged_sample_order(
 
 def _log_reads(stack: LazyStack) -> list[tuple[tuple[int, ...], dict[str, int]]]:
     """Record the ROI and plane of every pylibCZIrw read the stack makes."""
-    array = stack._open()
+    from stackio.openfiles import POOL
+
+    handle = stack._open()._handle()
+    POOL.release(handle)
     log: list[tuple[tuple[int, ...], dict[str, int]]] = []
-    real = array._reader.read
+    real = handle.roi.read  # every ROI read of the array goes through its handle's `RoiReader`
 
-    def read(**kw: Any) -> np.ndarray:
-        log.append((tuple(kw["roi"]), dict(kw["plane"])))
-        return real(**kw)
+    def read(roi: tuple[int, int, int, int], plane: dict[str, int]) -> np.ndarray:
+        log.append((tuple(roi), dict(plane)))
+        return real(roi, plane)
 
-    array._reader.read = read
+    handle.roi.read = read
     return log
 
 
