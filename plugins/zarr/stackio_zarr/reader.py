@@ -26,7 +26,7 @@ from stackio.protocol import pixel_type
 from stackio.remote import StorageOptions
 from stackio.units import unit_name
 
-from . import ome
+from . import ome, settle
 from .budget import budgeted
 from .funlib import funlib_attrs
 from .grid import check_grid
@@ -54,7 +54,7 @@ class _NativeOrder:
         self.dtype = np.dtype(array.dtype).newbyteorder("=")
 
     def __getitem__(self, key: Any) -> np.ndarray:
-        return np.asarray(self._array[key]).astype(self.dtype, copy=False)
+        return np.asarray(settle.read(self._array, key)).astype(self.dtype, copy=False)
 
 
 @attrs.frozen
@@ -67,7 +67,8 @@ class ArrayOpener:
 
     def __call__(self) -> Any:
         array = open_array(self.root, self.path, self.zarr_format)
-        reader = array if np.dtype(array.dtype).isnative else _NativeOrder(array)
+        settle.mark_reads()
+        reader = settle.Settled(array) if np.dtype(array.dtype).isnative else _NativeOrder(array)
         return budgeted(reader, array, Path(self.root, self.path).as_uri())
 
 

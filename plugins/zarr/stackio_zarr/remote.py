@@ -26,6 +26,7 @@ from stackio.remote import (
     timeout,
 )
 
+from . import settle
 from .budget import budgeted
 
 DISTRIBUTION = "stackio-zarr"
@@ -256,7 +257,7 @@ class _InProcess:
         if self._pid != os.getpid():
             self._array, self._pid = self._opener.open(), os.getpid()
         with remote_errors(self._opener.url, DISTRIBUTION):
-            return np.asarray(self._array[key]).astype(self.dtype, copy=False)
+            return np.asarray(settle.read(self._array, key)).astype(self.dtype, copy=False)
 
 
 class RemoteArrayOpener:
@@ -281,7 +282,9 @@ class RemoteArrayOpener:
             store = _prefetched(store, documents)
         where = join(self.url, self.path)
         try:
-            return zarr.open_array(store=store, path=self.path, mode="r", zarr_format=self.zarr_format)
+            array = zarr.open_array(store=store, path=self.path, mode="r", zarr_format=self.zarr_format)
+            settle.mark_reads()
+            return array
         except Exception as exc:
             error = network_error(exc, where, DISTRIBUTION)
             if error is None:
