@@ -2,30 +2,58 @@
 
 CAREamics' own dataset over stackio's stacks must give the same patches as over CAREamics' own readers
 (tifffile, zarr, pylibCZIrw) on the same files; a short N2V training and prediction must run on them and
-predict the same as with CAREamics' own readers. Skipped when careamics cannot be imported: every careamics
-release so far caps torchvision at a version built for an older torch than the project's torch 2.13 CPU
-build, and PyPI's torchvision for torch 2.13 (0.28.0) is linked against CUDA torch and fails to import with
-the CPU build (see the Training page). Run it where careamics imports: `pytest tests/test_careamics.py`.
+predict the same as with CAREamics' own readers. `.ci/install` installs careamics
+(`tests/requirements-careamics.txt`); the module is skipped, with the reason, where careamics is not importable.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import attrs
 import numpy as np
 import pytest
+import stackio
+
+_TORCHVISION_OPS: Any = None  # the schemas declared by _import_torchvision, kept alive
+
+
+def _import_torchvision() -> None:
+    """Import torchvision where its C++ operators cannot load.
+
+    The only torchvision for torch 2.13 on PyPI is built against CUDA torch: its operators' library does not
+    load next to the CPU torch the project installs, and torchvision then skips registering them, except
+    for the shape functions of `nms` and `qnms`, registered unconditionally and failing on the missing
+    operator (pytorch/vision#9085). Declaring the two schemas (without kernels) lets the rest import;
+    CAREamics uses only `torchvision.transforms.functional` and `torchvision.__version__`, and calling
+    torchvision's operators still raises torchvision's own "Couldn't load custom C++ ops".
+    """
+    global _TORCHVISION_OPS
+    try:
+        import torchvision
+    except RuntimeError as exc:
+        if "torchvision::nms" not in str(exc):
+            raise
+        import torch
+
+        for name in [m for m in sys.modules if m == "torchvision" or m.startswith("torchvision.")]:
+            del sys.modules[name]
+        _TORCHVISION_OPS = torch.library.Library("torchvision", "FRAGMENT")
+        _TORCHVISION_OPS.define("nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
+        _TORCHVISION_OPS.define("qnms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
+        import torchvision  # noqa: F401
+
 
 try:
-    import careamics  # noqa: F401
-except Exception as exc:  # ImportError, or torchvision's extension not loading with this torch build
+    _import_torchvision()
+    from careamics import CAREamist, ImageStackLoading
+    from careamics.config import create_advanced_n2v_config
+    from careamics.dataset.factory.factory import create_dataset
+except Exception as exc:  # not installed (see .ci/install), or torchvision failing in another way
     pytest.skip(f"careamics is not importable: {type(exc).__name__}: {exc}", allow_module_level=True)
-
-import stackio
-from careamics import CAREamist, ImageStackLoading
-from careamics.config import create_advanced_n2v_config
-from careamics.dataset.factory.factory import create_dataset
 
 SEED = 11
 
@@ -45,7 +73,20 @@ def _noisy(shape: tuple[int, ...], seed: int) -> np.ndarray:
     return (grid * 100 + rng.integers(0, 400, shape)).astype(np.uint16)
 
 
-def write_tiff(folder: Path) -> tuple[list[Path], str, tuple[int, ...]]:
+@attrs.frozen
+class Case:
+    """The same pixels named for stackio's loader (`ours`) and for CAREamics' own reader (`theirs`)."""
+
+    own_type: str  # CAREamics' data type for its own reader
+    ours: Any
+    theirs: Any
+    axes: str
+    patch: tuple[int, ...]
+    loader_kwargs: dict[str, Any] = attrs.field(factory=dict)
+    in_memory: bool | None = None  # None: CAREamics' default for the data type
+
+
+def write_tiff(folder: Path) -> Case:
     import tifffile
 
     paths = []
@@ -53,18 +94,60 @@ def write_tiff(folder: Path) -> tuple[list[Path], str, tuple[int, ...]]:
         path = folder / f"img{i}.tif"
         tifffile.imwrite(path, _noisy((64, 64), seed=i))
         paths.append(path)
-    return paths, "YX", (32, 32)
+    return Case("tiff", paths, paths, "YX", (32, 32))
 
 
-def write_zarr(folder: Path) -> tuple[list[str], str, tuple[int, ...]]:
+def write_tiff_lazy(folder: Path) -> Case:
+    """CAREamics reads lazily one file at a time (its LimitFilesPatchExtractor calls `load()` and `close()`)."""
+    return attrs.evolve(write_tiff(folder), in_memory=False)
+
+
+def write_tiff_tree(folder: Path) -> Case:
+    """A folder with subfolders: CAREamics lists `*.tif*` recursively; stackio reads it with `recursive=True`."""
+    import tifffile
+    from careamics.lightning.data.data_module_utils import list_files
+
+    root = folder / "tree"
+    for i, name in enumerate(("img0.tif", "img1.tif", "sub/img2.tif", "sub/z/img3.tif")):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        tifffile.imwrite(root / name, _noisy((64, 64), seed=30 + i))
+    theirs = list_files(root, "tiff")
+    assert len(theirs) == 4
+    return Case("tiff", root, theirs, "YX", (32, 32), {"recursive": True})
+
+
+def _write_store(folder: Path) -> Path:
     import zarr
 
     store = folder / "data.zarr"
     group = zarr.open_group(store, mode="w")
     for i, name in enumerate(("a", "b")):
         group.create_array(name, data=_noisy((3, 64, 64), seed=10 + i), chunks=(1, 32, 32))
-    # CAREamics names an array inside a store by a file URI (its docs build them from a StorePath)
-    return [f"file://{store}/a", f"file://{store}/b"], "SYX", (32, 32)
+    return store
+
+
+def write_zarr(folder: Path) -> Case:
+    store = _write_store(folder)
+    # CAREamics names an array inside a store by a file URI
+    uris = [f"file://{store}/a", f"file://{store}/b"]
+    return Case("zarr", uris, uris, "SYX", (32, 32))
+
+
+def write_zarr_store_paths(folder: Path) -> Case:
+    """Zarr StorePaths of a store opened by a relative path (CAREamics' docs build URIs from them), and
+    the relative `file://` URIs they print as, read from the folder the test runs in."""
+    import zarr
+
+    _write_store(folder)
+    store = zarr.storage.LocalStore("data.zarr", read_only=True)
+    paths = [zarr.open_array(store, path=name, mode="r").store_path for name in ("a", "b")]
+    assert str(paths[0]) == "file://data.zarr/a"
+    return Case("zarr", [paths[0], str(paths[1])], paths, "SYX", (32, 32))
+
+
+def write_arrays(folder: Path) -> Case:
+    arrays = [_noisy((2, 64, 64), seed=40 + i) for i in range(2)]
+    return Case("array", arrays, arrays, "SYX", (32, 32))
 
 
 def _write_czi(path: Path, depth: str) -> None:
@@ -76,35 +159,45 @@ def _write_czi(path: Path, depth: str) -> None:
             writer.write(volume[d], plane={"C": 0, depth: d}, location=(0, 0))
 
 
-def write_czi_z(folder: Path) -> tuple[list[Path], str, tuple[int, ...]]:
+def write_czi_z(folder: Path) -> Case:
     path = folder / "z.czi"
     _write_czi(path, "Z")
-    return [path], "SCZYX", (8, 32, 32)
+    return Case("czi", [path], [path], "SCZYX", (8, 32, 32))
 
 
-def write_czi_t(folder: Path) -> tuple[list[Path], str, tuple[int, ...]]:
+def write_czi_t(folder: Path) -> Case:
+    """T as the depth: CAREamics' own CZI reader takes `SCTYX`; with `data_type="custom"` the configuration
+    says Z and the loader is told `file_axes="SCTYX"`."""
     path = folder / "t.czi"
     _write_czi(path, "T")
-    return [path], "SCTYX", (8, 32, 32)
+    return Case("czi", [path], [path], "SCTYX", (8, 32, 32), {"file_axes": "SCTYX"})
 
 
-Writer = Callable[[Path], tuple[list[Any], str, tuple[int, ...]]]
-CASES: dict[str, tuple[str, Writer]] = {
-    "tiff": ("tiff", write_tiff),
-    "zarr": ("zarr", write_zarr),
-    "czi-z": ("czi", write_czi_z),
-    "czi-t": ("czi", write_czi_t),
+CASES: dict[str, Callable[[Path], Case]] = {
+    "tiff": write_tiff,
+    "tiff-lazy": write_tiff_lazy,
+    "tiff-tree": write_tiff_tree,
+    "zarr": write_zarr,
+    "zarr-store-paths": write_zarr_store_paths,
+    "array": write_arrays,
+    "czi-z": write_czi_z,
+    "czi-t": write_czi_t,
 }
+TRAINED = ("tiff", "zarr", "czi-z", "czi-t")  # a short training and prediction (slow)
 
 
-def _custom(axes: str) -> tuple[str, Any]:
-    """The axes of a `data_type="custom"` configuration, and the loading that reads the files with stackio."""
-    if "T" in axes:
-        return axes.replace("T", "Z"), ImageStackLoading(stackio_loader, {"file_axes": axes})
-    return axes, ImageStackLoading(stackio_loader)
+@pytest.fixture
+def case(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Case:
+    monkeypatch.chdir(tmp_path)  # relative sources are relative to the test's own folder
+    return CASES[request.param](tmp_path)
 
 
-def _config(data_type: str, axes: str, patch: tuple[int, ...], work: Path, **extra: Any) -> Any:
+def _custom_axes(case: Case) -> str:
+    """The axes of the `data_type="custom"` configuration: CAREamics' configuration knows no T depth."""
+    return case.axes.replace("T", "Z")
+
+
+def _config(data_type: str, axes: str, patch: tuple[int, ...], **extra: Any) -> Any:
     return create_advanced_n2v_config(
         experiment_name="stackio",
         data_type=data_type,  # type: ignore[arg-type]
@@ -120,38 +213,58 @@ def _config(data_type: str, axes: str, patch: tuple[int, ...], work: Path, **ext
     )
 
 
-@pytest.mark.parametrize("case", list(CASES))
-def test_careamics_dataset_reads_the_same_patches_from_stackio(case: str, tmp_path: Path) -> None:
-    own_type, write = CASES[case]
-    inputs, axes, patch = write(tmp_path)
-    custom_axes, loading = _custom(axes)
+@pytest.mark.parametrize("case", list(CASES), indirect=True)
+def test_careamics_dataset_reads_the_same_patches_from_stackio(case: Case) -> None:
     # no normalization: its statistics are summed in another order over lazily read files (float rounding)
-    raw = {"normalization": "none"}
-    config = _config("custom", custom_axes, patch, tmp_path, **raw)
-    ours = create_dataset(config.data_config, inputs, None, loading=loading)
-    theirs = create_dataset(_config(own_type, axes, patch, tmp_path, **raw).data_config, inputs, None)
+    extra: dict[str, Any] = {"normalization": "none"}
+    if case.in_memory is not None:
+        extra["in_memory"] = case.in_memory
+    config = _config("custom", _custom_axes(case), case.patch, **extra)
+    loading = ImageStackLoading(stackio_loader, case.loader_kwargs)
+    ours = create_dataset(config.data_config, case.ours, None, loading=loading)
+    theirs = create_dataset(_config(case.own_type, case.axes, case.patch, **extra).data_config, case.theirs, None)
+    extractor = type(theirs.patch_constructor.input_extractor)
+    assert type(ours.patch_constructor.input_extractor) is extractor
     assert len(ours) == len(theirs) > 0
     for i in range(len(theirs)):
         (a,), (b,) = ours[i], theirs[i]
         assert a.region_spec == b.region_spec
-        assert a.data.shape == b.data.shape and a.data.shape[-len(patch) :] == patch
+        assert a.data.shape == b.data.shape and a.data.shape[-len(case.patch) :] == case.patch
         np.testing.assert_array_equal(a.data, b.data)
         assert tuple(a.original_data_shape) == tuple(b.original_data_shape)
+        assert tuple(a.data_shape) == tuple(b.data_shape)
+        assert (a.axes, b.axes) == (_custom_axes(case), case.axes)
+        # CAREamics' own CZI reader hands out float32 (its dtype field then reads "<class 'numpy.float32'>")
+        assert a.dtype == ("uint16" if case.own_type == "czi" else b.dtype)
+        assert a.data.dtype == b.data.dtype
+        if case.own_type == "array":
+            assert a.source == b.source == "array"
+        else:  # the same file (a zarr array's source is its file:// URI on both sides)
+            assert _resolved(a.source) == _resolved(b.source)
+    if case.in_memory is False:
+        assert extractor.__name__ == "LimitFilesPatchExtractor"  # it loads and closes our stacks one by one
+        loaded = [[s.is_loaded for s in d.patch_constructor.input_extractor.image_stacks] for d in (ours, theirs)]
+        assert loaded[0] == loaded[1] and sum(loaded[0]) == 1
+
+
+def _resolved(source: Any) -> str:
+    text = str(source).removeprefix("file://")
+    return str(Path(text).resolve())
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("case", list(CASES))
-def test_careamics_trains_and_predicts_on_stackio_stacks(case: str, tmp_path: Path) -> None:
-    own_type, write = CASES[case]
-    inputs, axes, patch = write(tmp_path)
-    custom_axes, loading = _custom(axes)
-    config = _config("custom", custom_axes, patch, tmp_path, num_epochs=1, num_steps=2, n_val_patches=2)
+@pytest.mark.parametrize("case", TRAINED, indirect=True)
+def test_careamics_trains_and_predicts_on_stackio_stacks(case: Case, tmp_path: Path) -> None:
+    loading = ImageStackLoading(stackio_loader, case.loader_kwargs)
+    config = _config("custom", _custom_axes(case), case.patch, num_epochs=1, num_steps=2, n_val_patches=2)
     careamist = CAREamist(config, work_dir=tmp_path / "work", enable_progress_bar=False)
-    careamist.train(train_data=inputs, loading=loading)
-    tile = (8, 32, 32) if len(patch) == 3 else (32, 32)
-    overlap = (4, 8, 8) if len(patch) == 3 else (8, 8)
-    ours, _ = careamist.predict(inputs, data_type="custom", loading=loading, tile_size=tile, tile_overlap=overlap)
-    theirs, _ = careamist.predict(inputs, data_type=own_type, axes=axes, tile_size=tile, tile_overlap=overlap)
+    careamist.train(train_data=case.ours, loading=loading)
+    tile = (8, 32, 32) if len(case.patch) == 3 else (32, 32)
+    overlap = (4, 8, 8) if len(case.patch) == 3 else (8, 8)
+    ours, _ = careamist.predict(case.ours, data_type="custom", loading=loading, tile_size=tile, tile_overlap=overlap)
+    theirs, _ = careamist.predict(
+        case.theirs, data_type=case.own_type, axes=case.axes, tile_size=tile, tile_overlap=overlap
+    )
     assert len(ours) == len(theirs) > 0
     for a, b in zip(ours, theirs, strict=True):
         assert a.shape == b.shape
