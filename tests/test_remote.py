@@ -16,13 +16,6 @@ from stackio.source import HEADER_BYTES, Source
 SECRET = "s3cr3t-value"
 
 
-@pytest.fixture
-def http(stackio_http_server: Any) -> Any:
-    stackio_http_server.latency = 0.0
-    stackio_http_server.reset()
-    return stackio_http_server
-
-
 def test_storage_options_keep_credentials_out_of_pickles() -> None:
     given = {
         "anon": False,
@@ -47,50 +40,50 @@ def test_storage_options_keep_credentials_out_of_pickles() -> None:
         StorageOptions.of("anon", "src")
 
 
-def test_a_header_is_one_ranged_request(tmp_path: Path, http: Any) -> None:
+def test_a_header_is_one_ranged_request(tmp_path: Path, stackio_http: Any) -> None:
     path = tmp_path / "blob.bin"
     path.write_bytes(bytes(range(256)) * 64)
-    source = Source.parse(http.serve(path))
+    source = Source.parse(stackio_http.serve(path))
     assert source.header == path.read_bytes()[:HEADER_BYTES]
     assert source.header == path.read_bytes()[:HEADER_BYTES]  # read once, shared
-    assert [(r.method, r.range, r.sent) for r in http.requests] == [
+    assert [(r.method, r.range, r.sent) for r in stackio_http.requests] == [
         ("GET", f"bytes=0-{HEADER_BYTES - 1}", HEADER_BYTES)
     ]
-    assert Source.parse(f"{http.url}/nothing/here").header == b""  # no object there: no header, no error
+    assert Source.parse(f"{stackio_http.url}/nothing/here").header == b""  # no object there: no header, no error
 
 
 def test_network_failures_are_stackio_errors_naming_the_url(
-    tmp_path: Path, http: Any, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, stackio_http: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = tmp_path / "blob.bin"
     path.write_bytes(b"x" * 4096)
     none = StorageOptions()
-    missing = f"{http.url}/nothing/blob.bin"
+    missing = f"{stackio_http.url}/nothing/blob.bin"
     with pytest.raises(stackio.SourceNotFoundError, match=f"{missing}: not found on the server"):
         read_bytes(missing, none, "stackio")
     for fault in ("401", "403"):
-        url = http.serve(path, fault=fault)
+        url = stackio_http.serve(path, fault=fault)
         with pytest.raises(stackio.ReadError, match=rf"{url}: access denied \(HTTP {fault}\).*storage_options.*anon"):
             read_bytes(url, none, "stackio")
-    url = http.serve(path, fault="500")
+    url = stackio_http.serve(path, fault="500")
     with pytest.raises(stackio.ReadError, match=rf"{url}: the server answered HTTP 500"):
         read_bytes(url, none, "stackio")
-    url = http.serve(path, fault="close")
+    url = stackio_http.serve(path, fault="close")
     with pytest.raises(stackio.ReadError, match=rf"{url}: the connection failed or was closed"):
         read_bytes(url, none, "stackio")
     refused = "http://127.0.0.1:9/blob.bin"  # nothing listens on the discard port
     with pytest.raises(stackio.ReadError, match=rf"{refused}: the connection failed"):
         read_bytes(refused, none, "stackio")
     monkeypatch.setenv("STACKIO_REMOTE_TIMEOUT", "0.5")
-    http.stall_seconds = 3.0
-    url = http.serve(path, fault="stall")
+    stackio_http.stall_seconds = 3.0
+    url = stackio_http.serve(path, fault="stall")
     started = time.monotonic()
     with pytest.raises(stackio.ReadError, match=rf"{url}: the server did not answer within 0.5 s"):
         read_bytes(url, none, "stackio")
     assert time.monotonic() - started < 2.5
 
 
-def test_url_dispatch_explains_itself(tmp_path: Path, http: Any) -> None:
+def test_url_dispatch_explains_itself(tmp_path: Path, stackio_http: Any) -> None:
     assert "suffix .tif" in stackio.detect("https://example.org/data/a.tif").reason
     assert "inside a .ome.zarr dataset (img.ome.zarr)" in stackio.detect("s3://bucket/img.ome.zarr/labels/cells").reason
     assert "zarr.json is a zarr marker" in stackio.detect("https://example.org/x/zarr.json").reason
@@ -98,6 +91,6 @@ def test_url_dispatch_explains_itself(tmp_path: Path, http: Any) -> None:
         stackio.load("https://example.org/a.png")
     # no suffix: a content check; nothing there at all is a missing source
     with pytest.raises(stackio.SourceNotFoundError, match="nothing at this URL"):
-        stackio.load(f"{http.url}/nothing/dataset")
+        stackio.load(f"{stackio_http.url}/nothing/dataset")
     assert Source.parse("https://example.org/a.czi@2").index == 2
     assert str(Source.parse("https://example.org/a.czi@2")) == "https://example.org/a.czi@2"

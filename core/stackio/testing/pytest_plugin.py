@@ -67,11 +67,19 @@ def stackio_realdata(request: pytest.FixtureRequest) -> Any:
 @pytest.fixture(scope="session")
 def stackio_http_server() -> Iterator[Any]:
     """A static HTTP server on 127.0.0.1 (no listing, byte ranges); `serve(path)` gives a file's or
-    folder's URL. Reset `latency` and the request log in tests that change them."""
+    folder's URL. Shared by the session: `stackio_http` gives it reset for one test."""
     from .servers import StaticServer
 
     with StaticServer() as server:
         yield server
+
+
+@pytest.fixture
+def stackio_http(stackio_http_server: Any) -> Any:
+    """The session's static HTTP server, with no latency and an empty request log for this test."""
+    stackio_http_server.latency = 0.0
+    stackio_http_server.reset()
+    return stackio_http_server
 
 
 @pytest.fixture(scope="session")

@@ -121,6 +121,12 @@ class StaticServer:
         with self._lock:
             return list(self._log)
 
+    @property
+    def sent(self) -> int:
+        """Bytes sent in answer to the requests logged since the last `reset()`."""
+        with self._lock:
+            return sum(r.sent for r in self._log)
+
     def reset(self) -> None:
         with self._lock:
             self._log.clear()

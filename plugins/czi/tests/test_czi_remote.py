@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import multiprocessing
-import pickle
 from pathlib import Path
 from typing import Any
 
@@ -12,17 +11,9 @@ import numpy as np
 import pytest
 import stackio
 from stackio.testing import workers
+from stackio.testing.remote import assert_same_stack, assert_sample_served
 from stackio.testing.servers import ServerProcess
 from stackio_czi import samples
-
-
-def same_stack(local: Any, remote: Any) -> None:
-    assert remote.data_shape == local.data_shape
-    assert remote.data_dtype == local.data_dtype
-    assert remote.axes == local.axes and remote.original_axes == local.original_axes
-    for field in ("voxel_size", "units", "offset", "axis_names", "channel_names"):
-        assert getattr(remote.metadata, field) == getattr(local.metadata, field), field
-    np.testing.assert_array_equal(remote.read_all(), local.read_all())
 
 
 @pytest.fixture(scope="module")
@@ -36,14 +27,8 @@ def test_samples_over_http_equal_the_local_reads(sample_files: list[Any]) -> Non
         urls = dict(zip(files, server.urls, strict=True))
         for sample in sample_files:
             url = urls[sample.source]
-            local = stackio.load(sample.source, sample.axes, **sample.options)
-            remote = stackio.load(url, sample.axes, **sample.options)
-            assert [s.source.replace(url, sample.source) for s in remote] == [s.source for s in local]
-            for a, b in zip(local, remote, strict=True):
-                same_stack(a, b)
-                assert b.metadata.raw() == a.metadata.raw()
-                copy = pickle.loads(pickle.dumps(b))
-                np.testing.assert_array_equal(copy.read_all(), a.read_all())
+            pairs = assert_sample_served(sample, url)
+            assert [b.source.replace(url, sample.source) for _, b in pairs] == [a.source for a, _ in pairs]
         stack = stackio.load(server.urls[0])[0]
         shape = stack.data_shape
         jobs = [(stack, 0, tuple(0 for _ in shape[2:]), tuple(min(8, n) for n in shape[2:]))]
@@ -82,4 +67,4 @@ def test_realdata_czi_over_http_equal_the_local_reads(stackio_realdata: Path) ->
             remote = stackio.load(url)
             assert [s.data_shape for s in remote] == [s.data_shape for s in local]
             for a, b in zip(local, remote, strict=True):
-                same_stack(a, b)
+                assert_same_stack(a, b)

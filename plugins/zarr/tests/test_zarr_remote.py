@@ -19,18 +19,9 @@ import pytest
 import stackio
 import zarr
 from stackio.testing import workers
+from stackio.testing.remote import assert_same_stack, assert_sample_served
 from stackio_zarr import load_crops, samples
 from stackio_zarr.remote import RemoteTree
-
-
-def same_stack(local: Any, remote: Any) -> None:
-    assert remote.data_shape == local.data_shape
-    assert remote.data_dtype == local.data_dtype
-    assert remote.axes == local.axes and remote.original_axes == local.original_axes
-    for field in ("voxel_size", "units", "offset", "axis_names", "channel_names"):
-        assert getattr(remote.metadata, field) == getattr(local.metadata, field), field
-    assert remote.metadata.raw() == local.metadata.raw()
-    np.testing.assert_array_equal(remote.read_all(), local.read_all())
 
 
 @pytest.fixture(scope="module")
@@ -38,21 +29,10 @@ def sample_files(tmp_path_factory: pytest.TempPathFactory) -> list[Any]:
     return list(samples.write_samples(tmp_path_factory.mktemp("zarr-samples")))
 
 
-@pytest.fixture
-def http(stackio_http_server: Any) -> Any:
-    stackio_http_server.latency = 0.0
-    stackio_http_server.reset()
-    return stackio_http_server
-
-
-def test_samples_over_http_equal_the_local_reads(sample_files: list[Any], http: Any) -> None:
+def test_samples_over_http_equal_the_local_reads(sample_files: list[Any], stackio_http: Any) -> None:
     for sample in sample_files:
-        url = http.serve(sample.source)
-        local = stackio.load(sample.source, sample.axes, **sample.options)
-        remote = stackio.load(url, sample.axes, **sample.options)
-        assert len(remote) == len(local)
-        for a, b in zip(local, remote, strict=True):
-            same_stack(a, b)
+        url = stackio_http.serve(sample.source)
+        for a, b in assert_sample_served(sample, url):
             assert b.source.startswith(url)
             again = stackio.load(b.source, sample.axes, **b.load_options)
             assert [s.data_shape for s in again] == [b.data_shape]
@@ -65,7 +45,7 @@ def test_samples_over_s3_equal_the_local_reads(sample_files: list[Any], stackio_
         local = stackio.load(sample.source, sample.axes, **sample.options)
         remote = stackio.load(url, sample.axes, storage_options=stackio_s3_server.public_options, **sample.options)
         for a, b in zip(local, remote, strict=True):
-            same_stack(a, b)
+            assert_same_stack(a, b, raw=True)
             assert b.source.startswith("s3://")
             assert b.load_options == {"storage_options": stackio_s3_server.public_options}
 
@@ -89,18 +69,18 @@ def test_memory_filesystem(tmp_path: Path, zw: Any) -> None:
 # -- navigation by metadata, never by listing --------------------------------------------------------
 
 
-def test_labels_plates_and_series_over_http(tmp_path: Path, http: Any, zw: Any) -> None:
+def test_labels_plates_and_series_over_http(tmp_path: Path, stackio_http: Any, zw: Any) -> None:
     image = zw.pattern((2, 16, 16), "uint8")
     cells = zw.pattern((1, 16, 16), "uint32", seed=3)
     root = zw.write_ome(tmp_path / "img.ome.zarr", [image], version="0.5", axes="cyx")
     zw.write_ome(root / "labels" / "cells", [cells], version="0.5", axes="cyx")
     group = zarr.open_group(str(root / "labels"), mode="a")
     group.attrs.update({"ome": {"version": "0.5", "labels": ["cells"]}})
-    url = http.serve(root)
-    http.reset()
+    url = stackio_http.serve(root)
+    stackio_http.reset()
     (labels,) = stackio.load(f"{url}/labels")
     # found from the "labels" list: three documents, no listing (which this server would answer 404)
-    assert [r.path.split("/", 3)[-1] for r in http.requests] == [
+    assert [r.path.split("/", 3)[-1] for r in stackio_http.requests] == [
         "labels/zarr.json",
         "labels/cells/zarr.json",
         "labels/cells/0/zarr.json",
@@ -109,19 +89,21 @@ def test_labels_plates_and_series_over_http(tmp_path: Path, http: Any, zw: Any) 
     np.testing.assert_array_equal(labels.read_all()[0], cells)
 
 
-def test_a_group_without_consolidated_metadata_says_it_cannot_be_listed(tmp_path: Path, http: Any, zw: Any) -> None:
+def test_a_group_without_consolidated_metadata_says_it_cannot_be_listed(
+    tmp_path: Path, stackio_http: Any, zw: Any
+) -> None:
     group = zarr.open_group(str(tmp_path / "plain.zarr"), mode="w", zarr_format=3)
     group.create_array("a", data=zw.pattern((4, 4), "uint8"))
-    url = http.serve(tmp_path / "plain.zarr")
+    url = stackio_http.serve(tmp_path / "plain.zarr")
     with pytest.raises(stackio.ReadError, match=r"needs a listing.*consolidate"):
         stackio.load(url, "YX")
     (array,) = stackio.load(f"{url}/a", "YX")  # naming the array works
     zarr.consolidate_metadata(str(tmp_path / "plain.zarr"))
-    (consolidated,) = stackio.load(http.serve(tmp_path / "plain.zarr"), "YX")
+    (consolidated,) = stackio.load(stackio_http.serve(tmp_path / "plain.zarr"), "YX")
     np.testing.assert_array_equal(consolidated.read_all()[0, 0], array.read_all()[0, 0])
 
 
-def test_crop_layout_over_http(tmp_path: Path, http: Any, zw: Any) -> None:
+def test_crop_layout_over_http(tmp_path: Path, stackio_http: Any, zw: Any) -> None:
     store = zarr.open_group(str(tmp_path / "crops.zarr"), mode="w", zarr_format=3)
     expected = {}
     for split, seed in (("train", 1), ("test", 5)):
@@ -132,7 +114,7 @@ def test_crop_layout_over_http(tmp_path: Path, http: Any, zw: Any) -> None:
             array.attrs.update({"axis_names": ["z", "y", "x"], "voxel_size": [2.0, 1.0, 1.0]})
         expected[split] = (raw, labels)
     zarr.consolidate_metadata(str(tmp_path / "crops.zarr"))
-    crops = load_crops(http.serve(tmp_path / "crops.zarr"))
+    crops = load_crops(stackio_http.serve(tmp_path / "crops.zarr"))
     local = load_crops(tmp_path / "crops.zarr")
     assert (
         [(c.split, c.name) for c in crops]
@@ -143,8 +125,8 @@ def test_crop_layout_over_http(tmp_path: Path, http: Any, zw: Any) -> None:
         ]
     )
     for crop, mine in zip(crops, local, strict=True):
-        same_stack(mine.raw, crop.raw)
-        same_stack(mine.labels, crop.labels)
+        assert_same_stack(mine.raw, crop.raw, raw=True)
+        assert_same_stack(mine.labels, crop.labels, raw=True)
         np.testing.assert_array_equal(crop.labels.read_all()[0, 0], expected[crop.split][1])
 
 
@@ -152,23 +134,23 @@ def test_crop_layout_over_http(tmp_path: Path, http: Any, zw: Any) -> None:
 
 
 def test_an_ome_zarr_loads_in_few_requests_and_a_patch_costs_what_zarr_costs(
-    tmp_path: Path, http: Any, zw: Any
+    tmp_path: Path, stackio_http: Any, zw: Any
 ) -> None:
     data = zw.pattern((1, 4, 64, 64), "uint16")
     root = zw.write_ome(
         tmp_path / "img.ome.zarr", [data, data[:, :, ::2, ::2]], version="0.5", axes="czyx", chunks=(1, 2, 16, 16)
     )
-    url = http.serve(root)
-    http.reset()
+    url = stackio_http.serve(root)
+    stackio_http.reset()
     (stack,) = stackio.load(url)
-    assert len(http.requests) <= 3 + 1, [r.path for r in http.requests]
-    http.reset()
+    assert len(stackio_http.requests) <= 3 + 1, [r.path for r in stackio_http.requests]
+    stackio_http.reset()
     patch = stack.extract_patch(0, None, (1, 10, 20), (2, 20, 20))
-    ours = len(http.requests)
+    ours = len(stackio_http.requests)
     direct = zarr.open_array(f"{url}/0", mode="r")
-    http.reset()
+    stackio_http.reset()
     expected = direct[:, 1:3, 10:30, 20:40]
-    chunk_requests = [r for r in http.requests if not r.path.endswith("zarr.json")]
+    chunk_requests = [r for r in stackio_http.requests if not r.path.endswith("zarr.json")]
     assert ours <= len(chunk_requests)
     np.testing.assert_array_equal(patch, expected)
 
@@ -177,22 +159,22 @@ def test_an_ome_zarr_loads_in_few_requests_and_a_patch_costs_what_zarr_costs(
 
 
 def test_bad_remote_stores_give_clear_errors(
-    sample_files: list[Any], tmp_path: Path, http: Any, monkeypatch: pytest.MonkeyPatch
+    sample_files: list[Any], tmp_path: Path, stackio_http: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store = Path(sample_files[0].source)
     with pytest.raises(stackio.SourceNotFoundError, match="no zarr store, group or array at this URL"):
-        stackio.load(f"{http.url}/nothing/here.zarr", format="zarr")
+        stackio.load(f"{stackio_http.url}/nothing/here.zarr", format="zarr")
     with pytest.raises(stackio.ReadError, match=r"access denied \(HTTP 403\).*storage_options.*anon"):
-        stackio.load(http.serve(store, fault="403"), format="zarr")
+        stackio.load(stackio_http.serve(store, fault="403"), format="zarr")
     with pytest.raises(stackio.ReadError, match="HTML page where the zarr metadata"):
-        stackio.load(http.serve(store, fault="html"), format="zarr")
-    closing = http.serve(store, fault="close")
+        stackio.load(stackio_http.serve(store, fault="html"), format="zarr")
+    closing = stackio_http.serve(store, fault="close")
     with pytest.raises(stackio.ReadError, match="connection failed or was closed") as closed:
         stackio.load(closing, format="zarr")
     assert closing in str(closed.value)
     monkeypatch.setenv("STACKIO_REMOTE_TIMEOUT", "0.5")
-    http.stall_seconds = 3.0
-    stalling = http.serve(store, fault="stall")
+    stackio_http.stall_seconds = 3.0
+    stalling = stackio_http.serve(store, fault="stall")
     started = time.monotonic()
     with pytest.raises(stackio.ReadError, match=r"did not answer within 0.5 s") as stalled:
         stackio.load(stalling, format="zarr")
@@ -200,13 +182,13 @@ def test_bad_remote_stores_give_clear_errors(
     assert stalling in str(stalled.value)
 
 
-def test_a_truncated_chunk_names_the_url(tmp_path: Path, http: Any, zw: Any) -> None:
+def test_a_truncated_chunk_names_the_url(tmp_path: Path, stackio_http: Any, zw: Any) -> None:
     data = zw.pattern((32, 32), "uint16")
     array = zarr.create_array(str(tmp_path / "a.zarr"), shape=data.shape, chunks=(16, 16), dtype=data.dtype)
     array[...] = data
     chunk = next(p for p in (tmp_path / "a.zarr").rglob("*") if p.is_file() and p.name != "zarr.json")
     chunk.write_bytes(chunk.read_bytes()[:7])
-    url = http.serve(tmp_path / "a.zarr")
+    url = stackio_http.serve(tmp_path / "a.zarr")
     (stack,) = stackio.load(url, "YX")
     with pytest.raises(stackio.ReadError, match=url):
         stack.read_all()
@@ -241,8 +223,8 @@ def test_credentials_are_never_pickled_nor_in_load_options(sample_files: list[An
     np.testing.assert_array_equal(remote, stackio.load(sample_files[1].source)[0].read_all())
 
 
-def test_stacks_read_in_fork_and_spawn_workers(sample_files: list[Any], http: Any) -> None:
-    (stack,) = stackio.load(http.serve(sample_files[0].source))
+def test_stacks_read_in_fork_and_spawn_workers(sample_files: list[Any], stackio_http: Any) -> None:
+    (stack,) = stackio.load(stackio_http.serve(sample_files[0].source))
     expected = stack.read_all()  # opened here first: a forked child must not use this process's connections
     jobs = [(stack, 0, (0, y, 0), (2, 8, 8)) for y in range(0, 16, 4)]
     for method in ("fork", "spawn"):
@@ -253,9 +235,9 @@ def test_stacks_read_in_fork_and_spawn_workers(sample_files: list[Any], http: An
 
 
 @pytest.mark.slow
-def test_stacks_read_on_a_dask_local_cluster(sample_files: list[Any], http: Any) -> None:
+def test_stacks_read_on_a_dask_local_cluster(sample_files: list[Any], stackio_http: Any) -> None:
     distributed = pytest.importorskip("distributed")
-    (stack,) = stackio.load(http.serve(sample_files[0].source))
+    (stack,) = stackio.load(stackio_http.serve(sample_files[0].source))
     with (
         distributed.LocalCluster(n_workers=2, threads_per_worker=2, processes=True, dashboard_address=None) as cluster,
         distributed.Client(cluster) as client,
@@ -264,9 +246,9 @@ def test_stacks_read_on_a_dask_local_cluster(sample_files: list[Any], http: Any)
     assert total == stack.read_all().sum()
 
 
-def test_many_threads_share_one_store_and_do_not_hang(sample_files: list[Any], http: Any) -> None:
-    http.latency = 0.005
-    stacks = [stackio.load(http.serve(sample_files[0].source))[0] for _ in range(3)]
+def test_many_threads_share_one_store_and_do_not_hang(sample_files: list[Any], stackio_http: Any) -> None:
+    stackio_http.latency = 0.005
+    stacks = [stackio.load(stackio_http.serve(sample_files[0].source))[0] for _ in range(3)]
     expected = stacks[0].read_all()
     errors: list[BaseException] = []
 
@@ -288,8 +270,8 @@ def test_many_threads_share_one_store_and_do_not_hang(sample_files: list[Any], h
     assert not errors, errors[:1]
 
 
-def test_a_tree_fetches_each_document_once(sample_files: list[Any], http: Any) -> None:
-    url = http.serve(sample_files[0].source)
+def test_a_tree_fetches_each_document_once(sample_files: list[Any], stackio_http: Any) -> None:
+    url = stackio_http.serve(sample_files[0].source)
     tree = RemoteTree(url, stackio.remote.StorageOptions())
     first = tree.fetch(f"{url}/.zattrs")
     assert first is not None and tree.fetch(f"{url}/.zattrs") == first
@@ -301,11 +283,11 @@ def test_a_tree_fetches_each_document_once(sample_files: list[Any], http: Any) -
 
 
 @pytest.mark.realdata
-def test_realdata_stores_over_http_equal_the_local_reads(stackio_realdata: Path, http: Any) -> None:
+def test_realdata_stores_over_http_equal_the_local_reads(stackio_realdata: Path, stackio_http: Any) -> None:
     folder = stackio_realdata / "zarr"
     if not folder.is_dir():
         pytest.skip("no zarr entries in the real-data folder")
-    base = http.serve(folder)
+    base = stackio_http.serve(folder)
     checked = 0
     for store in sorted(folder.iterdir()):
         try:
