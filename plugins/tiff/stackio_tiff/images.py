@@ -29,6 +29,7 @@ from stackio.memory import ensure_segment_fits
 from . import MAGIC
 from .files import FileKey
 from .pages import Codec, MemmapStore, Plane, PlaneStore
+from .tiles import Direct
 
 COMPANION_SUFFIX = ".companion.ome"
 
@@ -324,7 +325,10 @@ def _codec(keyframe: Any) -> Codec:
     ):
         raw = np.dtype(stored).newbyteorder(keyframe.parent.byteorder)
     nodata = keyframe.nodata if keyframe.nodata is not None else 0
-    return Codec(decode, tuple(keyframe.shaped), bool(keyframe.is_tiled), segment, raw, nodata, keyframe.jpegheader)
+    direct = Direct.of(keyframe) if raw is None else None
+    return Codec(
+        decode, tuple(keyframe.shaped), bool(keyframe.is_tiled), segment, raw, nodata, keyframe.jpegheader, direct
+    )
 
 
 def page_file(page: Any) -> str:

@@ -29,7 +29,9 @@ import numpy as np
 from stackio.forksafe import at_fork
 from stackio.memory import ensure_segment_fits
 
+from . import tiles
 from .files import POOL, FileKey, Leased
+from .tiles import Direct
 
 #: Above this many segments in one request, decode them on a thread pool; with two cores or fewer the
 #: pool's overhead outweighs what it gains (measured by benchmarks/run.py), so decode serially there.
@@ -74,10 +76,13 @@ class Codec:
     raw_dtype: np.dtype | None
     nodata: float = 0
     jpegheader: bytes | None = None
+    #: The segments' decoder without tifffile's per-segment Python, where the codec allows (see `tiles`).
+    direct: Direct | None = None
+    #: Number of segments along (separate samples, depth, length, width).
+    grid: tuple[int, int, int, int] = attrs.field(init=False)
 
-    @property
-    def grid(self) -> tuple[int, int, int, int]:
-        """Number of segments along (separate samples, depth, length, width)."""
+    @grid.default
+    def _grid(self) -> tuple[int, int, int, int]:
         s, d, y, x, _ = self.shaped
         sd, sy, sx = self.segment
         if self.tiled:
@@ -254,6 +259,11 @@ class PlaneStore:
         if hidden:
             raise ValueError(f"page dimensions {hidden} of {self.shaped} are larger than 1 but not exposed")
         self.stats = ReadStats()
+        # for `_compressed`: every plane compressed, and each plane's index as a sum over the outer dimensions
+        self._all_compressed = all(p is None or p.codec.raw_dtype is None for p in self.planes)
+        strides = [math.prod(self.outer_shape[k + 1 :]) for k in range(len(self.outer_shape))]
+        self._plane_base = sum(self.fixed.get(k, 0) * n for k, n in enumerate(strides))
+        self._outer_strides = [strides[k] for k in self._outer_dims]
 
     def plane_indices(self) -> list[int]:
         """Indices (into `planes`) of every plane this store exposes."""
@@ -264,6 +274,10 @@ class PlaneStore:
         return [int(np.ravel_multi_index(index, self.outer_shape)) for index in itertools.product(*ranges)]
 
     def __getitem__(self, key: Any) -> np.ndarray:
+        if self._all_compressed and _plain(key, self.ndim):
+            block = self._compressed(key)
+            if block is not None:
+                return block
         ranges = _normalize_key(key, self.shape)
         n_outer = len(self._outer_dims)
         outer_ranges = ranges[:n_outer]
@@ -276,8 +290,7 @@ class PlaneStore:
         if out.size == 0:
             return _finish(out, ranges)
         positions = itertools.product(*(range(a, b) for a, b, _, _ in outer_ranges))
-        blocks: list[tuple[tuple[int, ...], np.ndarray]] = []
-        tasks: list[tuple[int, Plane, int]] = []
+        blocks: list[tuple[Plane, np.ndarray]] = []
         for position in positions:
             index = [self.fixed.get(k, 0) for k in range(len(self.outer_shape))]
             for k, i in zip(self._outer_dims, position, strict=True):
@@ -297,15 +310,76 @@ class PlaneStore:
             # decode straight into the output: out[target] is contiguous, so it can take the region's shape
             view = out[target]
             view.shape = tuple(b - a for a, b in region)  # raises rather than copy
-            blocks.append((target, view))
-            tasks += [(len(blocks) - 1, plane, s) for s in self._segments(plane.codec, region)]
-        if len(tasks) > PARALLEL_SEGMENTS:
-            results = list(_executor().map(lambda t: self._decode(t[1], t[2]), tasks))
-        else:
-            results = [self._decode(plane, s) for _, plane, s in tasks]
-        for (block_index, plane, _), (data, origin) in zip(tasks, results, strict=True):
-            self._place(blocks[block_index][1], data, origin, region, plane.codec)
+            blocks.append((plane, view))
+        if blocks and PARALLEL_SEGMENTS < sys.maxsize:
+            tasks = [(i, plane, s) for i, (plane, _) in enumerate(blocks) for s in self._segments(plane.codec, region)]
+            if len(tasks) > PARALLEL_SEGMENTS:
+                results = list(_executor().map(lambda t: self._decode(t[1], t[2]), tasks))
+                for (i, plane, _), (data, origin) in zip(tasks, results, strict=True):
+                    self._place(blocks[i][1], data, origin, region, plane.codec)
+                return _finish(out, ranges)
+        for plane, view in blocks:  # one plane at a time, each segment pasted as it is decoded
+            tiles.read_plane(plane, region, view, self.stats)
         return _finish(out, ranges)
+
+    def _compressed(self, key: tuple[int | slice, ...]) -> np.ndarray | None:
+        """A plain key (ints and unit-step slices) of compressed planes, decoded serially into a new
+        array of the result's shape under one lease of the file (the common patch: see `tiles`); None
+        where the decoding pool pays (more segments than `PARALLEL_SEGMENTS`)."""
+        n_outer = len(self._outer_dims)
+        shape = self.shape
+        outer: list[range] = []
+        region: list[tuple[int, int]] = [(0, 1)] * 5
+        kept: list[int] = []
+        for i, k in enumerate(key):
+            n = shape[i]
+            if type(k) is int:
+                a = k + n if k < 0 else k
+                if not 0 <= a < n:
+                    raise IndexError(f"index {k} is out of bounds for a dimension of size {n}")
+                b = a + 1
+            else:
+                a, b, _ = k.indices(n)  # type: ignore[union-attr]
+                b = max(a, b)
+                kept.append(b - a)
+            if i < n_outer:
+                outer.append(range(a, b))
+            else:
+                region[self._page_dims[i - n_outer]] = (a, b)
+        if PARALLEL_SEGMENTS < sys.maxsize:
+            some = next((p for p in self.planes if p is not None), None)
+            planes_wanted = math.prod(len(r) for r in outer)
+            if some is not None and planes_wanted * len(self._segments(some.codec, region)) > PARALLEL_SEGMENTS:
+                return None
+        result = np.zeros(kept, dtype=self.dtype)
+        if result.size == 0:
+            return result
+        full = result.reshape([len(r) for r in outer] + [b - a for a, b in region])  # a view: result is new
+        stats, planes = self.stats, self.planes
+        if all(len(r) == 1 for r in outer):  # one plane (a 2-D patch): no loop over positions
+            index = self._plane_base + sum(r.start * n for r, n in zip(outer, self._outer_strides, strict=True))
+            plane = planes[index]
+            if plane is not None:
+                stats.planes_read += 1
+                tiles.read_plane(plane, region, full[(0,) * n_outer], stats)
+            return result
+        base, strides = self._plane_base, self._outer_strides
+        first: Any = None  # the first plane's file, leased once for all the planes in it
+        try:
+            for position in itertools.product(*outer):
+                plane = planes[base + sum(i * n for i, n in zip(position, strides, strict=True))]
+                if plane is None:
+                    continue  # missing planes are refused at load; zeros if one slips through
+                stats.planes_read += 1
+                if first is None:
+                    first = POOL.acquire(plane.file)
+                file = first if plane.file == first.key else None  # another file: leased by `read_plane`
+                target = tuple(i - r.start for i, r in zip(position, outer, strict=True))
+                tiles.read_plane(plane, region, full[target], stats, file)
+        finally:
+            if first is not None:
+                POOL.release(first)
+        return result
 
     def read_into(self, keys: Sequence[Key], outs: Sequence[np.ndarray]) -> None:
         """A batch of regions, decoding each segment they touch once (see `stackio.batch`)."""
@@ -342,13 +416,8 @@ class PlaneStore:
     def _decode(self, plane: Plane, index: int) -> tuple[np.ndarray | float, tuple[int, ...]]:
         codec = plane.codec
         offset, count = plane.offsets[index], plane.counts[index]
-        kwargs: dict[str, Any] = {}
-        if plane.jpegtables is not None:
-            kwargs["jpegtables"] = plane.jpegtables
-        if codec.jpegheader is not None:
-            kwargs["jpegheader"] = codec.jpegheader
+        origin = (*tiles.origin(codec, index), 0)
         if offset == 0 or count == 0:
-            _, origin, _ = codec.decode(None, index, **kwargs)
             return codec.nodata, origin
         sd, sy, sx = codec.segment
         ensure_segment_fits(
@@ -359,7 +428,7 @@ class PlaneStore:
         )
         with Leased(plane.file) as file:
             data = file.read_bytes(offset, count)
-        decoded, origin, _ = codec.decode(data, index, **kwargs)
+        decoded = tiles.decode(codec, data, index, plane.jpegtables)
         self.stats.segments_decoded += 1
         self.stats.bytes_read += count
         return decoded, origin
