@@ -7,17 +7,37 @@ format library.
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 RUN = REPO / "benchmarks" / "run.py"
+PACKAGE = REPO / "benchmarks" / "stackio_bench"
 
 pytestmark = pytest.mark.skipif(not RUN.exists(), reason="benchmarks/ is not in this checkout")
+
+
+def _catalog() -> dict[str, Any]:
+    """The benchmark's scenarios, from its own list (the package is not installed: loaded by path)."""
+    if not RUN.exists():
+        return {}
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        from stackio_bench.scenarios import SCENARIOS
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+    return SCENARIOS
+
+
+CATALOG = _catalog()
+#: Every scenario that does not say why it cannot run in the smoke test.
+SMOKE = [number for number, scenario in CATALOG.items() if not scenario.not_in_smoke]
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +52,7 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict:
             "--smoke",
             "--no-bioio",
             "--scenarios",
-            "1,3,4,5,6,10",
+            ",".join(SMOKE),
             "--data-dir",
             str(data),
             "--out",
@@ -48,7 +68,8 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 
 def test_every_chosen_scenario_reports(results: dict) -> None:
-    assert {row["scenario"] for row in results["rows"]} == {"1", "3", "4", "5", "6", "10"}
+    assert {row["scenario"] for row in results["rows"]} == set(SMOKE)
+    assert {"1", "3", "4", "5", "6", "10"} <= set(SMOKE)
     assert results["versions"]["stackio"]
     assert Path(results["config"]["data"]).name.startswith("bench-data")
 
@@ -82,3 +103,47 @@ def test_patch_cases_ran_for_installed_formats(results: dict) -> None:
     for fmt, prefix in (("tiff", "TIFF"), ("zarr", "OME-Zarr"), ("czi", "CZI"), ("ndtiff", "NDTiff")):
         if fmt in installed:
             assert any(case.startswith(prefix) for case in timed), (fmt, sorted(timed))
+
+
+def _row_numbers(module: Path) -> set[str]:
+    """The scenario numbers a module's rows carry: the first argument of each `Row(...)` and `Row.skipped(...)`."""
+    found = set()
+    for node in ast.walk(ast.parse(module.read_text())):
+        if not isinstance(node, ast.Call) or not node.args:
+            continue
+        func = node.func
+        named = (isinstance(func, ast.Name) and func.id == "Row") or (
+            isinstance(func, ast.Attribute) and func.attr == "skipped" and getattr(func.value, "id", None) == "Row"
+        )
+        first = node.args[0]
+        if named and isinstance(first, ast.Constant) and isinstance(first.value, str):
+            found.add(first.value)
+    return found
+
+
+def test_scenario_numbers_are_one_to_n_and_each_modules_rows_carry_its_own() -> None:
+    listing = next(
+        node.value
+        for node in ast.walk(ast.parse((PACKAGE / "scenarios.py").read_text()))
+        if isinstance(node, ast.AnnAssign) and getattr(node.target, "id", None) == "SCENARIOS"
+    )
+    assert isinstance(listing, ast.Dict)
+    keys = [k.value for k in listing.keys if isinstance(k, ast.Constant)]
+    assert len(keys) == len(set(keys)) == len(listing.keys), f"a number is given twice: {keys}"
+    assert list(CATALOG) == [str(n) for n in range(1, len(CATALOG) + 1)], "numbers must run 1 to N in order"
+    modules = {path.stem for path in PACKAGE.glob("s_*.py")}
+    assert modules == {s.module for s in CATALOG.values()}, "every s_*.py module is a scenario, and only those"
+    for module in sorted(modules):
+        own = {number for number, s in CATALOG.items() if s.module == module}
+        rows = _row_numbers(PACKAGE / f"{module}.py")
+        assert rows, f"{module}.py makes no Row with a literal scenario number"
+        assert rows <= own, f"{module}.py makes rows of scenario(s) {sorted(rows - own)}, listed as {sorted(own)}"
+    for number, scenario in CATALOG.items():
+        source = (PACKAGE / f"{scenario.module}.py").read_text()
+        assert f"def {scenario.function}(" in source, (number, scenario.module, scenario.function)
+
+
+def test_the_command_line_offers_every_scenario() -> None:
+    done = subprocess.run([sys.executable, str(RUN), "--no-venv", "--help"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert f"({next(iter(CATALOG))}-{list(CATALOG)[-1]})" in " ".join(done.stdout.split())

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from .scenarios import SCENARIOS, numbers_help
+
 
 def _shape(text: str) -> tuple[int, ...]:
     return tuple(int(v) for v in text.lower().replace("x", ",").split(","))
@@ -35,7 +37,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.set_defaults(size="default")
     parser.add_argument(
-        "--scenarios", default="1,2,3,4,5,6,7,8,9,10,11", help="comma-separated scenario numbers (1-11)"
+        "--scenarios",
+        default=",".join(SCENARIOS),
+        help=f"comma-separated scenario numbers ({numbers_help()})",
     )
     parser.add_argument("--no-bioio", action="store_true", help="skip the bioio baselines even if installed")
     parser.add_argument("--data-dir", type=Path, help="where to write the data (default: a temporary folder)")

@@ -14,23 +14,13 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from . import s_batches, s_convert, s_dask, s_fresh, s_images, s_many, s_memory, s_patches, s_remote
 from .cli import add_arguments
 from .config import Config, preset
+from .scenarios import SCENARIOS as CATALOG
 from .util import BENCH_DIR, Row, have, table, versions
 
 SCENARIOS: dict[str, tuple[str, Callable[[Config, Callable[[str], None]], list[Row]]]] = {
-    "1": ("import stackio in a fresh process", s_fresh.run_import),
-    "2": ("fresh process: load + read a small TIFF", s_fresh.run_fresh_read),
-    "3": ("warm process: load + read a small TIFF, many times", s_fresh.run_warm),
-    "4": ("random patches per format, lazy", s_patches.run),
-    "5": ("a directory of many small TIFFs", s_many.run),
-    "6": ("memory: patches from datasets 4x the memory cap", s_memory.run),
-    "7": ("to_dask() reduction on a 2-process LocalCluster", s_dask.run),
-    "8": ("convert a large TIFF and a CZI to OME-Zarr with a pyramid, under the memory cap", s_convert.run),
-    "9": ("batches of 64 random patches per format; DataLoader throughput", s_batches.run),
-    "10": ("one image's metadata against the format library's call", s_images.run),
-    "11": ("OME-Zarr over HTTP with 0/20/50 ms per request", s_remote.run),
+    number: (scenario.title, scenario.load()) for number, scenario in CATALOG.items()
 }
 
 
