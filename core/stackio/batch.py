@@ -25,6 +25,8 @@ write `reader[keys[i]]` into it (e.g. `np.copyto(outs[i], block)`). Keys may rep
 
 from __future__ import annotations
 
+import functools
+import itertools
 import math
 import operator
 import os
@@ -46,6 +48,9 @@ from .patches import LARGE_PATCH, PatchPlan, check_patch_request, checked
 CHUNK_CACHE_BYTES = 256 * 2**20
 
 Key = tuple[int | slice, ...]
+
+_WHOLE = slice(None)
+_SEQUENCES = (tuple, list)
 
 
 @attrs.frozen(eq=False)
@@ -120,11 +125,16 @@ def check_batch(
             f"{source}: sample_indices has {samples.size} value(s) for {n} patch(es); give one per patch or one int",
             source=source,
         )
-    # The per-patch checks give the messages; run them on one representative request (size, channels) ...
-    size_seq = tuple(patch_size) if hasattr(patch_size, "__iter__") else patch_size
-    probe = [0] * nd
-    _, channel_list, _ = check_patch_request(source, shape, 0, channels, probe, size_seq)
-    size = tuple(int(s) for s in size_seq)
+    if channels is None and n and _plain_size(patch_size, nd):
+        channel_list, size = None, tuple(patch_size)  # what the probe below would find, without its cost
+    else:
+        # The per-patch checks give the messages; run them on one representative request (size, channels) ...
+        size_seq = tuple(patch_size) if hasattr(patch_size, "__iter__") else patch_size
+        probe = [0] * nd
+        _, channel_list, _ = check_patch_request(source, shape, 0, channels, probe, size_seq)
+        size = tuple(int(s) for s in size_seq)
+    if n and _wholly_inside(samples, starts, n_samples, spatial, size):
+        return Batch(samples, starts, size, channel_list, starts, starts + size, np.ones(n, dtype=bool))
     # ... then the per-patch bounds, vectorized, naming the first bad patch.
     bad = np.flatnonzero((samples < 0) | (samples >= n_samples))
     if bad.size:
@@ -149,6 +159,24 @@ def check_batch(
     hi = np.minimum(starts + size_arr, extent)
     inside = np.asarray((starts >= 0).all(axis=1) & (starts + size_arr <= extent).all(axis=1))
     return Batch(samples, starts, size, channel_list, lo, hi, inside)
+
+
+def _plain_size(patch_size: Any, nd: int) -> bool:
+    """Whether `patch_size` is a tuple or list of `nd` positive Python ints (which the probe accepts)."""
+    if type(patch_size) not in _SEQUENCES or len(patch_size) != nd:
+        return False
+    return all(type(s) is int and s > 0 for s in patch_size)
+
+
+def _wholly_inside(
+    samples: np.ndarray, starts: np.ndarray, n_samples: int, spatial: Sequence[int], size: tuple[int, ...]
+) -> bool:
+    """Whether every patch of a non-empty batch is of an existing sample and lies wholly inside the image:
+    the common batch, told by four reductions instead of the per-patch bounds."""
+    if not (0 <= int(samples.min()) and int(samples.max()) < n_samples):
+        return False
+    low, high = starts.min(axis=0).tolist(), starts.max(axis=0).tolist()
+    return all(a >= 0 and b + s <= n for a, b, s, n in zip(low, high, size, spatial, strict=True))
 
 
 def _check_memory(n_bytes: int, source: str, what: str) -> None:
@@ -252,7 +280,7 @@ def _read_stack_patches(
         finally:
             stack._data.release()
     source = stack.source
-    batch = check_batch(source, stack.data_shape, sample_indices, coords, patch_size, channels)
+    batch = check_batch(source, stack._plan.shape, sample_indices, coords, patch_size, channels)
     if not isinstance(stack, LazyStack):
         if batch.channels is None and bool(batch.inside.all()):
             return _gather(stack._data, batch, source)
@@ -286,9 +314,7 @@ def read_batch(
 ) -> np.ndarray:
     """Read a validated batch through `reader` (original axes), as `read_patch` reads one patch."""
     plan = PatchPlan.of(layout)
-    shape, spatial_pos, channel_pos = plan.shape, plan.spatial_positions, plan.channel_position
-    orig = layout.original_axes
-    n_channels = shape[1]
+    n_channels = plan.shape[1]
     channel_list = batch.channels
     # Channels are read as one span; a list that is not that span in order is picked from it afterwards.
     if channel_list is None:
@@ -301,36 +327,8 @@ def read_batch(
     all_inside = bool(batch.inside.all())
     alloc = np.empty if all_inside else np.zeros
     out = alloc((batch.n, span, *batch.size), dtype=dtype.newbyteorder("="))
-    # Where each output axis comes from in the reader's result: the order of the non-sample original axes.
-    remaining = [a for a in orig if a not in layout.sample_axes]
-    out_axes = (["C"] if channel_pos is not None else []) + list(layout.spatial_axes)
-    to_reader = tuple(out_axes.index(a) for a in remaining)  # dest axis k <- out axis to_reader[k]
-    # the per-patch views below are what a batch pays per patch beyond the copy: make only those needed
-    reordered = to_reader != tuple(range(len(to_reader)))
-    inside = batch.inside.tolist()
-    keys: list[Key] = []
-    outs: list[np.ndarray] = []
-    sample_rev = plan.sample_axes  # (position, size), innermost first
-    base: list[int | slice] = [slice(None)] * len(orig)
-    if channel_pos is not None:
-        base[channel_pos] = slice(c0, c1)
-    lo, hi, starts = batch.lo.tolist(), batch.hi.tolist(), batch.starts.tolist()
-    samples = batch.samples.tolist()
-    for i in range(batch.n):
-        key = list(base)
-        index = samples[i]
-        for pos, n in sample_rev:
-            key[pos] = index % n
-            index //= n
-        inner: list[slice] = []
-        for pos, a, b, s in zip(spatial_pos, lo[i], hi[i], starts[i], strict=True):
-            key[pos] = slice(a, b)
-            inner.append(slice(a - s, b - s))
-        view = out[i] if channel_pos is not None else out[i, 0]
-        if not inside[i]:
-            view = view[(slice(None), *inner)] if channel_pos is not None else view[tuple(inner)]
-        keys.append(tuple(key))
-        outs.append(view.transpose(to_reader) if reordered else view)
+    keys = _keys(plan, batch, slice(c0, c1))
+    outs = _outs(layout, out, batch, all_inside)
     try:
         read_into = getattr(reader, "read_into", None)
         if callable(read_into):
@@ -355,6 +353,50 @@ def read_batch(
     if pick is not None:
         out = out[:, pick]
     return out
+
+
+def _keys(plan: PatchPlan, batch: Batch, channel_span: slice | None) -> list[Key]:
+    """Each patch's key in the reader's original axes, built a column (an axis) at a time: the per-patch
+    work of a batch beyond its copy, so no Python loop per patch and axis."""
+    n = batch.n
+    columns: list[Any] = [itertools.repeat(_WHOLE, n) for _ in plan.original_shape]
+    if plan.channel_position is not None:
+        columns[plan.channel_position] = itertools.repeat(channel_span, n)
+    if len(plan.sample_axes) == 1:  # S is one original axis: its index is the sample's
+        columns[plan.sample_axes[0][0]] = batch.samples.tolist()
+    else:
+        index = batch.samples
+        for pos, size in plan.sample_axes:  # innermost first
+            columns[pos] = (index % size).tolist()
+            index = index // size
+    for pos, low, high in zip(plan.spatial_positions, batch.lo.T.tolist(), batch.hi.T.tolist(), strict=True):
+        columns[pos] = list(map(slice, low, high))
+    return list(zip(*columns, strict=False))  # the repeated columns are endless
+
+
+def _outs(layout: Layout, out: np.ndarray, batch: Batch, all_inside: bool) -> list[np.ndarray]:
+    """Each patch's place in `out`, in the reader's axis order (the part inside the image only)."""
+    has_channel = "C" in layout.original_axes
+    to_reader = _to_reader(layout)
+    whole = out if has_channel else out[:, 0]
+    if all_inside:
+        return list(whole if to_reader is None else whole.transpose((0, *(k + 1 for k in to_reader))))
+    outs = list(whole)
+    lead = (slice(None),) if has_channel else ()
+    for i in np.flatnonzero(~batch.inside).tolist():
+        inner = map(slice, (batch.lo[i] - batch.starts[i]).tolist(), (batch.hi[i] - batch.starts[i]).tolist())
+        outs[i] = outs[i][(*lead, *inner)]
+    return outs if to_reader is None else [view.transpose(to_reader) for view in outs]
+
+
+@functools.lru_cache(maxsize=1024)
+def _to_reader(layout: Layout) -> tuple[int, ...] | None:
+    """Where each axis of a reader's block (the non-sample original axes) is in a patch's C(Z)YX
+    (C only when the reader has one); None when they are in that order already."""
+    remaining = [a for a in layout.original_axes if a not in layout.sample_axes]
+    patch_axes = (["C"] if "C" in layout.original_axes else []) + list(layout.spatial_axes)
+    order = tuple(patch_axes.index(a) for a in remaining)
+    return None if order == tuple(range(len(order))) else order
 
 
 # -- chunk-grouped reads for chunked formats without a native batched read --------------------------

@@ -202,6 +202,31 @@ class OpenFile:
                 window.close()
         return out
 
+    def read_arrays(self, shape: Sequence[int], dtype: np.dtype, reads: Sequence[tuple[int, Any, np.ndarray]]) -> None:
+        """Many `read_array` calls (arrays of one `shape` and stored `dtype`), for a batch: per
+        ``(offset, key, out)``, ``ndarray(shape, dtype, buffer=file, offset=offset)[key]`` copied into `out`.
+
+        The file is checked once for the whole batch, then each region is copied from the map with no
+        other work per read; in window mode each read still maps (and unmaps) only its own bytes.
+        """
+        if self.windows or len(reads) < 2:
+            for offset, key, out in reads:
+                self.read_array(offset, shape, dtype, key, out)
+            return
+        dtype = np.dtype(dtype)
+        shape = tuple(shape)
+        self.check(max(offset for offset, _, _ in reads) + math.prod(shape) * dtype.itemsize)
+        whole = self._whole()
+        arrays: dict[int, np.ndarray] = {}  # one array per offset: patches of a batch share images
+        try:
+            for offset, key, out in reads:
+                array = arrays.get(offset)
+                if array is None:
+                    array = arrays[offset] = np.ndarray(shape, dtype, buffer=whole, offset=offset)
+                out[...] = array[key]  # converts the byte order
+        finally:
+            arrays.clear()  # the map cannot close while a view of it lives
+
     def _whole(self) -> mmap.mmap:
         mapped = self._map
         if mapped is None:

@@ -133,6 +133,8 @@ class PlaneReader:
         #: The image number and colour component of the planes read lately (finding them costs more than
         #: copying a patch), by their index along each axis before Y and X.
         self._numbers: dict[tuple[int, ...], tuple[int, int]] = {}
+        #: The same for batches: the stack file, byte offset and colour component of each (see `_place`).
+        self._places: dict[tuple[int, ...], tuple[int, int, int]] = {}
 
     # -- files ------------------------------------------------------------------------
 
@@ -243,65 +245,82 @@ class PlaneReader:
         return out[drop]
 
     def read_into(self, keys: Sequence[tuple[Any, ...]], outs: Sequence[np.ndarray]) -> None:
-        """A batch of regions, each image's pixels copied straight into its output (see `stackio.batch`)."""
+        """A batch of regions (see `stackio.batch`): each image's window copied straight into its output,
+        each stack file leased and checked once for the whole batch."""
         plan = self.plan
-        if plan.mosaic is None and plan.samples_per_pixel == 1 and not plan.sparse:
-            keys, outs = self._read_planes_into(keys, outs)
+        if plan.mosaic is not None:
+            self._read_tiles_into(keys, outs)
+            return
+        by_file: dict[int, list[tuple[int, tuple[Any, ...], np.ndarray]]] = {}
+        places = self._places
+        grey = plan.samples_per_pixel == 1
+        for key, out in zip(keys, outs, strict=True):
+            outer = key[:-2]
+            window = key[-2:]
+            where: list[int] = []
+            for k in outer:  # the common patch: one plane (ints, or slices one long)
+                if type(k) is int:
+                    where.append(k)
+                elif k.stop - k.start == 1:
+                    where.append(k.start)
+                else:
+                    break
+            else:
+                place = places.get(tuple(where)) or self._place(tuple(where))
+                if place[0] < 0:
+                    out.fill(0)  # an image missing from the dataset reads as zeros
+                else:  # out is the window's shape with ones in front: the copy broadcasts into it
+                    reads = by_file.setdefault(place[0], [])
+                    reads.append((place[1], window if grey else (*window, place[2]), out))
+                continue
+            picks: list[Sequence[int]] = []
+            kept: list[tuple[int, int]] = []  # (axis, start) of each outer axis the region keeps
+            for axis, k in enumerate(outer):
+                if type(k) is slice:
+                    kept.append((axis, k.start))
+                    picks.append(range(k.start, k.stop))
+                else:
+                    picks.append((k,))
+            for at in itertools.product(*picks):
+                place = places.get(at) or self._place(at)
+                target = out[tuple([at[axis] - a for axis, a in kept])]
+                if place[0] < 0:
+                    target.fill(0)  # an image missing from the dataset reads as zeros
+                    continue
+                reads = by_file.setdefault(place[0], [])
+                reads.append((place[1], window if grey else (*window, place[2]), target))
+        for file_index, reads in by_file.items():
+            self._files_read.add(file_index)
+            file = POOL.acquire(plan.files[file_index])
+            try:
+                file.read_arrays(self._image_shape, self.dtype, reads)
+            finally:
+                POOL.release(file)
+            self.images_read += len(reads)
+
+    def _read_tiles_into(self, keys: Sequence[tuple[Any, ...]], outs: Sequence[np.ndarray]) -> None:
+        """A batch of regions of a stitched dataset: each plane's tiles laid out as `__getitem__` does."""
         for key, out in zip(keys, outs, strict=True):
             *outer, ky, kx = key
             picks = [range(k.start, k.stop) if isinstance(k, slice) else range(k, k + 1) for k in outer]
             kept = [isinstance(k, slice) for k in outer]
             for combo in itertools.product(*(enumerate(r) for r in picks)):
                 target = out[tuple(i for (i, _), keep in zip(combo, kept, strict=True) if keep)]
-                values = [v for _, v in combo]
-                if plan.mosaic is not None:
-                    target.fill(0)  # gaps between tiles read as zeros
-                    self._fill(target, values, ky.start, ky.stop, kx.start, kx.stop)
-                    continue
-                number, component = self._image_number(values)
-                if number < 0:
-                    target.fill(0)  # an image missing from the dataset reads as zeros
-                    continue
-                window = (slice(ky.start, ky.stop), slice(kx.start, kx.stop))
-                self.read_image(number, window if plan.samples_per_pixel == 1 else (*window, component), target)
-                self.images_read += 1
+                target.fill(0)  # gaps between tiles read as zeros
+                self._fill(target, [v for _, v in combo], ky.start, ky.stop, kx.start, kx.stop)
 
-    def _read_planes_into(
-        self, keys: Sequence[tuple[Any, ...]], outs: Sequence[np.ndarray]
-    ) -> tuple[list[tuple[Any, ...]], list[np.ndarray]]:
-        """The common batch (one plane per patch, grey images, a dense table): each image looked up and
-        its window copied with a few operations per patch, the per-patch cost the batch must stay near.
-        Returns the regions that span several planes, for the general path."""
-        table = self.plan.table
-        assert isinstance(table, np.ndarray)
-        dims = self.plan.table_dims
-        n_cells = len(self.plan.table_shape)
-        rest_keys: list[tuple[Any, ...]] = []
-        rest_outs: list[np.ndarray] = []
-        for key, out in zip(keys, outs, strict=True):
-            cell = [0] * n_cells
-            single = True
-            for axis, k in enumerate(key[:-2]):
-                if type(k) is slice:
-                    if k.stop - k.start != 1:
-                        single = False
-                        break
-                    k = k.start
-                if dims[axis] >= 0:
-                    cell[dims[axis]] = k
-            if not single:
-                rest_keys.append(key)
-                rest_outs.append(out)
-                continue
-            number = int(table[tuple(cell)])
-            target = out[(0,) * (out.ndim - 2)]  # the other axes are 1 long
-            if number < 0:
-                target.fill(0)  # an image missing from the dataset reads as zeros
-                continue
-            ky, kx = key[-2], key[-1]
-            self.read_image(number, (slice(ky.start, ky.stop), slice(kx.start, kx.stop)), target)
-        self.images_read += len(keys) - len(rest_keys)
-        return rest_keys, rest_outs
+    def _place(self, where: tuple[int, ...]) -> tuple[int, int, int]:
+        """The stack file (index into `plan.files`, -1 when the image is missing), byte offset and colour
+        component of the plane at `where` (one index per axis before Y and X), kept for later batches."""
+        if len(self._places) >= NUMBERS_KEPT:
+            self._places.clear()
+        number, component = self._image_number(list(where))
+        if number < 0:
+            place = (-1, 0, 0)
+        else:
+            place = (int(self.plan.file_of[number]), int(self.plan.offset_of[number]), component)
+        self._places[where] = place
+        return place
 
     def _image_number(self, values: list[int]) -> tuple[int, int]:
         """The image holding the plane at `values` (-1 when missing), and its colour component."""

@@ -24,11 +24,12 @@ DECODED_BYTES = 128 * 2**20
 def memmap_read_into(store: MemmapStore, keys: Sequence[tuple[Any, ...]], outs: Sequence[np.ndarray]) -> None:
     from .files import Leased
 
-    with Leased(store.file) as file:
-        for key, out in zip(keys, outs, strict=True):
-            file.read_array(store.offset, store.shape, store.file_dtype, key, out)  # converts the byte order
-            store.stats.planes_read += 1
-            store.stats.bytes_read += out.nbytes
+    offset = store.offset
+    reads = [(offset, key, out) for key, out in zip(keys, outs, strict=True)]
+    with Leased(store.file) as file:  # one lease and one check of the file for the whole batch
+        file.read_arrays(store.shape, store.file_dtype, reads)
+    store.stats.planes_read += len(outs)
+    store.stats.bytes_read += sum(out.nbytes for out in outs)
 
 
 def _region_view(store: PlaneStore, out: np.ndarray, dropped: Sequence[bool]) -> np.ndarray:
@@ -65,20 +66,33 @@ def plane_read_into(store: PlaneStore, keys: Sequence[tuple[Any, ...]], outs: Se
                 view[...] = 0  # missing planes are refused at load; zeros if one slips through
                 continue
             jobs.append((plane, region, _region_view(store, view, page_dropped)))
-    _read_jobs(store, jobs, _executor)
+    store.stats.planes_read += len(jobs)
+    _read_raw(store, [job for job in jobs if job[0].codec.raw_dtype is not None])
+    _read_jobs(store, [job for job in jobs if job[0].codec.raw_dtype is None], _executor)
+
+
+def _read_raw(store: PlaneStore, jobs: list[tuple[Plane, list[tuple[int, int]], np.ndarray]]) -> None:
+    """Uncompressed pages: copied from the file, each file leased and checked once for the batch."""
+    from .files import Leased
+
+    by_file: dict[tuple[Any, ...], list[tuple[int, tuple[slice, ...], np.ndarray]]] = {}
+    for plane, region, view in jobs:
+        codec = plane.codec
+        reads = by_file.setdefault((plane.file, codec.shaped, codec.raw_dtype), [])
+        reads.append((plane.offsets[0], tuple(slice(a, b) for a, b in region), view))
+    for (file_key, shaped, raw_dtype), reads in by_file.items():
+        with Leased(file_key) as file:
+            file.read_arrays(shaped, raw_dtype, reads)
+        store.stats.bytes_read += sum(view.nbytes for _, _, view in reads)
 
 
 def _read_jobs(store: PlaneStore, jobs: list[tuple[Plane, list[tuple[int, int]], np.ndarray]], executor: Any) -> None:
+    """Compressed or tiled pages: each segment the jobs touch decoded once, then placed in every job."""
     from .pages import PARALLEL_SEGMENTS
 
     tasks: dict[tuple[int, int], tuple[Plane, int]] = {}
     per_job: list[list[tuple[int, int]]] = []
-    for plane, region, view in jobs:
-        store.stats.planes_read += 1
-        if plane.codec.raw_dtype is not None:
-            store._raw_block(plane, region, view)
-            per_job.append([])
-            continue
+    for plane, region, _ in jobs:
         wanted = [(id(plane), s) for s in store._segments(plane.codec, region)]
         for task in wanted:
             tasks.setdefault(task, (plane, task[1]))
