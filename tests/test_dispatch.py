@@ -261,3 +261,33 @@ def test_a_missing_path_inside_a_dataset_goes_to_its_format(fresh_registry: Regi
     assert decision.format == "store" and decision.reason == "inside a store dataset"
     with pytest.raises(stackio.SourceNotFoundError):
         stackio.detect(tmp_path / "plain" / "missing.npy")
+
+
+def test_the_order_of_formats_follows_registration_and_removal(fresh_registry: Registry, tif_like: Path) -> None:
+    """`formats()` is remembered between calls; a format registered or removed later is in the next answer."""
+    fresh_registry.register(NpyPlugin("tif-b", (".tif",)), name="b")
+    assert stackio.detect(tif_like).format == "tif-b"
+    fresh_registry.register(NpyPlugin("tif-a", (".tif",), priority=5), name="a")
+    names = [e.name for e in fresh_registry.formats()]
+    assert names.index("tif-a") < names.index("tif-b")
+    assert stackio.detect(tif_like).format == "tif-a"
+    fresh_registry.unregister("a")
+    assert "tif-a" not in [e.name for e in fresh_registry.formats()]
+    assert stackio.detect(tif_like).format == "tif-b"
+
+
+def test_a_source_is_looked_up_once_when_parsed(tmp_path: Path, tif_like: Path) -> None:
+    """The stat made to split off '@N' is what dispatch knows of the path: kind, size, existence."""
+    source = stackio.Source.parse(tif_like)
+    assert source.stat_info is not None and source.stat_info.st_size == tif_like.stat().st_size
+    assert source.exists and source.is_file and not source.is_dir and source.index is None
+    indexed = stackio.Source.parse(f"{tif_like}@2")
+    assert (indexed.path, indexed.index, indexed.is_file) == (tif_like, 2, True)
+    folder = stackio.Source.parse(tmp_path)
+    assert folder.exists and folder.is_dir and not folder.is_file
+    missing = stackio.Source.parse(tmp_path / "nothing.tif")
+    assert missing.stat_info is None and not missing.exists and not missing.is_dir
+    with pytest.raises(stackio.SourceNotFoundError, match="no such file"):
+        stackio.load(missing, "YX")
+    nul = stackio.Source.parse("a\0b.tif")  # a name no file system can look up is simply not there
+    assert not nul.exists and not nul.is_file

@@ -11,7 +11,7 @@ from typing import Any
 import attrs
 
 from .axes import normalize_axes
-from .dispatch import Decision, Verdict, choose_format, claims_by_suffix, diagnose_source
+from .dispatch import Decision, Verdict, choose_format, claimed_suffixes, claims_by_suffix, diagnose_source
 from .errors import AxesError, StackioError, UnsupportedFormatError, ValidationError
 from .files import list_folder, missing_path_error
 from .hints import known_format_for
@@ -125,6 +125,7 @@ def _folder_parts(
     entered twice."""
     assert folder.path is not None
     formats = registry.formats()
+    suffixes = claimed_suffixes(formats)
     parts: list[Part] = []
     groups: dict[str, list[Source]] = {}
     known: dict[str, Any] = {}  # the folder's markers, looked up once for all its files
@@ -135,7 +136,7 @@ def _folder_parts(
         if seen is not None and child.is_dir:
             parts += _subfolder(registry, child, options, prefer, seen)
             continue
-        if not claims_by_suffix(formats, child):
+        if not claims_by_suffix(formats, child, suffixes):
             continue
         if not child.exists:
             raise missing_path_error(folder.path / name, child, vanished=True)

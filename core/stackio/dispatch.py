@@ -136,6 +136,8 @@ def _check_kind(entry: FormatHandle, source: Source) -> None:
 
 
 def selecting_option(request: Request) -> Outcome:
+    if not request.options:
+        return None
     given = set(request.options)
     for entry in request.formats:
         chosen = sorted(set(entry.spec.selected_by) & given)
@@ -232,7 +234,7 @@ def dataset_of(formats: Iterable[FormatHandle], folder: Path) -> FormatHandle | 
 
 def _has(folder: Path, marker: str) -> bool:
     if not any(c in marker for c in "*?["):
-        return os.path.exists(folder / marker)
+        return os.path.exists(os.path.join(folder, marker))  # os.path: this runs for every file loaded
     return any(True for _ in folder.glob(marker))
 
 
@@ -325,20 +327,17 @@ def suffix(request: Request) -> Outcome:
 
 def _size(source: Source) -> int:
     assert source.path is not None
-    try:
-        return source.path.stat().st_size
-    except OSError:  # gone since it was found (another program moved it)
-        raise missing_path_error(source.path, source, vanished=True) from None
+    if source.stat_info is None:  # gone since it was found (another program moved it)
+        raise missing_path_error(source.path, source, vanished=True)
+    return source.stat_info.st_size
 
 
 def _refuse_special(source: Source) -> None:
-    """A FIFO, device or socket would block or never end in any plugin: refused before one opens it."""
-    if source.path is None or not source.exists or source.is_dir:
+    """A FIFO, device or socket would block or never end in any plugin: refused before one opens it
+    (by the source's one stat, made when it was parsed)."""
+    if source.path is None or source.stat_info is None or source.is_dir:
         return
-    try:
-        require_regular(source.path, source=source, what="the source")
-    except OSError:
-        raise missing_path_error(source.path, source, vanished=True) from None
+    require_regular(source.path, source=source, what="the source", info=source.stat_info)
 
 
 def content(request: Request) -> Outcome:
@@ -434,8 +433,18 @@ def diagnose_source(registry: Registry, source: Source) -> list[Verdict]:
     return out
 
 
-def claims_by_suffix(formats: list[FormatHandle], source: Source) -> bool:
-    """Whether some format claims `source` by suffix or directory markers (no content read)."""
+def claims_by_suffix(formats: list[FormatHandle], source: Source, suffixes: frozenset[str] | None = None) -> bool:
+    """Whether some format claims `source` by suffix or directory markers (no content read).
+
+    `suffixes`: `claimed_suffixes(formats)`, for a caller asking about many sources.
+    """
     if source.is_dir:
         return any(e.spec.claims_directory(source) for e in formats)
-    return any(s in e.spec.suffixes for e in formats for s in source.suffixes)
+    if suffixes is None:
+        suffixes = claimed_suffixes(formats)
+    return not suffixes.isdisjoint(source.suffixes)
+
+
+def claimed_suffixes(formats: Iterable[FormatHandle]) -> frozenset[str]:
+    """Every suffix some of `formats` claims."""
+    return frozenset(s for e in formats for s in e.spec.suffixes)

@@ -58,12 +58,16 @@ def _not_regular(path: str | os.PathLike[str], mode: int, source: object, what: 
     )
 
 
-def require_regular(path: str | os.PathLike[str], *, source: object = None, what: str = "the file") -> os.stat_result:
+def require_regular(
+    path: str | os.PathLike[str], *, source: object = None, what: str = "the file", info: os.stat_result | None = None
+) -> os.stat_result:
     """`os.stat(path)` (links followed) if it is a regular file, else a ReadError naming it.
 
     For paths a format library opens itself; an `OSError` of the stat (missing, no permission) passes through.
+    `info`: the path's stat made already (no second one is made).
     """
-    info = os.stat(path)
+    if info is None:
+        info = os.stat(path)
     if not stat.S_ISREG(info.st_mode):
         raise _not_regular(path, info.st_mode, source, what)
     return info

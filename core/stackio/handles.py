@@ -10,11 +10,12 @@ protocol; `open_writer` starts the write side with the same policy.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .errors import PluginError, ReadError, StackioError
-from .files import raise_explained
+from .files import missing_path_error, raise_explained
 from .formats import FormatSpec
 from .hookspecs import Detection
 from .options import check_options
@@ -27,6 +28,13 @@ if TYPE_CHECKING:
 
 #: Calls one hook of one plugin with keyword arguments; None when the plugin lacks the hook.
 HookCall = Callable[..., Any]
+
+
+def _vanished(source: Source) -> bool:
+    """Whether a local source that existed when it was parsed is gone now (a plugin failed because of it)."""
+    if source.path is None or source.stat_info is None:
+        return False
+    return not os.path.lexists(source.path)
 
 
 class FormatHandle:
@@ -145,6 +153,8 @@ class FormatHandle:
             hint = "free memory, or raise the process's memory limit (ulimit -v)"
             raise not_enough_memory(str(source), f"{self.where} to load it", exc, hint) from exc
         except Exception as exc:
+            if _vanished(source):
+                raise missing_path_error(source.path, source, vanished=True) from exc  # type: ignore[arg-type]
             raise_explained(
                 exc,
                 source,

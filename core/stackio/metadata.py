@@ -59,6 +59,20 @@ class Metadata:
     #: The stack's source, for errors of `raw()` (set by the stack that carries this metadata).
     source: str | None = attrs.field(default=None, eq=False, repr=False)
 
+    def bound(self, raw: Callable[[], Any] | None, source: str | None) -> Metadata:
+        """The same metadata, its raw metadata read by `raw`, for the stack `source`.
+
+        Equal to `attrs.evolve(self, raw=raw, source=source)`, without converting again what is
+        converted already (a folder's thousands of stacks each get one); mappings are copied.
+        """
+        new = object.__new__(Metadata)
+        for name in _COPIED:
+            value = getattr(self, name)
+            object.__setattr__(new, name, dict(value) if isinstance(value, dict) else value)
+        object.__setattr__(new, "_raw", raw)
+        object.__setattr__(new, "source", source)
+        return new
+
     def raw(self) -> Any:
         """The format's own metadata (XML, JSON, dict), read when asked; `None` if none.
 
@@ -86,3 +100,7 @@ class Metadata:
             "axis_names": list(self.axis_names) if self.axis_names is not None else None,
             "channel_names": list(self.channel_names) if self.channel_names is not None else None,
         }
+
+
+#: The fields `Metadata.bound` copies as they are.
+_COPIED = tuple(a.name for a in attrs.fields(Metadata) if a.name not in ("_raw", "source"))

@@ -89,6 +89,8 @@ class Registry:
         self._plugins: dict[str, PluginInfo] = {}
         self._broken: dict[str, BrokenPlugin] = {}
         self._formats: dict[str, FormatHandle] = {}
+        #: `formats()`'s last answer, with the handles it was sorted from.
+        self._ordered: tuple[tuple[FormatHandle, ...], list[FormatHandle]] | None = None
         self._callers: dict[tuple[str, str], HookCall | None] = {}
         #: Plugins declared from the cache, not imported yet: name -> (entry point, what it declared).
         self._deferred: dict[str, tuple[Any, PluginRecord]] = {}
@@ -340,7 +342,11 @@ class Registry:
     def formats(self) -> list[FormatHandle]:
         """Every declared format, highest priority first, then by name."""
         self.discover()
-        return sorted(self._formats.values(), key=lambda e: (-e.spec.priority, e.spec.name))
+        handles = tuple(self._formats.values())
+        ordered = self._ordered
+        if ordered is None or ordered[0] != handles:  # sorted again only when a format came or went
+            ordered = self._ordered = (handles, sorted(handles, key=lambda e: (-e.spec.priority, e.spec.name)))
+        return list(ordered[1])
 
     def format(self, name: str) -> FormatHandle | None:
         self.discover()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
@@ -21,12 +22,17 @@ def _is_store_path(given: Any) -> bool:
     return kind.__name__ == "StorePath" and kind.__module__.split(".")[0] == "zarr"
 
 
-def _exists(path: Path) -> bool:
-    """Whether `path` exists; False, not an error, for a name the file system cannot even look up."""
+def _stat(path: Path) -> os.stat_result | None:
+    """`os.stat(path)` (links followed); None, not an error, for a path that does not exist or that the
+    file system cannot even look up."""
     try:
-        return path.exists()
-    except (OSError, ValueError):  # e.g. ENAMETOOLONG, or a NUL byte
-        return False
+        return os.stat(path)
+    except (OSError, ValueError):  # e.g. ENOENT, ENAMETOOLONG, or a NUL byte
+        return None
+
+
+def _exists(path: Path) -> bool:
+    return _stat(path) is not None
 
 
 def _fspath(given: str | os.PathLike[Any]) -> str:
@@ -91,7 +97,7 @@ class Source:
                 f"not {type(given).__name__}",
                 source=given,
             )
-        text = _fspath(given)
+        text = given if isinstance(given, str) else str(given) if isinstance(given, Path) else _fspath(given)
         if not text:
             from .errors import ValidationError
 
@@ -128,21 +134,36 @@ class Source:
                 raise ValidationError(f"{text}: the file URI names no path; write file:///abs/path", source=text)
             path, index = cls._split_index(Path(unquote(parsed.path)))
             return cls(given, kind="uri", scheme="file", path=path, uri=text, index=index)
-        try:
-            expanded = Path(text).expanduser()
-        except RuntimeError:  # '~user' of an unknown user: kept as given, so it is reported as not found
-            expanded = Path(text)
-        path, index = cls._split_index(expanded)
-        return cls(given, kind="path", scheme="file", path=path, index=index)
+        if text.startswith("~"):
+            try:
+                expanded = Path(text).expanduser()
+            except RuntimeError:  # '~user' of an unknown user: kept as given, so it is reported as not found
+                expanded = Path(text)
+        else:
+            expanded = given if isinstance(given, Path) else Path(text)
+        found = cls._split_stat(expanded)
+        source = cls(given, kind="path", scheme="file", path=found[0], index=found[1])
+        source.__dict__["stat_info"] = found[2]  # the stat made to split '@N' off is the source's own
+        return source
 
     @staticmethod
     def _split_index(path: Path) -> tuple[Path, int | None]:
-        if _exists(path):
-            return path, None
+        found = Source._split_stat(path)
+        return found[0], found[1]
+
+    @staticmethod
+    def _split_stat(path: Path) -> tuple[Path, int | None, os.stat_result | None]:
+        """The path, the N of a trailing '@N' when only the path without it exists, and the path's stat."""
+        info = _stat(path)
+        if info is not None:
+            return path, None, info
         match = _INDEXED.match(str(path))
-        if match and _exists(Path(match["base"])):
-            return Path(match["base"]), int(match["index"])
-        return path, None
+        if match:
+            base = Path(match["base"])
+            info = _stat(base)
+            if info is not None:
+                return base, int(match["index"]), info
+        return path, None, None
 
     @staticmethod
     def _split_url_index(url: str) -> tuple[str, int | None]:
@@ -186,12 +207,23 @@ class Source:
         return self.given if self.kind == "array" else None
 
     @cached_property
-    def exists(self) -> bool:
-        return self.path is not None and _exists(self.path)
+    def stat_info(self) -> os.stat_result | None:
+        """The path's `os.stat` (links followed), made once; None when it does not exist (or is no path)."""
+        return None if self.path is None else _stat(self.path)
 
-    @cached_property
+    @property
+    def exists(self) -> bool:
+        return self.stat_info is not None
+
+    @property
     def is_dir(self) -> bool:
-        return self.exists and self.path.is_dir()  # type: ignore[union-attr]
+        info = self.stat_info
+        return info is not None and stat.S_ISDIR(info.st_mode)
+
+    @property
+    def is_file(self) -> bool:
+        """Whether the path is a regular file (links followed)."""
+        return self.stat_info is not None and stat.S_ISREG(self.stat_info.st_mode)
 
     @cached_property
     def suffixes(self) -> list[str]:
@@ -219,7 +251,7 @@ class Source:
                 )
             except SourceNotFoundError:
                 return b""
-        if self.path is None or not self.path.is_file():
+        if self.path is None or not self.is_file:
             return b""
         with open(self.path, "rb") as f:
             return f.read(HEADER_BYTES)

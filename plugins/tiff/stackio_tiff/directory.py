@@ -27,6 +27,33 @@ from .images import COMPANION_SUFFIX
 from .shared import SharedLayouts
 
 
+class RealPaths:
+    """`os.path.realpath` of many files of a few folders, each folder resolved once.
+
+    A file that is not itself a symbolic link resolves to its folder's real path joined with its name,
+    as `realpath` resolves a path component by component: one `lstat` per file instead of one per component.
+    """
+
+    def __init__(self) -> None:
+        self._folders: dict[str, str] = {}
+
+    def __call__(self, path: str | os.PathLike[str]) -> str:
+        text = os.fspath(path)
+        head, name = os.path.split(text)
+        if not head or name in ("", ".", ".."):
+            return os.path.realpath(text)
+        try:
+            link = stat.S_ISLNK(os.lstat(text).st_mode)
+        except OSError:  # missing: realpath keeps the name as it is
+            link = True
+        if link:
+            return os.path.realpath(text)
+        folder = self._folders.get(head)
+        if folder is None:
+            folder = self._folders[head] = os.path.realpath(head)
+        return os.path.join(folder, name)
+
+
 def companion_files(companion: Path) -> set[str]:
     """The file names a companion OME-XML lists."""
     try:
@@ -53,7 +80,7 @@ def _is_tiff_file(path: Path) -> bool:
         raise missing_path_error(path, path, vanished=True) from None
     if stat.S_ISDIR(info.st_mode):
         return False
-    require_regular(path, what="the TIFF file")
+    require_regular(path, what="the TIFF file", info=info)
     return True
 
 
@@ -84,13 +111,16 @@ def load_directory(
         covered |= {os.path.realpath(folder / name) for name in companion_files(companion)}
     stacks: list[ImageStack] = []
     plain = SharedLayouts(axes, options)  # files laid out like one already parsed are not parsed again
+    real = RealPaths()
     with Progress(f"stackio: opening the TIFF files of {folder.name}", len(entries)) as progress:
         for path in entries:
             if path.name.lower().endswith(COMPANION_SUFFIX):
                 stacks += load_file(path, axes, options, index=None)
-            elif os.path.realpath(path) not in covered:
-                # every image of the file's set, once; the set's other files are then skipped
-                stacks += plain.load(path, covered)
+            else:
+                resolved = real(path)
+                if resolved not in covered:
+                    # every image of the file's set, once; the set's other files are then skipped
+                    stacks += plain.load(path, covered, resolved)
             progress.advance()
     if not stacks:
         raise ReadError(f"{folder}: the folder holds no TIFF image stackio can read", source=str(folder))

@@ -348,8 +348,9 @@ class StackRecipe:
         """The stack of this image in `path`, read through `store` (one of `path`'s own)."""
         label = str(path) if self.alone else f"{path}@{self.index}"
         metadata = self.metadata
-        if str(path) != self.origin:
-            metadata = attrs.evolve(metadata, raw=functools.partial(meta.raw_metadata, str(path), self.kind))
+        if str(path) != self.origin:  # the stack's source set here too: the stack then makes no copy of its own
+            raw = functools.partial(meta.raw_metadata, str(path), self.kind)
+            metadata = metadata.bound(raw, label)
         if self.file_backed:
             layout = self.layout
             arrange = any(a not in "STCZYX" for a in self.resolved)

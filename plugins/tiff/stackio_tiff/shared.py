@@ -198,8 +198,11 @@ class SharedLayouts:
         self.parsed = 0
         self.shared = 0
 
-    def load(self, path: Path, covered: set[str] | None) -> list[ImageStack]:
-        """The stacks of `path`, as `load_file(path, covered=covered)` gives them (None: a file loaded alone)."""
+    def load(self, path: Path, covered: set[str] | None, real: str | None = None) -> list[ImageStack]:
+        """The stacks of `path`, as `load_file(path, covered=covered)` gives them (None: a file loaded alone).
+
+        `real`: `os.path.realpath(path)`, where the caller knows it already.
+        """
         try:
             fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # a FIFO must not block here
         except OSError:
@@ -218,7 +221,7 @@ class SharedLayouts:
             if template is not None:
                 self.shared += 1
                 if covered is not None:
-                    covered.add(os.path.realpath(path))
+                    covered.add(os.path.realpath(path) if real is None else real)
                 key = FileKey(os.path.abspath(path), st.st_size, st.st_mtime_ns)  # as `FileKey.of` names it
                 return template.build(path.absolute(), key)
             found = structure(_reader(fd), st.st_size) if covered is None or not self.templates.full() else None

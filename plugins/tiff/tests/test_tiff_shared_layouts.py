@@ -182,3 +182,45 @@ def test_a_recent_layout_applies_only_to_the_same_axes_and_options(tmp_path: Pat
     backed = stackio.load(path, "ZYX", file_backed=True)[0]
     assert type(backed).__name__ == "FileBackedStack"
     assert np.array_equal(backed.extract_patch(0, None, (0, 0, 0), (4, 16, 16))[0], tifffile.imread(path))
+
+
+def test_a_link_to_a_file_of_the_folder_is_read_once_and_real_paths_match_realpath(tmp_path: Path) -> None:
+    """The folder's files are told apart by real path, resolved with one lstat per file (`RealPaths`)."""
+    import os
+
+    from stackio_tiff.directory import RealPaths
+
+    data = tmp_path / "data"
+    data.mkdir()
+    for i in range(3):
+        tifffile.imwrite(data / f"img{i}.tif", _pixels((48, 40)))
+    (data / "img9.tif").symlink_to("img1.tif")
+    (tmp_path / "elsewhere.tif").write_bytes((data / "img2.tif").read_bytes())
+    (data / "img10.tif").symlink_to(tmp_path / "elsewhere.tif")
+    (tmp_path / "linked").symlink_to(data)
+    real = RealPaths()
+    names = [*sorted(os.listdir(data)), "missing.tif"]
+    for folder in (data, tmp_path / "linked", Path(os.path.relpath(data))):
+        for name in names:
+            assert real(folder / name) == os.path.realpath(folder / name), (folder, name)
+    stacks = stackio.load(tmp_path / "linked", "YX")
+    # img9 is img1 by another name: its images are given once; img10 is another file with img2's pixels
+    assert [Path(s.source).name for s in stacks] == ["img0.tif", "img1.tif", "img2.tif", "img10.tif"]
+    for stack in stacks:
+        want = tifffile.imread(stack.source)
+        assert np.array_equal(stack.extract_patch(0, None, (0, 0), (48, 40))[0], want)
+
+
+def test_stacks_made_from_one_layout_have_metadata_of_their_own(tmp_path: Path) -> None:
+    for i in range(3):
+        tifffile.imwrite(
+            tmp_path / f"img{i}.tif", _pixels((48, 40)), imagej=True, resolution=(2.0, 2.0), metadata={"unit": "um"}
+        )
+    assert (_count(tmp_path, "YX").parsed, _count(tmp_path, "YX").shared) == (1, 2)
+    stacks = stackio.load(tmp_path, "YX")
+    first, second = stacks[0].metadata, stacks[1].metadata
+    assert first == second and first.voxel_size == {"Y": 0.5, "X": 0.5}
+    assert (first.source, second.source) == (stacks[0].source, stacks[1].source)
+    assert second.raw() == tifffile.TiffFile(tmp_path / "img1.tif").imagej_metadata
+    second.voxel_size["X"] = 99.0  # a caller's change to one stack's metadata is that stack's alone
+    assert first.voxel_size == stacks[2].metadata.voxel_size == {"Y": 0.5, "X": 0.5}
