@@ -27,8 +27,9 @@ if TYPE_CHECKING:
 
     from .pages import Codec, Plane, ReadStats
 
-#: Segments whose bytes are at most this far apart in the file are read with one read.
-GAP_BYTES = 64 * 1024
+#: Segments whose bytes are at most this far apart in the file are read with one read (copying 16 KiB costs
+#: about what a read call costs).
+GAP_BYTES = 16 * 1024
 #: One read takes at most this many bytes (beyond it, segments are read apart).
 RUN_BYTES = 16 * 2**20
 #: Compressions `Direct` decodes: LZW, Adobe Deflate, Deflate, LZMA, Zstandard.
@@ -100,6 +101,7 @@ def decode(codec: Codec, data: bytes | memoryview, index: int, jpegtables: bytes
         else:  # the last strip stops at the image's end
             shape = (1, min(sy, length - index % codec.grid[2] * sy), width, samples)
         size = shape[0] * shape[1] * shape[2] * shape[3] * direct.file_dtype.itemsize
+        # told the size, as tifffile tells it: a frame claiming more cannot allocate more (a decompression bomb)
         raw = direct.decompress(data, out=size)
         if len(raw) == size:
             array = np.frombuffer(raw, direct.file_dtype).reshape(shape)

@@ -5,6 +5,7 @@ configurations, equals tifffile's own read; and each segment `tiles.decode` give
 from __future__ import annotations
 
 import sys
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -181,3 +182,35 @@ def test_segments_close_in_the_file_are_read_together() -> None:
     ]
     big = [(0, tiles.RUN_BYTES - 10, 0), (tiles.RUN_BYTES - 10, 20, 1)]
     assert [len(members) for _, _, members in tiles.runs(big)] == [1, 1]  # no read beyond RUN_BYTES
+
+
+def test_a_tile_decoding_to_more_than_its_size_is_a_read_error(tmp_path: Path) -> None:
+    """A Zstandard frame of 64 MiB in place of a 32x32 tile: decoded with the tile's size as the limit
+    (never the frame's own claim), it is a clear ReadError, not a 64 MiB allocation."""
+    import struct
+
+    import imagecodecs
+
+    path = tmp_path / "bomb.tif"
+    tifffile.imwrite(path, np.ones((64, 64), np.uint16), tile=(32, 32), compression="zstd", photometric="minisblack")
+    bomb = imagecodecs.zstd_encode(bytes(64 * 2**20), level=3)
+    data = bytearray(path.read_bytes())
+    at = len(data)
+    data += bomb
+    with tifffile.TiffFile(path) as tif:
+        tags = tif.pages[0].tags
+        for name, value in (("TileOffsets", at), ("TileByteCounts", len(bomb))):
+            tag = tags[name]
+            struct.pack_into({3: "<H", 4: "<I", 16: "<Q"}[int(tag.dtype)], data, tag.valueoffset, value)
+    path.write_bytes(bytes(data))
+    (stack,) = stackio.load(path)
+    assert stack._open().planes[0].codec.direct is not None
+    tracemalloc.start()
+    try:
+        with pytest.raises(stackio.ReadError, match="Destination buffer is too small"):
+            stack.extract_patch(0, None, (0, 0), (8, 8))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 2**20
+    np.testing.assert_array_equal(stack.extract_patch(0, None, (40, 40), (8, 8)), 1)  # the other tiles read
