@@ -3,6 +3,7 @@ must not touch pytest): ``python robust_files.py SCENARIO FORMAT FOLDER``; print
 
 - ``shrink``: a file cut short, or re-saved smaller in place, under an open stack that has read from it
   (with whole-file maps and with windows); the next read must be a ReadError, never a signal.
+  ``shrink-batch``: the same, every read a batch (`stackio.read_patches`).
 - ``many``: more stacks than ``RLIMIT_NOFILE`` allows descriptors, all open, each read twice and compared
   with the format's own library.
 - ``chdir``: a stack loaded by a relative path, read after ``os.chdir`` and in a spawned worker started in
@@ -137,8 +138,10 @@ def whole(stack: Any) -> np.ndarray:
 # -- scenarios ---------------------------------------------------------------------------------
 
 
-def shrink(fmt: str, folder: Path, how: str) -> dict[str, Any]:
-    """Read the end of a file under an open stack, shrink the file, read the end again."""
+def shrink(fmt: str, folder: Path, how: str, batched: bool = False) -> dict[str, Any]:
+    """Read the end of a file under an open stack, shrink the file, read the end again (`batched`: each
+    read a batch of patches, the end's among them, so the batch path's single check per file is what
+    must catch the change)."""
     import stackio
 
     data = image(1, (4, 256, 256)) if fmt == "ndtiff" else image(1)
@@ -157,7 +160,14 @@ def shrink(fmt: str, folder: Path, how: str) -> dict[str, Any]:
         victim = path
         stack = stackio.load(path, "YX")[0]
         end, size = (448, 448), (64, 64)
-    first = stack.extract_patch(0, None, end, size)[0]
+
+    def read() -> np.ndarray:
+        if not batched:
+            return stack.extract_patch(0, None, end, size)[0]
+        corners = [(0,) * len(end), end, end]  # the end twice: a repeated patch reads the same bytes
+        return stackio.read_patches(stack, 0, corners, size)[1, 0]
+
+    first = read()
     expect = data[tuple(slice(a, a + n) for a, n in zip(end, size, strict=True))]
     if not np.array_equal(first.reshape(expect.shape), expect):
         return {"outcome": "wrong pixels before the change"}
@@ -173,7 +183,7 @@ def shrink(fmt: str, folder: Path, how: str) -> dict[str, Any]:
         else:
             write_tiff(victim, smaller, fmt)
     try:
-        stack.extract_patch(0, None, end, size)
+        read()
     except stackio.ReadError as exc:
         return {"outcome": "error", "type": type(exc).__name__, "message": str(exc)}
     except Exception as exc:
@@ -181,7 +191,7 @@ def shrink(fmt: str, folder: Path, how: str) -> dict[str, Any]:
     return {"outcome": "read"}
 
 
-def shrink_all(fmt: str, folder: Path) -> dict[str, Any]:
+def shrink_all(fmt: str, folder: Path, batched: bool = False) -> dict[str, Any]:
     """`shrink` truncating and re-saving, with whole-file maps and with windows (see `stackio.readmode`)."""
     import stackio
 
@@ -191,7 +201,7 @@ def shrink_all(fmt: str, folder: Path) -> dict[str, Any]:
         for how in ("truncate", "resave"):
             where = folder / f"{reads}-{how}"
             where.mkdir()
-            results[f"{reads} {how}"] = shrink(fmt, where, how)
+            results[f"{reads} {how}"] = shrink(fmt, where, how, batched)
     return results
 
 
@@ -297,8 +307,8 @@ def chdir(fmt: str, folder: Path) -> dict[str, Any]:
 
 def main() -> None:
     scenario, fmt, folder = sys.argv[1], sys.argv[2], Path(sys.argv[3]).resolve()
-    if scenario == "shrink":
-        result = shrink_all(fmt, folder)
+    if scenario in ("shrink", "shrink-batch"):
+        result = shrink_all(fmt, folder, batched=scenario == "shrink-batch")
     elif scenario == "many":
         result = many(fmt, folder)
     elif scenario == "chdir":

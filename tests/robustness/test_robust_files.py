@@ -46,6 +46,17 @@ def test_a_file_shrinking_under_an_open_stack_is_a_read_error(fmt: str, tmp_path
         assert "shrank" in result["message"] and str(tmp_path) in result["message"], (case, result)
 
 
+@pytest.mark.parametrize("fmt", SHRINK_FORMATS)
+def test_a_file_shrinking_between_batches_is_a_read_error(fmt: str, tmp_path: Path) -> None:
+    results = run("shrink-batch", fmt, tmp_path)
+    assert set(results) == {"map truncate", "map resave", "window truncate", "window resave"}
+    for case, result in results.items():
+        assert result["outcome"] == "error", (case, result)
+        assert result["type"] == "FileAccessError", (case, result)
+        assert "the file changed since it was opened" in result["message"], (case, result)
+        assert "shrank" in result["message"] and str(tmp_path) in result["message"], (case, result)
+
+
 @pytest.mark.parametrize("fmt", MANY_FORMATS)
 def test_more_stacks_than_the_descriptor_limit_all_read(fmt: str, tmp_path: Path) -> None:
     result = run("many", fmt, tmp_path)
