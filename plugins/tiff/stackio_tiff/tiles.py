@@ -13,14 +13,15 @@ the same arguments, without tifffile's per-segment bookkeeping. Any segment it d
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 import numpy as np
 from stackio.memory import SEGMENT_CHECK_BYTES, ensure_segment_fits
 
-from .files import Leased
+from .files import POOL
 
 if TYPE_CHECKING:
     from stackio.openfiles import OpenFile
@@ -49,6 +50,9 @@ class Direct:
     unpredict: Callable[..., Any] | None
     #: The page's (length, width) and samples per segment pixel: the shape of each segment follows.
     image: tuple[int, int, int]
+    #: A tile's shape (depth, length, width, samples) and decoded bytes (0 for strips).
+    tile: tuple[int, int, int, int] = (0, 0, 0, 0)
+    tile_bytes: int = 0
 
     @classmethod
     def of(cls, keyframe: Any) -> Direct | None:
@@ -78,7 +82,11 @@ class Direct:
             return None
         samples = keyframe.samplesperpixel if keyframe.planarconfig == 1 else 1
         file_dtype = np.dtype(stored).newbyteorder(keyframe.parent.byteorder)
-        return cls(decompress, file_dtype, unpredict, (keyframe.imagelength, keyframe.imagewidth, samples))
+        image = (keyframe.imagelength, keyframe.imagewidth, samples)
+        if not keyframe.is_tiled:
+            return cls(decompress, file_dtype, unpredict, image)
+        tile = (keyframe.tiledepth, keyframe.tilelength, keyframe.tilewidth, samples)
+        return cls(decompress, file_dtype, unpredict, image, tile, math.prod(tile) * file_dtype.itemsize)
 
 
 def origin(codec: Codec, index: int) -> tuple[int, int, int, int]:
@@ -94,13 +102,14 @@ def decode(codec: Codec, data: bytes | memoryview, index: int, jpegtables: bytes
     """Segment `index` from its bytes, as (depth, length, width, samples) in native byte order."""
     direct = codec.direct
     if direct is not None:
-        sd, sy, sx = codec.segment
-        length, width, samples = direct.image
         if codec.tiled:
-            shape: tuple[int, ...] = (sd, sy, sx, samples)
+            shape: tuple[int, ...] = direct.tile
+            size = direct.tile_bytes
         else:  # the last strip stops at the image's end
+            sy = codec.segment[1]
+            length, width, samples = direct.image
             shape = (1, min(sy, length - index % codec.grid[2] * sy), width, samples)
-        size = shape[0] * shape[1] * shape[2] * shape[3] * direct.file_dtype.itemsize
+            size = shape[1] * width * samples * direct.file_dtype.itemsize
         # told the size, as tifffile tells it: a frame claiming more cannot allocate more (a decompression bomb)
         raw = direct.decompress(data, out=size)
         if len(raw) == size:
@@ -118,12 +127,15 @@ def decode(codec: Codec, data: bytes | memoryview, index: int, jpegtables: bytes
     return decoded
 
 
-def runs(places: Sequence[tuple[int, int, int]]) -> list[tuple[int, int, list[tuple[int, int, int]]]]:
-    """(offset, count, index) of segments grouped into reads: (start, end, members), in file order."""
-    ordered = sorted(places)
-    out: list[tuple[int, int, list[tuple[int, int, int]]]] = []
-    for place in ordered:
-        offset, count, _ = place
+Place = TypeVar("Place", bound=tuple[Any, ...])
+
+
+def runs(places: Sequence[Place]) -> list[tuple[int, int, list[Place]]]:
+    """Segments (tuples starting with offset and count) grouped into reads: (start, end, members), in
+    file order."""
+    out: list[tuple[int, int, list[Place]]] = []
+    for place in sorted(places):
+        offset, count = place[0], place[1]
         if out:
             start, end, members = out[-1]
             if offset - end <= GAP_BYTES and offset >= start and max(end, offset + count) - start <= RUN_BYTES:
@@ -145,13 +157,15 @@ def read_plane(
     (s0, s1), (d0, d1), (y0, y1), (x0, x1), _ = region
     sd, sy, sx = codec.segment
     _, nd, ny, nx = codec.grid
-    if codec.tiled:
+    tiled = codec.tiled
+    if tiled:
         ds, xs = range(d0 // sd, (d1 - 1) // sd + 1), range(x0 // sx, (x1 - 1) // sx + 1)
     else:
-        ds, xs = range(d0, d1), range(1)
+        ds, xs, sd = range(d0, d1), range(1), 1
     ys = range(y0 // sy, (y1 - 1) // sy + 1)
     offsets, counts = plane.offsets, plane.counts
-    places: list[tuple[int, int, int]] = []
+    # (offset, count, index, where it starts in the page)
+    places: list[tuple[int, int, int, tuple[int, int, int, int]]] = []
     for s in range(s0, s1):
         for d in ds:
             for y in ys:
@@ -160,51 +174,42 @@ def read_plane(
                     index = base + x
                     offset, count = offsets[index], counts[index]
                     if offset == 0 or count == 0:  # a segment never written: the page's no-data value
-                        _paste(out, codec.nodata, origin(codec, index), _extent(codec), region)
+                        _paste(out, codec.nodata, (s, d * sd, y * sy, x * sx), _extent(codec), region)
                     else:
-                        places.append((offset, count, index))
+                        places.append((offset, count, index, (s, d * sd, y * sy, x * sx)))
     if not places:
         return
-    segment_bytes = sd * sy * sx * codec.shaped[4] * out.dtype.itemsize
+    segment_bytes = codec.segment[0] * sy * sx * codec.shaped[4] * out.dtype.itemsize
     if segment_bytes >= SEGMENT_CHECK_BYTES:  # (below it the check returns at once; its message costs more)
         ensure_segment_fits(
             segment_bytes,
             plane.file.path,
-            f"one {'tile' if codec.tiled else 'strip'} of {sy}x{sx} pixels",
+            f"one {'tile' if tiled else 'strip'} of {sy}x{sx} pixels",
             "re-save it with smaller tiles, e.g. tifffile.imwrite(path, data, tile=(512, 512), compression=...)",
         )
-    if file is None:
-        with Leased(plane.file) as leased:
-            _decode_places(plane, places, region, out, stats, leased)
-    else:
-        _decode_places(plane, places, region, out, stats, file)
-
-
-def _decode_places(
-    plane: Plane,
-    places: list[tuple[int, int, int]],
-    region: list[tuple[int, int]],
-    out: np.ndarray,
-    stats: ReadStats,
-    file: OpenFile,
-) -> None:
-    codec, tables = plane.codec, plane.jpegtables
-    if len(places) == 1:
-        ((offset, count, index),) = places
-        tile = decode(codec, file.read_bytes(offset, count), index, tables)
-        stats.bytes_read += count
-        stats.segments_decoded += 1
-        _paste(out, tile, origin(codec, index), tile.shape, region)
-        return
-    for start, end, members in runs(places):
-        data = file.read_bytes(start, end - start)
-        stats.bytes_read += end - start
-        whole = len(members) == 1
-        view = memoryview(data)
-        for offset, count, index in members:
-            tile = decode(codec, data if whole else view[offset - start : offset - start + count], index, tables)
+    leased = POOL.acquire(plane.file) if file is None else None
+    try:
+        source: Any = file if leased is None else leased
+        tables = plane.jpegtables
+        if len(places) == 1:
+            ((offset, count, index, at),) = places
+            tile = decode(codec, source.read_bytes(offset, count), index, tables)
+            stats.bytes_read += count
             stats.segments_decoded += 1
-            _paste(out, tile, origin(codec, index), tile.shape, region)
+            _paste(out, tile, at, tile.shape, region)
+            return
+        for start, end, members in runs(places):
+            data = source.read_bytes(start, end - start)
+            stats.bytes_read += end - start
+            whole = len(members) == 1
+            view = memoryview(data)
+            for offset, count, index, at in members:
+                tile = decode(codec, data if whole else view[offset - start : offset - start + count], index, tables)
+                stats.segments_decoded += 1
+                _paste(out, tile, at, tile.shape, region)
+    finally:
+        if leased is not None:
+            POOL.release(leased)
 
 
 def _extent(codec: Codec) -> tuple[int, int, int]:
