@@ -2,13 +2,14 @@
 
 Thousands of lazy stacks can be open at once (a folder of files, a dataset of many files); one
 descriptor or memory map held per stack would exhaust the process's limit (``ulimit -n``). Readers
-name a file by its `FileKey` and lease it from `POOL` for one read; beyond the pool's limit the least
-recently used files are closed (once no read holds them) and reopened on their next read.
+name a file by its `FileKey` and lease it from `POOL` for one read (a `FileRef` keeps the file it got and
+leases it again without the pool's lock); beyond the pool's limit the least recently used files are
+closed (once no read holds them) and reopened on their next read.
 
 Every read first checks that the file is the one the reader parsed (same size and modification
-time), so a file truncated or re-saved under an open stack is a `ReadError` saying so, never stale
-offsets or a SIGBUS from touching pages past its new end. How raw pixels are reached, a whole-file
-map or a window per read, is `readmode`'s choice.
+time, one ``fstat``), so a file truncated or re-saved under an open stack is a `ReadError` saying so,
+never stale offsets or a SIGBUS from touching pages past its new end. How raw pixels are reached, a
+whole-file map or a window per read, is `readmode`'s choice.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import stat
 import threading
 from collections import OrderedDict, deque
 from collections.abc import Callable, Hashable, Sequence
-from typing import Any, Protocol, TypeVar, overload
+from typing import Any, Generic, TypeVar, overload
 
 import attrs
 import numpy as np
@@ -133,39 +134,111 @@ def _region(shape: Sequence[int], key: Any) -> Region:
     return region
 
 
-class OpenFile:
+class Pooled:
+    """What the pool holds (an `OpenFile`, or a format library's reader of one file): it counts the reads
+    holding it, and closes once the pool has let go of it (`retired`) and no read holds it.
+
+    Reads are counted in a list, whose ``append`` and ``pop`` are atomic, so a `FileRef` leases without
+    the pool's lock: a read counts itself before it looks at `retired`, and the pool sets `retired` before
+    it looks at the count, so whichever comes second sees the other (the read then asks the pool again,
+    or the pool leaves the closing to the read's `unlease`).
+    """
+
+    #: Descriptors it holds open.
+    descriptors: int = 1
+
+    def __init__(self) -> None:
+        self._reads: list[None] = []
+        #: Whether the pool has let go of it (it closes when the last read ends).
+        self.retired = False
+        #: Read since the pool last passed it over (a second chance before it is closed for its descriptor).
+        self.used = True
+        self._unclosed: list[None] = [None]  # taken by the one `close_once` that closes it
+
+    @property
+    def leases(self) -> int:
+        """Reads holding it now."""
+        return len(self._reads)
+
+    def lease(self) -> bool:
+        """Hold it for a read, unless the pool has let go of it (False: ask the pool again)."""
+        self._reads.append(None)
+        if self.retired:
+            self.unlease()
+            return False
+        self.used = True
+        return True
+
+    def unlease(self) -> None:
+        """End a read; the last read of a retired file closes it."""
+        self._reads.pop()
+        if self.retired and not self._reads:
+            self.close_once()
+
+    def close_once(self) -> None:
+        """`close()`, the first time only (a read ending and the pool may both find it done)."""
+        try:
+            self._unclosed.pop()
+        except IndexError:
+            return
+        self.close()
+
+    def forsake(self) -> None:
+        """In a forked child: never to be read or closed here (it is the parent's)."""
+        self.retired = True
+        self._unclosed.clear()
+
+    def close(self) -> None:
+        """Release what it holds (called once, by `close_once`)."""
+
+
+#: Whole-array views an `OpenFile` keeps per (offset, shape, dtype); then it starts over.
+VIEWS_KEPT = 1024
+
+
+class OpenFile(Pooled):
     """One open file of the pool: an OS descriptor, and a whole-file map when reads use one.
 
-    Leased from `FilePool.acquire` for a read and given back with `FilePool.release`.
+    Leased from `FilePool.acquire` (or a `FileRef`) for a read and given back with `FilePool.release`.
     """
 
     def __init__(self, key: FileKey, fd: int, windows: bool) -> None:
+        super().__init__()
         self.key = key
         self.fd = fd
         #: Whether raw reads map a window each (see `readmode`) rather than the whole file once.
         self.windows = windows
+        self._size = key.size
+        self._mtime_ns = key.mtime_ns
         self._map: mmap.mmap | None = None
         self._lock = threading.Lock()
-        #: Reads holding the file, and whether the pool has let go of it (closed when the last read ends).
-        self.leases = 0
-        self.retired = False
+        #: Views of the map as whole arrays, checked to lie inside the file as its key describes it, with
+        #: the native dtype a read copies them to: building one costs more than the copy of a small patch.
+        self._views: dict[tuple[int, Any, Any], tuple[np.ndarray, np.dtype]] = {}
 
     @property
-    def descriptors(self) -> int:
+    def descriptors(self) -> int:  # type: ignore[override]
         return _MAPPED_DESCRIPTORS if self._map is not None else 1
 
     def check(self, end: int) -> None:
         """Refuse a read of bytes up to `end` if the file changed since its key was made, or is too short."""
         st = os.fstat(self.fd)
+        if st.st_size != self._size or st.st_mtime_ns != self._mtime_ns:
+            self._refuse_changed(st)
+        if end > st.st_size:
+            self._refuse_short(end, st.st_size)
+
+    def _refuse_changed(self, st: os.stat_result) -> None:
         how = self.key.changed(st)
         if how is not None:
             raise changed_error(self.key, how)
-        if end > st.st_size:
-            raise ReadError(
-                f"{self.key.path}: a read needs bytes up to {end} but the file has {st.st_size}; "
-                "the file is truncated or corrupt",
-                source=self.key.path,
-            )
+
+    def _refuse_short(self, end: int, size: int) -> None:
+        raise ReadError(
+            f"{self.key.path}: a read needs bytes up to {end} but the file has {size}; "
+            "the file is truncated or corrupt",
+            source=self.key.path,
+        )
 
     def read_bytes(self, offset: int, count: int) -> bytes:
         """`count` bytes at `offset` (``pread``: no map, no signal if the file shrinks meanwhile)."""
@@ -179,18 +252,52 @@ class OpenFile:
         self,
         offset: int,
         shape: Sequence[int],
-        dtype: np.dtype,
+        dtype: np.dtype | str,
         key: Any = (),
         out: np.ndarray | None = None,
     ) -> np.ndarray:
         """``ndarray(shape, dtype, buffer=file, offset=offset)[key]`` for a basic index `key`, copied into
         `out` (which must take its shape) or into a new array in native byte order."""
-        dtype = np.dtype(dtype)
         if self.windows:
-            view, window = self._window(offset, shape, dtype, key)
-        else:
-            self.check(offset + math.prod(shape) * dtype.itemsize)
-            view, window = np.ndarray(tuple(shape), dtype, buffer=self._whole(), offset=offset)[key], None
+            return self._read_window(offset, shape, np.dtype(dtype), key, out)
+        # The file is checked on every read (one fstat), before any byte of the map is touched.
+        st = os.fstat(self.fd)
+        try:
+            found = self._views.get((offset, shape, dtype))
+        except TypeError:  # a shape given as a list
+            shape = tuple(shape)
+            found = self._views.get((offset, shape, dtype))
+        if found is None or st.st_size != self._size or st.st_mtime_ns != self._mtime_ns:
+            found = self._view(st, offset, shape, dtype)
+        whole, native = found
+        if out is None:
+            return np.array(whole[key], dtype=native)
+        np.copyto(out, whole[key])
+        return out
+
+    def _view(
+        self, st: os.stat_result, offset: int, shape: Sequence[int], dtype: np.dtype | str
+    ) -> tuple[np.ndarray, np.dtype]:
+        """The array at `offset` as a view of the whole-file map (kept while the file is as its key says),
+        once the file is checked to be unchanged and to hold it all."""
+        unchanged = st.st_size == self._size and st.st_mtime_ns == self._mtime_ns
+        if not unchanged:
+            self._refuse_changed(st)
+        file_dtype = np.dtype(dtype)
+        end = offset + math.prod(shape) * file_dtype.itemsize
+        if end > st.st_size:
+            self._refuse_short(end, st.st_size)
+        found = np.ndarray(tuple(shape), file_dtype, buffer=self._whole(), offset=offset), file_dtype.newbyteorder("=")
+        if unchanged:
+            if len(self._views) >= VIEWS_KEPT:
+                self._views.clear()
+            self._views[(offset, tuple(shape) if type(shape) is not tuple else shape, dtype)] = found
+        return found
+
+    def _read_window(
+        self, offset: int, shape: Sequence[int], dtype: np.dtype, key: Any, out: np.ndarray | None
+    ) -> np.ndarray:
+        view, window = self._window(offset, shape, dtype, key)
         try:
             if out is None:
                 out = np.array(view, dtype=dtype.newbyteorder("="), copy=True)
@@ -258,6 +365,7 @@ class OpenFile:
         return np.ndarray(out_shape, dtype, buffer=window, offset=first - begin, strides=view_strides), window
 
     def close(self) -> None:
+        self._views.clear()
         mapped, self._map = self._map, None
         if mapped is not None:
             try:
@@ -270,26 +378,13 @@ class OpenFile:
             pass
 
 
-class Pooled(Protocol):
-    """What the pool holds: an `OpenFile`, or a format library's open reader (see `FilePool.acquire`)."""
-
-    #: Reads holding it, and whether the pool has let go of it (it closes when the last read ends).
-    leases: int
-    retired: bool
-
-    @property
-    def descriptors(self) -> int:
-        """Descriptors it holds open."""
-        ...
-
-    def close(self) -> None: ...
-
-
 class FilePool:
     """An LRU of open files holding at most `limit` descriptors (see `default_limit`); thread-safe.
 
     Files in use when they fall out of the pool close when their last read ends, so a read never
-    loses its file, and the pool may exceed its limit by the files being read at that moment.
+    loses its file, and the pool may exceed its limit by the files being read at that moment. Reads
+    through a `FileRef` do not reorder the LRU (that would take the lock); they mark the file used
+    instead, and a used file is passed over once before it is closed (the "clock" approximation).
     """
 
     def __init__(self, limit: int | None = None) -> None:
@@ -322,9 +417,9 @@ class FilePool:
         """
         with self._lock:
             found = self._files.get(key)
-            if found is not None:
+            if found is not None:  # in the pool, so not retired: no need to check as `lease` does
                 self._files.move_to_end(key)
-                found.leases += 1
+                found._reads.append(None)
                 return found
         # outside the lock: an open can block on a slow or remote disk
         opened = self._open(key) if opener is None else opener()
@@ -337,17 +432,14 @@ class FilePool:
                 found = self._files[key] = opened
                 self.opened += 1
                 spare += self._trim(keep=key)
-            found.leases += 1
+            found._reads.append(None)
         for file in spare:
-            file.close()
+            file.close_once()
         return found
 
     def release(self, file: Pooled) -> None:
-        with self._lock:
-            file.leases -= 1
-            done = file.retired and file.leases == 0
-        if done:
-            file.close()
+        """End a read of `file` (from `acquire`); no lock is needed (see `Pooled`)."""
+        file.unlease()
 
     def _defer(self, method: Callable[[Any], None], arg: Any) -> bool:
         """Whether this call came from inside one of this thread's locked blocks and was put off."""
@@ -372,7 +464,7 @@ class FilePool:
             gone = [self._retire(k) for k in [k for k in self._files if _path_of(k) == path]]
         for file in gone:
             if file is not None:
-                file.close()
+                file.close_once()
         self._run_deferred()
 
     def discard(self, key: Hashable) -> None:
@@ -382,7 +474,7 @@ class FilePool:
         with self._lock:
             file = self._retire(key) if key in self._files else None
         if file is not None:
-            file.close()
+            file.close_once()
         self._run_deferred()
 
     def clear(self) -> None:
@@ -390,7 +482,7 @@ class FilePool:
             gone = [self._retire(k) for k in list(self._files)]
         for file in gone:
             if file is not None:
-                file.close()
+                file.close_once()
 
     def after_fork(self) -> None:
         """A forked child starts with a free lock and no open file: those of the parent are kept alive
@@ -398,6 +490,8 @@ class FilePool:
         their locks may be held by a parent's thread); the child opens its own on its first reads."""
         self._lock = threading.RLock()
         self._deferred.clear()
+        for file in self._files.values():
+            file.forsake()  # a `FileRef` holding it asks the pool again
         forksafe.inherit(*self._files.values())
         self._files.clear()
 
@@ -419,24 +513,33 @@ class FilePool:
             raise
 
     def _retire(self, key: Hashable) -> Any:
-        """Take `key` out of the pool; the file, if no read holds it (to be closed outside the lock)."""
+        """Take `key` out of the pool; the file, if no read holds it (to be closed outside the lock).
+
+        `retired` is set before the reads are counted: see `Pooled`."""
         file = self._files.pop(key)
         file.retired = True
-        return file if file.leases == 0 else None
+        return file if not file._reads else None
 
     def _trim(self, keep: Hashable) -> list[Any]:
+        """Retire the least recently used files until the pool is within its limit; a file read since
+        the pool last passed it over is moved to the recent end once instead."""
         limit = self.limit or default_limit()
         held = sum(f.descriptors for f in self._files.values())
-        gone: list[OpenFile] = []
-        for key in list(self._files):
-            if held <= limit:
-                break
-            if key == keep:
-                continue
-            held -= self._files[key].descriptors
-            file = self._retire(key)
-            if file is not None:
-                gone.append(file)
+        gone: list[Any] = []
+        for second_chances in (True, False):
+            for key in list(self._files):
+                if held <= limit:
+                    return gone
+                if key == keep:
+                    continue
+                file = self._files[key]
+                if second_chances and file.used:
+                    file.used = False
+                    self._files.move_to_end(key)
+                    continue
+                held -= file.descriptors
+                if self._retire(key) is not None:
+                    gone.append(file)
         return gone
 
 
@@ -451,6 +554,67 @@ def _path_of(key: Hashable) -> str | None:
 #: The process-wide pool every reader uses.
 POOL = FilePool()
 forksafe.track(POOL)
+
+
+class FileRef(Generic[P]):
+    """A reader's way to one file of a pool (`POOL` unless given): it keeps the open file it last got and
+    leases that again without the pool's lock for as long as the pool keeps it open, else asks the pool.
+
+    ``file = ref.acquire()`` ... ``file.unlease()``, or `read_array` / `read_bytes` in one call. A
+    `FileKey` needs no opener; any other key needs the `opener` `FilePool.acquire` takes.
+    """
+
+    __slots__ = ("_file", "key", "opener", "pool")
+
+    @overload
+    def __init__(self: FileRef[OpenFile], key: FileKey, opener: None = None, pool: FilePool | None = None) -> None: ...
+
+    @overload
+    def __init__(self: FileRef[P], key: Hashable, opener: Callable[[], P], pool: FilePool | None = None) -> None: ...
+
+    def __init__(self, key: Any, opener: Callable[[], Any] | None = None, pool: FilePool | None = None) -> None:
+        self.key = key
+        self.opener = opener
+        self.pool = POOL if pool is None else pool
+        self._file: Any = None
+
+    def acquire(self) -> P:
+        """The open file, held for a read until its `unlease()`."""
+        file = self._file
+        if file is None or not file.lease():
+            file = self._file = self._acquire()
+        return file
+
+    def _acquire(self) -> Any:
+        return self.pool.acquire(self.key) if self.opener is None else self.pool.acquire(self.key, self.opener)
+
+    def read_array(
+        self: FileRef[OpenFile],
+        offset: int,
+        shape: Sequence[int],
+        dtype: np.dtype | str,
+        key: Any = (),
+        out: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """`OpenFile.read_array`, leased for the call."""
+        file = self._file
+        if file is None or not file.lease():
+            file = self._file = self._acquire()
+        try:
+            return file.read_array(offset, shape, dtype, key, out)
+        finally:
+            file.unlease()
+
+    def read_bytes(self: FileRef[OpenFile], offset: int, count: int) -> bytes:
+        """`OpenFile.read_bytes`, leased for the call."""
+        file = self.acquire()
+        try:
+            return file.read_bytes(offset, count)
+        finally:
+            file.unlease()
+
+    def __reduce__(self) -> tuple[Any, ...]:  # the open file stays behind; a copy asks the pool anew
+        return (FileRef, (self.key, self.opener))
 
 
 class Leased:
@@ -492,16 +656,17 @@ class RawArrayReader:
         self.raw = raw
         self.shape = raw.shape
         self.ndim = len(raw.shape)
-        self.dtype = np.dtype(raw.dtype).newbyteorder("=")
+        self.file_dtype = np.dtype(raw.dtype)
+        self.dtype = self.file_dtype.newbyteorder("=")
+        self._file = FileRef(raw.file)
 
     def __getitem__(self, key: Any) -> np.ndarray:
         raw = self.raw
-        with Leased(raw.file) as file:
-            if not raw.fortran_order:
-                return file.read_array(raw.offset, raw.shape, np.dtype(raw.dtype), key)
-            # Fortran order is the C order of the reversed shape: read that, give back its transpose.
-            full = tuple(slice(a, a + n * s, s) if not d else a for a, n, s, d in _region(raw.shape, key))
-            return file.read_array(raw.offset, raw.shape[::-1], np.dtype(raw.dtype), full[::-1]).T
+        if not raw.fortran_order:
+            return self._file.read_array(raw.offset, raw.shape, self.file_dtype, key)
+        # Fortran order is the C order of the reversed shape: read that, give back its transpose.
+        full = tuple(slice(a, a + n * s, s) if not d else a for a, n, s, d in _region(raw.shape, key))
+        return self._file.read_array(raw.offset, raw.shape[::-1], self.file_dtype, full[::-1]).T
 
     def close(self) -> None:
         POOL.forget(self.raw.file.path)

@@ -118,6 +118,19 @@ def _whole(value: Any, what: str, source: str) -> int:
         raise PatchBoundsError(f"{source}: {what} must be whole numbers, not {value!r}", source=source) from None
 
 
+def _whole_numbers(values: tuple[Any, ...]) -> tuple[int, ...] | None:
+    """`values` as ints if each is an int or a numpy integer (never a bool); None if any is not."""
+    out = []
+    for value in values:
+        if type(value) is int:
+            out.append(value)
+        elif isinstance(value, np.integer):
+            out.append(int(value))
+        else:
+            return None
+    return tuple(out)
+
+
 @attrs.frozen
 class PatchPlan:
     """Where a layout's axes sit in its original array: everything a read derives from the layout."""
@@ -246,22 +259,26 @@ class PatchPlan:
             return None
         key = list(self.whole_key)
         shape = list(self.block_shape)
-        # 2-D and 3-D requests of plain ints are checked inline: a loop over the axes costs more than the read
-        plain = False
+        # 2-D and 3-D requests are checked inline: a loop over the axes costs more than the read. Numpy
+        # integers are whole numbers too; anything else (floats, strings, bools) is for the general path,
+        # which refuses it.
         if n == 2:
             (y, x), (h, w) = coords, patch_size
-            if type(y) is int and type(x) is int and type(h) is int and type(w) is int:
-                ey, ex = self.spatial_shape
-                if y < 0 or x < 0 or h < 1 or w < 1 or y + h > ey or x + w > ex:
+            if not (type(y) is int and type(x) is int and type(h) is int and type(w) is int):
+                found = _whole_numbers((y, x, h, w))
+                if found is None:
                     return None
-                py, px = positions
-                by, bx = self.block_spatial
-                key[py], key[px] = slice(y, y + h), slice(x, x + w)
-                shape[by], shape[bx] = h, w
-                plain = True
+                y, x, h, w = found
+            ey, ex = self.spatial_shape
+            if y < 0 or x < 0 or h < 1 or w < 1 or y + h > ey or x + w > ex:
+                return None
+            py, px = positions
+            by, bx = self.block_spatial
+            key[py], key[px] = slice(y, y + h), slice(x, x + w)
+            shape[by], shape[bx] = h, w
         elif n == 3:
             (z, y, x), (d, h, w) = coords, patch_size
-            if (
+            if not (
                 type(z) is int
                 and type(y) is int
                 and type(x) is int
@@ -269,22 +286,24 @@ class PatchPlan:
                 and type(h) is int
                 and type(w) is int
             ):
-                ez, ey, ex = self.spatial_shape
-                if z < 0 or y < 0 or x < 0 or d < 1 or h < 1 or w < 1 or z + d > ez or y + h > ey or x + w > ex:
+                found = _whole_numbers((z, y, x, d, h, w))
+                if found is None:
                     return None
-                pz, py, px = positions
-                bz, by, bx = self.block_spatial
-                key[pz], key[py], key[px] = slice(z, z + d), slice(y, y + h), slice(x, x + w)
-                shape[bz], shape[by], shape[bx] = d, h, w
-                plain = True
-        if not plain:
+                z, y, x, d, h, w = found
+            ez, ey, ex = self.spatial_shape
+            if z < 0 or y < 0 or x < 0 or d < 1 or h < 1 or w < 1 or z + d > ez or y + h > ey or x + w > ex:
+                return None
+            pz, py, px = positions
+            bz, by, bx = self.block_spatial
+            key[pz], key[py], key[px] = slice(z, z + d), slice(y, y + h), slice(x, x + w)
+            shape[bz], shape[by], shape[bx] = d, h, w
+        else:
+            found = _whole_numbers((*coords, *patch_size))
+            if found is None:
+                return None
             for pos, at, start, size, extent in zip(
-                positions, self.block_spatial, coords, patch_size, self.spatial_shape, strict=True
+                positions, self.block_spatial, found[:n], found[n:], self.spatial_shape, strict=True
             ):
-                if type(start) is not int or type(size) is not int:
-                    if not isinstance(start, np.integer) or not isinstance(size, np.integer):
-                        return None  # the general path refuses floats, strings and bools
-                    start, size = int(start), int(size)
                 if start < 0 or size < 1 or start + size > extent:
                     return None
                 key[pos] = slice(start, start + size)
@@ -299,14 +318,14 @@ class PatchPlan:
         if type(block) is not np.ndarray:
             block = np.asarray(block)
         expected = tuple(shape)
-        if block.shape != expected or block.dtype != dtype:
+        if block.shape != expected or (block.dtype is not dtype and block.dtype != dtype):
             block = checked(block, expected, dtype, source)
         # `arrange`, inline
         fresh = block.base is None
         if self.transpose is not None:
             block = block.transpose(self.transpose)
         if self.channel_position is None:
-            block = block[np.newaxis]
+            block = block[None]
         if not fresh:
             return block.copy()
         return block if block.flags.c_contiguous else np.ascontiguousarray(block)

@@ -307,6 +307,10 @@ class OnDemand:
     `close()` takes effect at once for new reads; reads under way finish first. Pickles closed.
     A forked child starts closed (the parent's value is never closed there), unless `inherited`
     says the value is plain data the child may keep (its copy of an in-memory array).
+
+    A read of the open value takes no lock: reads are counted in a list (``append`` and ``pop`` are
+    atomic), a read counts itself before it looks at the value, and `close()` drops the value before it
+    looks at the count, so a closing either sees the read or the read sees no value (and opens anew).
     """
 
     def __init__(self, opener: Callable[[], Any], source: str, *, inherited: bool = False) -> None:
@@ -316,15 +320,20 @@ class OnDemand:
         self._value: Any = None
         self._finalizer: weakref.finalize | None = None
         self._lock = threading.Lock()
-        #: Reads under way, and closings that wait for them to end.
-        self._active = 0
+        #: Reads under way (one item each), and closings that wait for them to end.
+        self._reads: list[None] = []
         self._deferred: list[weakref.finalize] = []
         forksafe.track(self)
+
+    @property
+    def _active(self) -> int:
+        """Reads under way."""
+        return len(self._reads)
 
     def after_fork(self) -> None:
         """In a forked child: a free lock, no reads under way, and (unless kept) the parent's value forgotten."""
         self._lock = threading.Lock()
-        self._active = 0
+        self._reads = []
         deferred, self._deferred = self._deferred, []
         for finalizer in deferred:  # closings that waited for the parent's reads, whose threads are gone
             forksafe.inherit(finalizer.detach())
@@ -338,6 +347,17 @@ class OnDemand:
 
     def acquire(self) -> Any:
         """The open value (opened now if need be), counted as in use until `release()`."""
+        self._reads.append(None)  # counted before the value is looked at: see the class's docstring
+        value = self._value
+        if value is None:
+            try:
+                value = self._open()
+            except BaseException:
+                self.release()
+                raise
+        return value
+
+    def _open(self) -> Any:
         with self._lock:
             if self._value is None:
                 try:
@@ -352,16 +372,20 @@ class OnDemand:
                     )
                 self._finalizer = weakref.finalize(self, _close_reader, value)
                 self._value = value
-            self._active += 1
             return self._value
 
     def release(self) -> None:
-        with self._lock:
-            self._active -= 1
-            deferred = self._deferred if self._active == 0 else []
-            if deferred:
-                self._deferred = []
-        for finalizer in deferred:
+        self._reads.pop()
+        if self._deferred and not self._reads:
+            self._close_deferred()
+
+    def _close_deferred(self) -> None:
+        """Run the closings put off while reads were under way, if none is now (each runs once: popped)."""
+        while not self._reads:
+            try:
+                finalizer = self._deferred.pop()
+            except IndexError:
+                return
             finalizer()
 
     def close(self) -> None:
@@ -369,10 +393,9 @@ class OnDemand:
             finalizer, self._finalizer, self._value = self._finalizer, None, None
             if finalizer is None:
                 return
-            if self._active:
-                self._deferred.append(finalizer)
-                return
-        finalizer()
+            # put off first, then look at the reads: a read ending meanwhile finds it and closes it
+            self._deferred.append(finalizer)
+        self._close_deferred()
 
     def __getstate__(self) -> dict[str, Any]:
         return {"opener": self.opener, "source": self.source, "inherited": self.inherited}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import threading
@@ -10,7 +11,7 @@ from typing import Any
 
 import attrs
 import numpy as np
-from stackio.openfiles import POOL
+from stackio.openfiles import POOL, FileRef, Pooled
 
 from .files import Rect, open_reader
 from .pixels import GRAY, RGB
@@ -74,7 +75,7 @@ def _indices(key: Any, size: int, axis: str) -> tuple[range, bool]:
 _arrays = itertools.count()
 
 
-class CziHandle:
+class CziHandle(Pooled):
     """The pylibCZIrw reader of one `CziArray`, held in the core's bounded pool of open files
     (`stackio.openfiles`): closed when the pool needs its descriptor, reopened on the next read. Its
     lock serialises reads (a libCZI reader is not thread-safe)."""
@@ -82,11 +83,10 @@ class CziHandle:
     descriptors = 1
 
     def __init__(self, plan: CziPlan) -> None:
+        super().__init__()
         self.reader: Any = open_reader(plan.path, plan.cache_mb)
         self.roi = RoiReader(self.reader, plan.pixel_type, plan.scene, (plan.background,) * 3)
         self.lock = threading.Lock()
-        self.leases = 0
-        self.retired = False
 
     def close(self) -> None:
         with self.lock:
@@ -111,7 +111,9 @@ class CziArray:
         self._closed = False
         # The pool's key: this array's own reader (its cache is per stack); opened now, so a bad file fails here.
         self._key = (plan.path if is_url(plan.path) else os.path.abspath(plan.path), next(_arrays))
-        POOL.release(self._handle())
+        # the opener holds the plan, not the array: the array must not keep itself alive (its finalizer)
+        self._file = FileRef(self._key, functools.partial(CziHandle, plan))
+        self._handle().unlease()
         weakref.finalize(self, POOL.discard, self._key)
         #: What per-image metadata reads keep while the file is open (see `image_meta`).
         self.cache: dict[str, Any] = {}
@@ -124,14 +126,14 @@ class CziArray:
         POOL.discard(self._key)
 
     def _handle(self) -> CziHandle:
-        plan = self.plan
-        return POOL.acquire(self._key, lambda: CziHandle(plan))
+        """The open reader, held for a read until its `unlease()`."""
+        return self._file.acquire()
 
     @property
     def _reader(self) -> Any:
         """The pylibCZIrw reader now in use (for tests and inspection)."""
         handle = self._handle()
-        POOL.release(handle)
+        handle.unlease()
         return handle.reader
 
     def _read(self, roi: Rect, plane: dict[str, int]) -> np.ndarray:
@@ -143,7 +145,7 @@ class CziArray:
                 self.reads += 1
                 return handle.roi.read(roi, plane)
         finally:
-            POOL.release(handle)
+            handle.unlease()
 
     def _read_planes(self, roi: Rect, plane: dict[str, int], channels: range, out: np.ndarray) -> None:
         """Grey channels `channels` of one plane position into `out` (channel, y, x), under one lease."""
@@ -159,7 +161,7 @@ class CziArray:
                     self.reads += 1
                     out[k] = read(roi, plane)[..., 0]
         finally:
-            POOL.release(handle)
+            handle.unlease()
 
     def __getitem__(self, key: Any) -> np.ndarray:
         window = self._window(key)

@@ -16,7 +16,7 @@ from typing import Any
 
 import attrs
 import numpy as np
-from stackio.openfiles import POOL, FileKey
+from stackio.openfiles import POOL, FileKey, FileRef
 
 
 @attrs.frozen
@@ -135,6 +135,8 @@ class PlaneReader:
         self._numbers: dict[tuple[int, ...], tuple[int, int]] = {}
         #: The same for batches: the stack file, byte offset and colour component of each (see `_place`).
         self._places: dict[tuple[int, ...], tuple[int, int, int]] = {}
+        #: Per stack file, its way to the core's pool (made on the first read of that file).
+        self._refs: list[FileRef[Any] | None] = [None] * len(plan.files)
 
     # -- files ------------------------------------------------------------------------
 
@@ -147,12 +149,11 @@ class PlaneReader:
         """`image[key]` of one image, (H, W) or (H, W, samples), copied into `out`."""
         plan = self.plan
         file_index = int(plan.file_of[number])
-        self._files_read.add(file_index)
-        file = POOL.acquire(plan.files[file_index])
-        try:
-            file.read_array(int(plan.offset_of[number]), self._image_shape, self.dtype, key, out)
-        finally:
-            POOL.release(file)
+        ref = self._refs[file_index]
+        if ref is None:
+            self._files_read.add(file_index)
+            ref = self._refs[file_index] = FileRef(plan.files[file_index])
+        ref.read_array(int(plan.offset_of[number]), self._image_shape, self.dtype, key, out)
 
     def image(self, number: int) -> np.ndarray:
         """One image's pixels, (H, W) or (H, W, 3), as a new array."""

@@ -8,9 +8,9 @@
 
 Neither imports tifffile: the pages were parsed by `images.py`, and each
 `Codec` carries the page's own decode function. Reads lease their file from
-the core's bounded pool (`stackio.openfiles`), which checks the file has not
-changed before any byte is touched; both stores are safe to use from several
-threads at once.
+the core's bounded pool (`stackio.openfiles`, through a `FileRef` per file),
+which checks the file has not changed before any byte is touched; both stores
+are safe to use from several threads at once.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import attrs
 import numpy as np
 from stackio.forksafe import at_fork
 from stackio.memory import ensure_segment_fits
+from stackio.openfiles import FileRef
 
 from . import tiles
 from .files import POOL, FileKey, Leased
@@ -198,18 +199,20 @@ class MemmapStore:
         self.dtype = self.file_dtype.newbyteorder("=")
         self.ndim = len(self.shape)
         self.stats = ReadStats()
+        self._file = FileRef(file)
 
     def __getitem__(self, key: Any) -> np.ndarray:
-        region: tuple[Any, ...] | None = key if _plain(key, self.ndim) else None
-        ranges = None
-        if region is None:
+        # one copy, in native byte order: the result never pins the file
+        if _plain(key, self.ndim):
+            block = self._file.read_array(self.offset, self.shape, self.file_dtype, key)
+            ranges = None
+        else:
             ranges = _normalize_key(key, self.shape)
             region = tuple(slice(a, b) for a, b, _, _ in ranges)
-        # one copy, in native byte order: the result never pins the file
-        with Leased(self.file) as file:
-            block = file.read_array(self.offset, self.shape, self.file_dtype, region)
-        self.stats.planes_read += 1
-        self.stats.bytes_read += block.nbytes
+            block = self._file.read_array(self.offset, self.shape, self.file_dtype, region)
+        stats = self.stats
+        stats.planes_read += 1
+        stats.bytes_read += block.nbytes
         return block if ranges is None else _finish(block, ranges)
 
     def read_into(self, keys: Sequence[Key], outs: Sequence[np.ndarray]) -> None:
@@ -264,6 +267,9 @@ class PlaneStore:
         strides = [math.prod(self.outer_shape[k + 1 :]) for k in range(len(self.outer_shape))]
         self._plane_base = sum(self.fixed.get(k, 0) * n for k, n in enumerate(strides))
         self._outer_strides = [strides[k] for k in self._outer_dims]
+        #: One `FileRef` per file the planes are in, found by plane (a plane hashes by identity).
+        self._refs: dict[Plane, FileRef[Any]] = {}
+        self._refs_by_file: dict[FileKey, FileRef[Any]] = {}
 
     def plane_indices(self) -> list[int]:
         """Indices (into `planes`) of every plane this store exposes."""
@@ -393,12 +399,17 @@ class PlaneStore:
         """The region of an uncompressed page, copied (into `out` when given, which takes its shape)."""
         codec = plane.codec
         assert codec.raw_dtype is not None
-        with Leased(plane.file) as file:
-            block = file.read_array(
-                plane.offsets[0], codec.shaped, codec.raw_dtype, tuple(slice(a, b) for a, b in region), out
-            )
+        block = self._ref(plane).read_array(
+            plane.offsets[0], codec.shaped, codec.raw_dtype, tuple(slice(a, b) for a, b in region), out
+        )
         self.stats.bytes_read += block.nbytes
         return block
+
+    def _ref(self, plane: Plane) -> FileRef[Any]:
+        ref = self._refs.get(plane)
+        if ref is None:
+            ref = self._refs[plane] = self._refs_by_file.setdefault(plane.file, FileRef(plane.file))
+        return ref
 
     @staticmethod
     def _segments(codec: Codec, region: list[tuple[int, int]]) -> list[int]:
