@@ -151,8 +151,9 @@ class Pooled:
         self._reads: list[None] = []
         #: Whether the pool has let go of it (it closes when the last read ends).
         self.retired = False
-        #: Read since the pool last passed it over (a second chance before it is closed for its descriptor).
-        self.used = True
+        #: Read through a `FileRef` since the pool last passed it over (a second chance before it is
+        #: closed for its descriptor); a file just opened or acquired from the pool is at the recent end.
+        self.used = False
         self._unclosed: list[None] = [None]  # taken by the one `close_once` that closes it
 
     @property
