@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -291,3 +292,59 @@ def test_a_source_is_looked_up_once_when_parsed(tmp_path: Path, tif_like: Path) 
         stackio.load(missing, "YX")
     nul = stackio.Source.parse("a\0b.tif")  # a name no file system can look up is simply not there
     assert not nul.exists and not nul.is_file
+
+
+def _settle(folder: Path) -> int:
+    """Give `folder` a modification time well in the past (as a folder not changed for a while has)."""
+    old = os.stat(folder).st_mtime_ns - 60 * 10**9
+    os.utime(folder, ns=(old, old))
+    return old
+
+
+def test_a_marker_made_after_a_folder_was_looked_at_is_seen(tmp_path: Path) -> None:
+    """The folder's answer is remembered while its stat is unchanged: a marker made later changes it."""
+    from stackio.markers import markers_in
+
+    markers = ("NDTiff.index", "Full resolution/NDTiff.index", "zarr.json")
+    _settle(tmp_path)
+    assert markers_in(tmp_path, markers) == frozenset()
+    assert markers_in(tmp_path, markers) == frozenset()  # remembered
+    (tmp_path / "zarr.json").write_text("{}")
+    assert markers_in(tmp_path, markers) == {"zarr.json"}
+    (tmp_path / "zarr.json").unlink()
+    (tmp_path / "Full resolution").mkdir()
+    _settle(tmp_path / "Full resolution")
+    _settle(tmp_path)
+    assert markers_in(tmp_path, markers) == frozenset()
+    (tmp_path / "Full resolution" / "NDTiff.index").write_bytes(b"")  # inside a subfolder: its stat says so
+    assert markers_in(tmp_path, markers) == {"Full resolution/NDTiff.index"}
+
+
+def test_a_folder_changed_just_now_is_looked_at_again(tmp_path: Path) -> None:
+    """An answer is remembered only for a folder unchanged for a while: a marker made within the file
+    system's timestamp granularity of the look (same modification and change times) is still seen."""
+    from stackio import markers
+
+    fresh, settled = tmp_path / "fresh", tmp_path / "settled"
+    fresh.mkdir()
+    settled.mkdir()
+    _settle(settled)
+    for folder in (fresh, settled):
+        assert markers.markers_in(folder, ("NDTiff.index",)) == frozenset()
+    assert (str(fresh), ("NDTiff.index",)) not in markers._remembered
+    assert (str(settled), ("NDTiff.index",)) in markers._remembered
+
+
+def test_a_tiff_is_read_as_part_of_the_dataset_its_folder_became(tmp_path: Path) -> None:
+    pytest.importorskip("stackio_ndtiff")
+    pytest.importorskip("stackio_tiff")
+    import tifffile
+
+    path = tmp_path / "a.tif"
+    tifffile.imwrite(path, np.zeros((8, 8), np.uint16))
+    _settle(tmp_path)
+    assert stackio.detect(path).format == "tiff"
+    assert stackio.detect(path).format == "tiff"
+    (tmp_path / "NDTiff.index").write_bytes(b"")
+    decision = stackio.detect(path)
+    assert decision.format == "ndtiff" and "inside a ndtiff dataset" in decision.reason

@@ -21,7 +21,6 @@ Before any step, a local path that is neither a folder nor a regular file (a FIF
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ from .errors import ReadError, SourceNotFoundError, UnsupportedFormatError, Vali
 from .files import missing_path_error, require_regular
 from .handles import FormatHandle
 from .hints import KnownFormat, known_by_name, known_format_for
+from .markers import markers_in
 from .registry import Registry
 from .source import Source
 from .verdict import Decision, Status, Verdict
@@ -229,13 +229,9 @@ def _remote_by_content(request: Request, claiming: list[FormatHandle], why: str)
 
 def dataset_of(formats: Iterable[FormatHandle], folder: Path) -> FormatHandle | None:
     """The format owning the files of `folder` by its markers, if any (a few stat calls, no listing)."""
-    return next((e for e in formats if e.spec.owns_files and any(_has(folder, m) for m in e.spec.markers)), None)
-
-
-def _has(folder: Path, marker: str) -> bool:
-    if not any(c in marker for c in "*?["):
-        return os.path.exists(os.path.join(folder, marker))  # os.path: this runs for every file loaded
-    return any(True for _ in folder.glob(marker))
+    owning = [e for e in formats if e.spec.owns_files]
+    found = markers_in(folder, [m for e in owning for m in e.spec.markers])
+    return next((e for e in owning if not found.isdisjoint(e.spec.markers)), None)
 
 
 def inside_dataset(request: Request) -> Outcome:
@@ -262,7 +258,9 @@ def _parent_dataset(request: Request, parent: Path) -> Outcome:
     container = dataset_of(request.formats, parent)
     if container is not None:
         return _decide(container, f"a file inside a {container.name} dataset ({parent})")
-    known = next((k for k in _known_missing(request) if any(_has(parent, m) for m in k.markers)), None)
+    missing = _known_missing(request)
+    found = markers_in(parent, [m for k in missing for m in k.markers]) if missing else frozenset()
+    known = next((k for k in missing if not found.isdisjoint(k.markers)), None)
     if known is not None:
         return Refusal(
             f"this file is part of a {known.name} dataset (the folder {parent} holds its markers) and is only "

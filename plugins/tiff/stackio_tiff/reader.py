@@ -11,7 +11,7 @@ from typing import Any, Literal
 import attrs
 from stackio import ImageStack, Source, ValidationError
 
-from . import directory, file_stacks, shared
+from . import file_stacks, shared
 
 
 @attrs.frozen
@@ -58,6 +58,8 @@ def plan(located: Located, options: dict[str, Any]) -> Plan:
     """The series to read and, for a folder, the TIFF files handed to this format."""
     series = options.get("series")
     if located.kind == "folder":
+        from . import directory  # a single file's load needs none of it
+
         return Plan(located, series, tuple(directory.folder_files(located.source, series)))
     return Plan(located, series)
 
@@ -71,6 +73,8 @@ def build(read: Plan, axes: str | None, options: dict[str, Any]) -> list[ImageSt
         return remote.load(located.source, axes, options, read.series)
     assert located.path is not None
     if located.kind == "folder":
+        from . import directory
+
         return directory.load_directory(located.path, read.files, axes, options)
     if read.series is None:
         return shared.load_single(located.path, axes, options)  # no parse when a recent file had its layout
