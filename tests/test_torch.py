@@ -166,3 +166,38 @@ def test_bad_dataset_input() -> None:
         st.PatchDataset(RandomPatches([b], (8, 8), 4), pairs=[(b, c)])
     with pytest.raises(stackio.ValidationError, match="batch_size"):
         st.loader(st.PatchDataset(RandomPatches([b], (8, 8), 4)))
+
+
+@pytest.mark.parametrize("context", ["fork", "spawn"])
+def test_set_epoch_reaches_persistent_workers(files: dict[str, Path], context: str) -> None:
+    """Persistent workers (CAREamics turns them on) keep their dataset copy between epochs."""
+    stacks = _stacks(files)
+    sampler = RandomPatches(stacks, (16, 16), 48, seed=4)
+    dataset = st.PatchDataset(sampler)
+    want = []
+    for epoch in range(3):
+        sampler.set_epoch(epoch)
+        want.append(torch.from_numpy(_expected(sampler, stacks)))
+    assert not torch.equal(want[0], want[1])
+    sampler.set_epoch(0)
+    options = {"num_workers": 2, "multiprocessing_context": context, "persistent_workers": True, "timeout": 120}
+    loader = st.loader(dataset, 8, **options)
+    for epoch in range(3):
+        dataset.set_epoch(epoch)
+        assert torch.equal(torch.cat(list(loader)), want[epoch])
+    iterable = st.IterablePatchDataset(sampler, batch_size=8)
+    loader = st.loader(iterable, **options)
+    for epoch in (2, 1):
+        iterable.set_epoch(epoch)
+        got = torch.cat(list(loader))
+        assert collections.Counter(got[:, 0, 0, 0].tolist()) == collections.Counter(want[epoch][:, 0, 0, 0].tolist())
+
+
+def test_a_samplers_own_set_epoch_is_kept_without_workers(files: dict[str, Path]) -> None:
+    stacks = _stacks(files)
+    sampler = RandomPatches(stacks, (16, 16), 16, seed=4)
+    dataset = st.PatchDataset(sampler)
+    sampler.set_epoch(5)
+    want = torch.from_numpy(_expected(sampler, stacks))
+    assert torch.equal(torch.cat(list(st.loader(dataset, 8, num_workers=0))), want)
+    assert sampler.epoch == 5

@@ -10,6 +10,8 @@
   `loader(dataset, ...)` makes a DataLoader with both set.
 
 Requests come from the sampler by index only, so the patches do not depend on the number of workers.
+`set_epoch` reaches the workers too, persistent ones included (`persistent_workers=True`, as CAREamics
+sets): the epoch is held in shared memory that every worker reads before each batch.
 """
 
 from __future__ import annotations
@@ -149,19 +151,35 @@ class PatchDataset(Dataset):
         self.sampler = sampler
         self.dtype = dtype
         self.transform = transform
+        # persistent DataLoader workers keep their own copy of the dataset from one epoch to the next:
+        # the epoch lives in shared memory (inherited under fork, passed as shared memory under spawn and
+        # forkserver), so that `set_epoch` in the parent reaches them
+        self._epoch = torch.zeros((), dtype=torch.int64).share_memory_()
+        self._seen = 0  # the shared epoch this copy last followed (a sampler's own set_epoch is kept)
 
     def __len__(self) -> int:
         return len(self.sampler)
 
     def set_epoch(self, epoch: int) -> None:
-        """Draw the requests of another epoch (random samplers)."""
+        """Draw the requests of another epoch (random samplers), in this process and in the DataLoader's workers."""
         if isinstance(self.sampler, RandomPatches):
+            self._epoch.fill_(int(epoch))
+            self._seen = int(epoch)
             self.sampler.set_epoch(epoch)
+
+    def _sync_epoch(self) -> None:
+        """Follow an epoch set in the parent after this worker's copy of the dataset was made."""
+        if isinstance(self.sampler, RandomPatches):
+            epoch = int(self._epoch)
+            if epoch != self._seen:
+                self._seen = epoch
+                self.sampler.set_epoch(epoch)
 
     def stacks(self) -> list[Any]:
         return self.source.all_stacks()
 
     def _read(self, indices: Sequence[int]) -> tuple[torch.Tensor, ...]:
+        self._sync_epoch()
         which, samples, coords, size = _requests(self.sampler, indices)
         parts = self.source.read(which, samples, coords, size)
         if self.transform is not None:
@@ -236,6 +254,7 @@ class IterablePatchDataset(IterableDataset):
         mine = self.share()
         resident = Resident(self.dataset.source.inputs, self.max_resident) if self.max_resident else None
         ds = self.dataset
+        ds._sync_epoch()
         try:
             for start in range(mine.start, mine.stop, self.batch_size):
                 indices = list(range(start, min(start + self.batch_size, mine.stop)))
