@@ -323,14 +323,42 @@ def careamics_version() -> str:
     return version("careamics")
 
 
+_TORCHVISION_OPS: Any = None  # the schemas declared by _import_careamics, kept alive
+
+
+def _import_careamics() -> None:
+    """Import careamics, also where torchvision's C++ operators cannot load (as tests/test_careamics.py does).
+
+    PyPI's torchvision for torch 2.13 is a CUDA build whose operators do not load next to the CPU torch;
+    torchvision then fails on two unguarded shape registrations (`nms`, `qnms`; pytorch/vision#9085).
+    Declaring their schemas lets it import; careamics uses none of torchvision's operators.
+    """
+    global _TORCHVISION_OPS
+    import sys
+
+    try:
+        import torchvision
+    except RuntimeError as exc:
+        if "torchvision::nms" not in str(exc):
+            raise
+        import torch
+
+        for name in [m for m in sys.modules if m == "torchvision" or m.startswith("torchvision.")]:
+            del sys.modules[name]
+        _TORCHVISION_OPS = torch.library.Library("torchvision", "FRAGMENT")
+        _TORCHVISION_OPS.define("nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
+        _TORCHVISION_OPS.define("qnms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
+        import torchvision  # noqa: F401
+    import careamics  # noqa: F401
+
+
 def _dataloader(cfg: Config, vol: np.ndarray, work: Path, log: Callable[[str], None]) -> list[Row]:
     if not have("torch"):
         return [Row.skipped("9", "DataLoader", "patches/s", "torch is not installed (pip install 'stackio[torch]')")]
     rows: list[Row] = []
     n_patches = max(BATCH * 4, cfg.patches)
     try:
-        import careamics  # noqa: F401
-
+        _import_careamics()
         careamics_missing = None
     except Exception as exc:  # not installed, or its torchvision does not import with this torch
         careamics_missing = f"careamics not importable ({type(exc).__name__}: {exc})"
@@ -351,9 +379,40 @@ def _dataloader(cfg: Config, vol: np.ndarray, work: Path, log: Callable[[str], N
     return rows
 
 
-def _careamics_epoch(data_type: str, source: list[Any], n_patches: int, workers: int) -> Callable[[], None]:
-    """`n_patches` random 64x64 patches through CAREamics' own dataset and DataLoader (its collate, shuffled),
-    the Z planes as samples, no normalization or augmentation (stackio's dataset does neither)."""
+class _Epochs:
+    """One DataLoader kept for the whole run, its workers persistent (as CAREamics configures its own):
+    the first epoch starts the workers and is timed apart (`startup`, seconds); each later call is one epoch."""
+
+    def __init__(self, make: Callable[[], Any], new_epoch: Callable[[int], None]) -> None:
+        self.make = make
+        self.new_epoch = new_epoch
+        self.loader: Any = None
+        self.epoch = 0
+        self.startup = 0.0
+
+    def start(self) -> None:
+        t0 = time.perf_counter()
+        self.loader = self.make()
+        self()
+        self.startup = time.perf_counter() - t0
+
+    def __call__(self) -> None:
+        self.new_epoch(self.epoch)
+        self.epoch += 1
+        for _ in self.loader:
+            pass
+
+    def close(self) -> None:
+        shutdown = getattr(getattr(self.loader, "_iterator", None), "_shutdown_workers", None)
+        if shutdown is not None:  # persistent workers: stop them now, not when the loader is collected
+            shutdown()
+        self.loader = None
+
+
+def _careamics_epochs(data_type: str, source: list[Any], n_patches: int, workers: int) -> _Epochs:
+    """`n_patches` random 64x64 patches per epoch through CAREamics' own dataset and a DataLoader (its
+    collate, persistent workers as CAREamics sets them), the Z planes as samples, no normalization or
+    augmentation (stackio's dataset does neither); new random patches each epoch."""
     import torch
     from careamics.config import create_advanced_n2v_config
     from careamics.dataset.factory.factory import create_dataset
@@ -370,25 +429,30 @@ def _careamics_epoch(data_type: str, source: list[Any], n_patches: int, workers:
         seed=1,
     )
     dataset = create_dataset(config.data_config, source, None)
+    generator = torch.Generator().manual_seed(1)
 
-    def run_epoch() -> None:
+    def make() -> Any:
         # random patches drawn from CAREamics' own patch grid, as many as stackio's epoch has
-        sampler = torch.utils.data.RandomSampler(dataset, replacement=True, num_samples=n_patches)
+        sampler = torch.utils.data.RandomSampler(dataset, replacement=True, num_samples=n_patches, generator=generator)
         context = "fork" if workers else None
-        loader = torch.utils.data.DataLoader(
-            dataset, batch_size=BATCH, sampler=sampler, num_workers=workers, multiprocessing_context=context
+        return torch.utils.data.DataLoader(
+            dataset,
+            batch_size=BATCH,
+            sampler=sampler,
+            num_workers=workers,
+            multiprocessing_context=context,
+            persistent_workers=workers > 0,
         )
-        for _ in loader:
-            pass
 
-    return run_epoch
+    return _Epochs(make, lambda epoch: None)
 
 
 def _loader_rows(
     name: str, source: str, theirs: tuple[str, list[Any]] | None, n_patches: int, log: Callable[[str], None]
 ) -> list[Row]:
-    """One epoch of `n_patches` 64x64 patches through a DataLoader (0 and 2 fork workers) and in-process;
-    with `theirs` (CAREamics' data type and sources), the same through CAREamics' own dataset."""
+    """Epochs of `n_patches` 64x64 patches through a DataLoader (0 and 2 persistent fork workers, new
+    patches each epoch) and in-process; with `theirs` (CAREamics' data type and sources), the same through
+    CAREamics' own dataset. Worker start-up (the first epoch) is reported apart from the epochs timed."""
     import stackio
     import stackio.torch as st
     from stackio.sampling import RandomPatches
@@ -396,38 +460,44 @@ def _loader_rows(
     stacks = stackio.load(source, None)  # Z x Y x X; 2-D patches are 1 x 64 x 64
     size = (1, *P.P2)
     sampler = RandomPatches(stacks, size, n_patches, seed=1)
-    dataset = st.PatchDataset(sampler)
     table = sampler.table()
 
     def in_process() -> None:
         for i in range(0, n_patches, BATCH):
             stackio.read_patches(stacks[0], table["sample"][i : i + BATCH], table["coords"][i : i + BATCH], size)
 
-    def epoch(workers: int) -> Callable[[], None]:
-        def run_epoch() -> None:
-            context = "fork" if workers else None
-            for _ in st.loader(dataset, BATCH, num_workers=workers, multiprocessing_context=context):
-                pass
+    def ours(workers: int) -> _Epochs:
+        dataset = st.PatchDataset(RandomPatches(stacks, size, n_patches, seed=1))
+        context = "fork" if workers else None
+        options = {"num_workers": workers, "multiprocessing_context": context, "persistent_workers": workers > 0}
+        return _Epochs(lambda: st.loader(dataset, BATCH, **options), dataset.set_epoch)
 
-        return run_epoch
-
-    calls = {"read_patches": in_process, "workers0": epoch(0), "workers2": epoch(2)}
+    epochs = {"workers0": ours(0), "workers2": ours(2)}
     rows: list[Row] = []
     if theirs is not None:
         try:
-            calls |= {f"careamics{k}": _careamics_epoch(*theirs, n_patches, k) for k in (0, 2)}
+            epochs |= {f"careamics{k}": _careamics_epochs(*theirs, n_patches, k) for k in (0, 2)}
         except Exception as exc:
             log(f"  9 CAREamics' dataset over {name}: could not set up:\n{traceback.format_exc()}")
             case = f"DataLoader vs CAREamics' own dataset, {name}"
             rows.append(Row("9", case, "patches/s", None, "-", None, note=f"error: {type(exc).__name__}: {exc}"))
             theirs = None
-    times: dict[str, list[float]] = {k: [] for k in calls}
-    for _ in range(3):
-        for k, call in calls.items():
-            t0 = time.perf_counter()
-            call()
-            times[k].append(time.perf_counter() - t0)
+    try:
+        for loader in epochs.values():
+            loader.start()
+        calls: dict[str, Callable[[], None]] = {"read_patches": in_process, **epochs}
+        times: dict[str, list[float]] = {k: [] for k in calls}
+        for _ in range(3):
+            for k, call in calls.items():
+                t0 = time.perf_counter()
+                call()
+                times[k].append(time.perf_counter() - t0)
+    finally:
+        for loader in epochs.values():
+            loader.close()
     rate = {k: n_patches / median(v) for k, v in times.items()}
+    first = {k: loader.startup for k, loader in epochs.items()}
+    steady = f"epochs of {n_patches}, persistent workers; first epoch, with worker start-up, apart"
     rows += [
         Row(
             "9",
@@ -436,7 +506,7 @@ def _loader_rows(
             1000 / rate[workers],
             "batched reads in one process, no DataLoader",
             1000 / rate["read_patches"],
-            note=f"{rate[workers]:.0f} patches/s (epoch of {n_patches}, worker start-up included)",
+            note=f"{rate[workers]:.0f} patches/s ({steady}: {first[workers]:.2f} s)",
             samples={"stackio": 3, "baseline": 3},
         )
         for workers in ("workers0", "workers2")
@@ -451,7 +521,10 @@ def _loader_rows(
             1000 / rate[f"careamics{k}"],
             "<= 1x (at least as fast)",
             1.0,
-            note=f"stackio {rate[f'workers{k}']:.0f}, CAREamics {rate[f'careamics{k}']:.0f} patches/s",
+            note=(
+                f"stackio {rate[f'workers{k}']:.0f}, CAREamics {rate[f'careamics{k}']:.0f} patches/s ({steady}: "
+                f"stackio {first[f'workers{k}']:.2f} s, CAREamics {first[f'careamics{k}']:.2f} s)"
+            ),
             samples={"stackio": 3, "baseline": 3},
         )
         for k in (0, 2)
