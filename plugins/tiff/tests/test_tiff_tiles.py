@@ -66,6 +66,12 @@ CASES: dict[str, tuple[tuple[int, ...], str, dict[str, Any], bool]] = {
         {"tile": (16, 48), "compression": "zlib", "predictor": True, "photometric": "rgb", "planarconfig": "separate"},
         True,
     ),
+    "jpeg-rgb-contig-tiles": (
+        (60, 75, 3),
+        "uint8",
+        {"tile": (32, 32), "compression": "jpeg", "photometric": "rgb"},
+        False,
+    ),
     "zstd-volume-tiles-4x32x32": ((10, 70, 90), "uint16", {"tile": (4, 32, 32), "compression": "zstd"}, True),
 }
 
