@@ -31,7 +31,7 @@ from stackio.memory import ensure_segment_fits
 from stackio.openfiles import FileRef
 
 from . import tiles
-from .files import POOL, FileKey, Leased
+from .files import POOL, FileKey
 from .tiles import Direct
 
 #: Above this many segments in one request, decode them on a thread pool; with two cores or fewer the
@@ -367,7 +367,11 @@ class PlaneStore:
             plane = planes[index]
             if plane is not None:
                 stats.planes_read += 1
-                tiles.read_plane(plane, region, full[(0,) * n_outer], stats)
+                file = self._ref(plane).acquire()
+                try:
+                    tiles.read_plane(plane, region, full[(0,) * n_outer], stats, file)
+                finally:
+                    file.unlease()
             return result
         base, strides = self._plane_base, self._outer_strides
         first: Any = None  # the first plane's file, leased once for all the planes in it
@@ -378,13 +382,13 @@ class PlaneStore:
                     continue  # missing planes are refused at load; zeros if one slips through
                 stats.planes_read += 1
                 if first is None:
-                    first = POOL.acquire(plane.file)
+                    first = self._ref(plane).acquire()
                 file = first if plane.file == first.key else None  # another file: leased by `read_plane`
                 target = tuple(i - r.start for i, r in zip(position, outer, strict=True))
                 tiles.read_plane(plane, region, full[target], stats, file)
         finally:
             if first is not None:
-                POOL.release(first)
+                first.unlease()
         return result
 
     def read_into(self, keys: Sequence[Key], outs: Sequence[np.ndarray]) -> None:
@@ -437,8 +441,7 @@ class PlaneStore:
             f"one {'tile' if codec.tiled else 'strip'} of {sy}x{sx} pixels",
             "re-save it with smaller tiles, e.g. tifffile.imwrite(path, data, tile=(512, 512), compression=...)",
         )
-        with Leased(plane.file) as file:
-            data = file.read_bytes(offset, count)
+        data = self._ref(plane).read_bytes(offset, count)
         decoded = tiles.decode(codec, data, index, plane.jpegtables)
         self.stats.segments_decoded += 1
         self.stats.bytes_read += count
