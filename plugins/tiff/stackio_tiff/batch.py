@@ -8,17 +8,30 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+import attrs
 import numpy as np
 
 if TYPE_CHECKING:
+    from .files import FileKey
     from .pages import MemmapStore, Plane, PlaneStore
 
 #: Decoded segments held at once by one batch; a batch needing more is read in parts.
 DECODED_BYTES = 128 * 2**20
+
+
+@attrs.define
+class RawReads:
+    """Regions of uncompressed pages of one file and layout, read under one lease: (offset, key, out)."""
+
+    file: FileKey
+    shaped: tuple[int, ...]
+    dtype: np.dtype
+    reads: list[tuple[int, tuple[int | slice, ...], np.ndarray]] = attrs.Factory(list)
 
 
 def memmap_read_into(store: MemmapStore, keys: Sequence[tuple[Any, ...]], outs: Sequence[np.ndarray]) -> None:
@@ -44,46 +57,63 @@ def plane_read_into(store: PlaneStore, keys: Sequence[tuple[Any, ...]], outs: Se
     from .pages import _executor, _normalize_key
 
     n_outer = len(store._outer_dims)
-    # Per key: which planes it reads, the 5-D page region, and the view of its output for each plane.
+    strides = [math.prod(store.outer_shape[k + 1 :]) for k in range(len(store.outer_shape))]
+    base = sum(store.fixed.get(k, 0) * strides[k] for k in range(len(strides)) if k not in store._outer_dims)
+    # Uncompressed pages by file (each file leased and checked once), and decoded ones as jobs.
+    raw: dict[tuple[int, int], RawReads] = {}  # by ids of the plane's file key and codec (cheap to hash)
     jobs: list[tuple[Plane, list[tuple[int, int]], np.ndarray]] = []
     for key, out in zip(keys, outs, strict=True):
         ranges = _normalize_key(key, store.shape)
         outer, page = ranges[:n_outer], ranges[n_outer:]
+        # The 5-D page region; the same as a key into the page that drops what the request drops.
         region: list[tuple[int, int]] = [(0, 1)] * 5
-        for j, (a, b, _, _) in zip(store._page_dims, page, strict=True):
+        page_key: list[int | slice] = [0] * 5
+        kept: list[int] = []
+        stepped = False
+        for j, (a, b, step, drop) in zip(store._page_dims, page, strict=True):
+            stepped = stepped or step != 1
             region[j] = (a, b)
+            page_key[j] = a if drop else slice(a, b)
+            if not drop:
+                kept.append(j)
+        if stepped or any(step != 1 for _, _, step, _ in outer):  # not the core's request: the store's own read
+            out[...] = store[key]
+            continue
+        order = None if kept == sorted(kept) else tuple(int(i) for i in np.argsort(kept))
         page_dropped = [drop for _, _, _, drop in page]
-        for position in np.ndindex(*(b - a for a, b, _, _ in outer)):
-            index = [store.fixed.get(k, 0) for k in range(len(store.outer_shape))]
-            target = []
-            for k, offset, (a, _, _, drop) in zip(store._outer_dims, position, outer, strict=True):
-                index[k] = a + offset
-                if not drop:
-                    target.append(offset)
-            plane = store.planes[int(np.ravel_multi_index(index, store.outer_shape))]
-            view = out[tuple(target)] if target else out
+        along = [
+            [(i * strides[k], None if drop else i - a) for i in range(a, b)]
+            for k, (a, b, _, drop) in zip(store._outer_dims, outer, strict=True)
+        ]
+        for position in itertools.product(*along):
+            plane = store.planes[base + sum(step for step, _ in position)]
+            target = tuple(i for _, i in position if i is not None)
+            view = out[target] if target else out
             if plane is None:
                 view[...] = 0  # missing planes are refused at load; zeros if one slips through
                 continue
-            jobs.append((plane, region, _region_view(store, view, page_dropped)))
+            codec = plane.codec
+            if codec.raw_dtype is None:
+                jobs.append((plane, region, _region_view(store, view, page_dropped)))
+                continue
+            group = raw.get((id(plane.file), id(codec)))
+            if group is None:
+                group = raw[(id(plane.file), id(codec))] = RawReads(plane.file, codec.shaped, codec.raw_dtype)
+            group.reads.append((plane.offsets[0], tuple(page_key), view if order is None else view.transpose(order)))
+    _read_raw(store, list(raw.values()))
     store.stats.planes_read += len(jobs)
-    _read_raw(store, [job for job in jobs if job[0].codec.raw_dtype is not None])
-    _read_jobs(store, [job for job in jobs if job[0].codec.raw_dtype is None], _executor)
+    _read_jobs(store, jobs, _executor)
 
 
-def _read_raw(store: PlaneStore, jobs: list[tuple[Plane, list[tuple[int, int]], np.ndarray]]) -> None:
-    """Uncompressed pages: copied from the file, each file leased and checked once for the batch."""
+def _read_raw(store: PlaneStore, groups: list[RawReads]) -> None:
+    """Uncompressed pages: copied from the file, each file leased and checked once per group."""
     from .files import Leased
 
-    by_file: dict[tuple[Any, ...], list[tuple[int, tuple[slice, ...], np.ndarray]]] = {}
-    for plane, region, view in jobs:
-        codec = plane.codec
-        reads = by_file.setdefault((plane.file, codec.shaped, codec.raw_dtype), [])
-        reads.append((plane.offsets[0], tuple(slice(a, b) for a, b in region), view))
-    for (file_key, shaped, raw_dtype), reads in by_file.items():
-        with Leased(file_key) as file:
-            file.read_arrays(shaped, raw_dtype, reads)
-        store.stats.bytes_read += sum(view.nbytes for _, _, view in reads)
+    for group in groups:
+        with Leased(group.file) as file:
+            file.read_arrays(group.shaped, group.dtype, group.reads)
+        store.stats.planes_read += len(group.reads)
+        store.stats.bytes_read += sum(view.nbytes for _, _, view in group.reads)
 
 
 def _read_jobs(store: PlaneStore, jobs: list[tuple[Plane, list[tuple[int, int]], np.ndarray]], executor: Any) -> None:

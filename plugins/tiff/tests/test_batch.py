@@ -64,3 +64,59 @@ def test_big_endian_and_2d_batches(tmp_path: Path) -> None:
     assert batch.dtype == np.dtype("=u2")
     for i, (s, c) in enumerate(zip(samples, coords, strict=True)):
         np.testing.assert_array_equal(batch[i], stack.extract_patch(int(s), None, tuple(c), (16, 16)))
+
+
+def _pages_with_gaps(path: Path, data: np.ndarray, **options: object) -> Path:
+    """Uncompressed pages written one by one with descriptions of growing length between them, so the
+    series is not one contiguous block: read page by page (`PlaneStore`), each page from the map."""
+    with tifffile.TiffWriter(path, byteorder=">") as writer:
+        for i, page in enumerate(data):
+            writer.write(page, contiguous=False, metadata=None, description="gap" * (5 + 7 * i), **options)
+    return path
+
+
+@pytest.mark.parametrize("reads", ["map", "window"])
+def test_batches_of_uncompressed_pages_with_gaps_equal_tifffile(tmp_path: Path, reads: str) -> None:
+    rng = np.random.default_rng(4)
+    grey = _pages_with_gaps(tmp_path / "grey.tif", rng.integers(0, 60000, (12, 40, 50)).astype(np.uint16))
+    rgb = _pages_with_gaps(tmp_path / "rgb.tif", rng.integers(0, 255, (5, 30, 40, 3), np.uint8), photometric="rgb")
+    planar = _pages_with_gaps(
+        tmp_path / "planar.tif",
+        rng.integers(0, 255, (5, 3, 30, 40), np.uint8),
+        photometric="rgb",
+        planarconfig="separate",
+    )
+    cases = [
+        (grey, "ZYX", lambda a: a[None, None]),
+        (grey, "SYX", lambda a: a[:, None]),
+        (rgb, "SYXC", lambda a: np.moveaxis(a, -1, 1)),
+        (planar, "SCYX", lambda a: a),
+    ]
+    stackio.set_file_reads(reads)  # type: ignore[arg-type]
+    try:
+        for path, axes, arranged in cases:
+            (stack,) = stackio.load(str(path), axes)
+            store = stack._open()
+            assert type(store).__name__ == "PlaneStore", (path, store)  # page by page, each from the map
+            assert store.planes[0].codec.raw_dtype in (np.dtype(">u2"), np.dtype("u1")), store.planes[0].codec
+            expected = arranged(tifffile.imread(path))
+            assert expected.shape == stack.data_shape, (path, expected.shape)
+            spatial = stack.data_shape[2:]
+            size = tuple(min(n, 3 + 5 * k) for k, n in enumerate(spatial))
+            coords = _requests(spatial, size, 30, 5)
+            coords = np.concatenate([coords, coords[:6]])  # repeated patches
+            samples = rng.integers(0, stack.data_shape[0], len(coords))
+            channels = None if stack.data_shape[1] == 1 else [2, 0]
+            batch = stackio.batch.read_patches(stack, samples, coords, size, channels)
+            assert batch.dtype == np.dtype(expected.dtype).newbyteorder("=")
+            for i, (s, c) in enumerate(zip(samples, coords, strict=True)):
+                want = np.zeros((expected.shape[1], *size), expected.dtype)
+                src = tuple(slice(max(a, 0), min(a + p, n)) for a, p, n in zip(c, size, spatial, strict=True))
+                dst = tuple(slice(r.start - a, r.stop - a) for r, a in zip(src, c, strict=True))
+                want[(slice(None), *dst)] = expected[int(s)][(slice(None), *src)]
+                want = want if channels is None else want[channels]
+                np.testing.assert_array_equal(batch[i], want, err_msg=f"{path.name} {axes} patch {i}")
+                np.testing.assert_array_equal(batch[i], stack.extract_patch(int(s), channels, tuple(c), size))
+            stack.close()
+    finally:
+        stackio.set_file_reads(None)
