@@ -310,30 +310,29 @@ class OpenFile(Pooled):
                 window.close()
         return out
 
-    def read_arrays(self, shape: Sequence[int], dtype: np.dtype, reads: Sequence[tuple[int, Any, np.ndarray]]) -> None:
-        """Many `read_array` calls (arrays of one `shape` and stored `dtype`), for a batch: per
+    def read_arrays(
+        self, shape: Sequence[int], dtype: np.dtype | str, reads: Sequence[tuple[int, Any, np.ndarray]]
+    ) -> None:
+        """Many `read_array` calls for a batch (arrays of one `shape` and stored `dtype`): per
         ``(offset, key, out)``, ``ndarray(shape, dtype, buffer=file, offset=offset)[key]`` copied into `out`.
 
-        The file is checked once for the whole batch, then each region is copied from the map with no
-        other work per read; in window mode each read still maps (and unmaps) only its own bytes.
+        The file is checked once (one ``fstat``) for the whole batch, then each region is copied from
+        the map with no other work per read; in window mode each read still maps only its own bytes.
         """
         if self.windows or len(reads) < 2:
             for offset, key, out in reads:
                 self.read_array(offset, shape, dtype, key, out)
             return
-        dtype = np.dtype(dtype)
+        st = os.fstat(self.fd)
         shape = tuple(shape)
-        self.check(max(offset for offset, _, _ in reads) + math.prod(shape) * dtype.itemsize)
-        whole = self._whole()
-        arrays: dict[int, np.ndarray] = {}  # one array per offset: patches of a batch share images
-        try:
-            for offset, key, out in reads:
-                array = arrays.get(offset)
-                if array is None:
-                    array = arrays[offset] = np.ndarray(shape, dtype, buffer=whole, offset=offset)
-                out[...] = array[key]  # converts the byte order
-        finally:
-            arrays.clear()  # the map cannot close while a view of it lives
+        views = self._views
+        # a changed file finds no view kept: `_view` refuses it (or, appendable, checks each array's end)
+        unchanged = st.st_size == self._size and st.st_mtime_ns == self._mtime_ns
+        for offset, key, out in reads:
+            found = views.get((offset, shape, dtype)) if unchanged else None
+            if found is None:
+                found = self._view(st, offset, shape, dtype)
+            out[...] = found[0][key]  # converts the byte order
 
     def _whole(self) -> mmap.mmap:
         mapped = self._map

@@ -291,12 +291,15 @@ class PlaneReader:
                 reads = by_file.setdefault(place[0], [])
                 reads.append((place[1], window if grey else (*window, place[2]), target))
         for file_index, reads in by_file.items():
-            self._files_read.add(file_index)
-            file = POOL.acquire(plan.files[file_index])
+            ref = self._refs[file_index]
+            if ref is None:
+                self._files_read.add(file_index)
+                ref = self._refs[file_index] = FileRef(plan.files[file_index])
+            file = ref.acquire()
             try:
                 file.read_arrays(self._image_shape, self.dtype, reads)
             finally:
-                POOL.release(file)
+                file.unlease()
             self.images_read += len(reads)
 
     def _read_tiles_into(self, keys: Sequence[tuple[Any, ...]], outs: Sequence[np.ndarray]) -> None:

@@ -17,7 +17,8 @@ import attrs
 import numpy as np
 
 if TYPE_CHECKING:
-    from .files import FileKey
+    from stackio.openfiles import FileRef, OpenFile
+
     from .pages import MemmapStore, Plane, PlaneStore
 
 #: Decoded segments held at once by one batch; a batch needing more is read in parts.
@@ -28,19 +29,20 @@ DECODED_BYTES = 128 * 2**20
 class RawReads:
     """Regions of uncompressed pages of one file and layout, read under one lease: (offset, key, out)."""
 
-    file: FileKey
+    file: FileRef[OpenFile]
     shaped: tuple[int, ...]
     dtype: np.dtype
     reads: list[tuple[int, tuple[int | slice, ...], np.ndarray]] = attrs.Factory(list)
 
 
 def memmap_read_into(store: MemmapStore, keys: Sequence[tuple[Any, ...]], outs: Sequence[np.ndarray]) -> None:
-    from .files import Leased
-
     offset = store.offset
     reads = [(offset, key, out) for key, out in zip(keys, outs, strict=True)]
-    with Leased(store.file) as file:  # one lease and one check of the file for the whole batch
+    file = store._file.acquire()  # one lease and one check of the file for the whole batch
+    try:
         file.read_arrays(store.shape, store.file_dtype, reads)
+    finally:
+        file.unlease()
     store.stats.planes_read += len(outs)
     store.stats.bytes_read += sum(out.nbytes for out in outs)
 
@@ -98,7 +100,7 @@ def plane_read_into(store: PlaneStore, keys: Sequence[tuple[Any, ...]], outs: Se
                 continue
             group = raw.get((id(plane.file), id(codec)))
             if group is None:
-                group = raw[(id(plane.file), id(codec))] = RawReads(plane.file, codec.shaped, codec.raw_dtype)
+                group = raw[(id(plane.file), id(codec))] = RawReads(store._ref(plane), codec.shaped, codec.raw_dtype)
             group.reads.append((plane.offsets[0], tuple(page_key), view if order is None else view.transpose(order)))
     _read_raw(store, list(raw.values()))
     store.stats.planes_read += len(jobs)
@@ -107,11 +109,12 @@ def plane_read_into(store: PlaneStore, keys: Sequence[tuple[Any, ...]], outs: Se
 
 def _read_raw(store: PlaneStore, groups: list[RawReads]) -> None:
     """Uncompressed pages: copied from the file, each file leased and checked once per group."""
-    from .files import Leased
-
     for group in groups:
-        with Leased(group.file) as file:
+        file = group.file.acquire()
+        try:
             file.read_arrays(group.shaped, group.dtype, group.reads)
+        finally:
+            file.unlease()
         store.stats.planes_read += len(group.reads)
         store.stats.bytes_read += sum(view.nbytes for _, _, view in group.reads)
 
