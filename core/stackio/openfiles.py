@@ -215,7 +215,7 @@ class OpenFile(Pooled):
         self._lock = threading.Lock()
         #: Views of the map as whole arrays, checked to lie inside the file as its key describes it, with
         #: the native dtype a read copies them to: building one costs more than the copy of a small patch.
-        self._views: dict[tuple[int, Any, Any], tuple[np.ndarray, np.dtype]] = {}
+        self._views: dict[tuple[int, Any, Any], tuple[np.ndarray, np.dtype | None]] = {}
 
     @property
     def descriptors(self) -> int:  # type: ignore[override]
@@ -272,15 +272,17 @@ class OpenFile(Pooled):
             found = self._view(st, offset, shape, dtype)
         whole, native = found
         if out is None:
-            return np.array(whole[key], dtype=native)
+            # `copy()` when no byte order changes: it costs less than `np.array` with a dtype
+            return whole[key].copy() if native is None else np.array(whole[key], dtype=native)
         np.copyto(out, whole[key])
         return out
 
     def _view(
         self, st: os.stat_result, offset: int, shape: Sequence[int], dtype: np.dtype | str
-    ) -> tuple[np.ndarray, np.dtype]:
+    ) -> tuple[np.ndarray, np.dtype | None]:
         """The array at `offset` as a view of the whole-file map (kept while the file is as its key says),
-        once the file is checked to be unchanged and to hold it all."""
+        once the file is checked to be unchanged and to hold it all; and the native dtype reads convert
+        it to (None: it is native)."""
         unchanged = st.st_size == self._size and st.st_mtime_ns == self._mtime_ns
         if not unchanged:
             self._refuse_changed(st)
@@ -288,7 +290,8 @@ class OpenFile(Pooled):
         end = offset + math.prod(shape) * file_dtype.itemsize
         if end > st.st_size:
             self._refuse_short(end, st.st_size)
-        found = np.ndarray(tuple(shape), file_dtype, buffer=self._whole(), offset=offset), file_dtype.newbyteorder("=")
+        native = None if file_dtype.isnative else file_dtype.newbyteorder("=")
+        found = np.ndarray(tuple(shape), file_dtype, buffer=self._whole(), offset=offset), native
         if unchanged:
             if len(self._views) >= VIEWS_KEPT:
                 self._views.clear()
@@ -597,13 +600,25 @@ class FileRef(Generic[P]):
         out: np.ndarray | None = None,
     ) -> np.ndarray:
         """`OpenFile.read_array`, leased for the call."""
+        # `Pooled.lease` and `unlease` written out: this runs once per patch
         file = self._file
-        if file is None or not file.lease():
+        if file is not None:
+            reads = file._reads
+            reads.append(None)
+            if file.retired:
+                file.unlease()
+                file = None
+            else:
+                file.used = True
+        if file is None:
             file = self._file = self._acquire()
+            reads = file._reads
         try:
             return file.read_array(offset, shape, dtype, key, out)
         finally:
-            file.unlease()
+            reads.pop()
+            if file.retired and not reads:
+                file.close_once()
 
     def read_bytes(self: FileRef[OpenFile], offset: int, count: int) -> bytes:
         """`OpenFile.read_bytes`, leased for the call."""

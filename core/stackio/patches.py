@@ -221,7 +221,7 @@ class PatchPlan:
     ) -> np.ndarray:
         """`read_patch` through this plan (stacks keep their plan, so a read does not look it up)."""
         if channels is None and type(coords) in _SEQUENCES and type(patch_size) in _SEQUENCES:
-            patch = self.read_common(reader, dtype, source, sample_idx, coords, patch_size)  # type: ignore[arg-type]
+            patch = self.read_common(reader, dtype, source, sample_idx, coords, patch_size)
             if patch is not None:
                 return patch
         else:
@@ -244,8 +244,8 @@ class PatchPlan:
         dtype: np.dtype,
         source: str,
         sample_idx: Any,
-        coords: tuple[Any, ...] | list[Any],
-        patch_size: tuple[Any, ...] | list[Any],
+        coords: Sequence[Any],
+        patch_size: Sequence[Any],
     ) -> np.ndarray | None:
         """The common request (all channels, whole numbers, wholly inside) at the least cost per call;
         None for any other request, which the general path then checks (and refuses or zero-fills)."""

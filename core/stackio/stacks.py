@@ -27,7 +27,7 @@ from .files import raise_explained
 from .image_metadata import ImageMetadata, ImageMetadataReader, PerImage, check_image_request
 from .memory import ensure_fits_in_memory, not_enough_memory
 from .metadata import Metadata
-from .patches import PatchPlan, checked
+from .patches import _SEQUENCES, PatchPlan, checked
 from .protocol import pixel_type
 
 
@@ -41,6 +41,8 @@ def _metadata(value: Metadata | None) -> Metadata:
 
 def _native(value: np.dtype | str) -> np.dtype:
     dtype = np.dtype(value)
+    if dtype.isnative:
+        return dtype  # numpy's own instance: a read's dtype is then most often the same object
     try:
         return dtype.newbyteorder("=")
     except TypeError:  # a new-style dtype (numpy's StringDType) has no byte order: `_pixels` refuses it
@@ -279,8 +281,13 @@ class ArrayStack(_Described):
         patch_size: Sequence[int],
     ) -> np.ndarray:
         info = self._info
+        plan = self._plan
         try:
-            return self._plan.read_patch(self._data, info.dtype, info.source, sample_idx, channels, coords, patch_size)
+            if channels is None and type(coords) in _SEQUENCES and type(patch_size) in _SEQUENCES:
+                patch = plan.read_common(self._data, info.dtype, info.source, sample_idx, coords, patch_size)
+                if patch is not None:
+                    return patch
+            return plan.read_patch(self._data, info.dtype, info.source, sample_idx, channels, coords, patch_size)
         except MemoryError as exc:
             raise not_enough_memory(info.source, f"a patch of size {tuple(patch_size)}", exc, PATCH_HINT) from exc
 
@@ -464,9 +471,15 @@ class LazyStack(_Described):
         patch_size: Sequence[int],
     ) -> np.ndarray:
         info = self._info
+        plan = self._plan
         reader = self._reader.acquire()
         try:
-            return self._plan.read_patch(reader, info.dtype, info.source, sample_idx, channels, coords, patch_size)
+            # the common request straight to the plan's fast path: a call less per patch
+            if channels is None and type(coords) in _SEQUENCES and type(patch_size) in _SEQUENCES:
+                patch = plan.read_common(reader, info.dtype, info.source, sample_idx, coords, patch_size)
+                if patch is not None:
+                    return patch
+            return plan.read_patch(reader, info.dtype, info.source, sample_idx, channels, coords, patch_size)
         except FileAccessError as exc:  # the message names the file; say which stack and read it was
             raise FileAccessError(
                 f"{info.source}: reading sample {sample_idx} at {tuple(coords)} failed: {exc}", source=info.source

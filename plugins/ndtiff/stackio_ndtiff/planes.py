@@ -45,9 +45,7 @@ DENSE_TABLE_CELLS = 2**20
 DENSE_CELLS_PER_IMAGE = 8
 
 
-_WHOLE = slice(None)
-
-#: How many planes' image numbers a reader keeps (then it starts over).
+#: How many planes' places in the files a reader keeps (then it starts over).
 NUMBERS_KEPT = 4096
 
 
@@ -130,10 +128,8 @@ class PlaneReader:
             self._image_shape = (plan.image_height, plan.image_width, plan.samples_per_pixel)
         #: What per-image metadata reads keep while the reader is open (see `image_meta`).
         self.cache: dict[str, Any] = {}
-        #: The image number and colour component of the planes read lately (finding them costs more than
-        #: copying a patch), by their index along each axis before Y and X.
-        self._numbers: dict[tuple[int, ...], tuple[int, int]] = {}
-        #: The same for batches: the stack file, byte offset and colour component of each (see `_place`).
+        #: The stack file, byte offset and colour component of the planes read lately (finding them costs
+        #: more than copying a patch), by their index along each axis before Y and X (see `_place`).
         self._places: dict[tuple[int, ...], tuple[int, int, int]] = {}
         #: Per stack file, its way to the core's pool (made on the first read of that file).
         self._refs: list[FileRef[Any] | None] = [None] * len(plan.files)
@@ -343,9 +339,9 @@ class PlaneReader:
         return int(table[tuple(cell)]), component
 
     def _one_plane(self, key: Any) -> np.ndarray | None:
-        """The core's patch request (an int or a one-index slice per axis before Y and X, plain slices
-        for Y and X, no stitching), read with the fewest steps: one copy into a new array in the
-        result's own shape. None for any other key, which the general path reads."""
+        """The core's patch request (an int or a unit-step slice per axis before Y and X, plain slices for
+        Y and X, no stitching), read with the fewest steps: each plane's window copied once, straight into
+        a new array of the result's shape. None for any other key, which the general path reads."""
         plan = self.plan
         if type(key) is not tuple or len(key) != self.ndim or plan.mosaic is not None:
             return None
@@ -355,8 +351,9 @@ class PlaneReader:
         # plain loops and comparisons: this runs once per patch, where zip() and slice.indices() cost more
         # than the copy
         shape = self.shape
-        values: list[int] = []
-        kept = 0
+        where: list[int] = []  # the first plane
+        out_shape: list[int] = []  # the axes before Y and X the key keeps
+        planes = 1
         i = 0
         for k in key[:-2]:
             n = shape[i]
@@ -364,12 +361,17 @@ class PlaneReader:
             if type(k) is int:
                 if k < 0 or k >= n:
                     return None
-                values.append(k)
-            elif type(k) is slice and k == _WHOLE and n == 1:
-                values.append(0)  # a whole axis of one
-                kept += 1
-            else:
+                where.append(k)
+                continue
+            if type(k) is not slice or k.step is not None:
                 return None
+            start = 0 if k.start is None else k.start
+            stop = n if k.stop is None else k.stop
+            if type(start) is not int or type(stop) is not int or not 0 <= start < stop <= n:
+                return None
+            where.append(start)
+            out_shape.append(stop - start)
+            planes *= stop - start
         y0, y1, x0, x1 = ky.start, ky.stop, kx.start, kx.stop
         if not (
             type(y0) is int
@@ -380,19 +382,31 @@ class PlaneReader:
             and 0 <= x0 <= x1 <= shape[-1]
         ):
             return None
-        where = tuple(values)
-        found = self._numbers.get(where)
-        if found is None:
-            if len(self._numbers) >= NUMBERS_KEPT:
-                self._numbers.clear()
-            found = self._numbers[where] = self._image_number(values)
-        number, component = found
-        out_shape = (1,) * kept + (y1 - y0, x1 - x0)
-        if number < 0:
+        out_shape += (y1 - y0, x1 - x0)
+        if planes > 1:  # several planes (a 3-D patch): each stack file leased and checked once, as in a batch
+            out = np.empty(out_shape, dtype=self.dtype)
+            explicit: list[int | slice] = []
+            kept = 0
+            for k, first in zip(key[:-2], where, strict=True):
+                if type(k) is int:
+                    explicit.append(k)
+                else:
+                    explicit.append(slice(first, first + out_shape[kept]))
+                    kept += 1
+            self.read_into([(*explicit, slice(y0, y1), slice(x0, x1))], [out])
+            return out
+        at = tuple(where)
+        file_index, offset, component = self._places.get(at) or self._place(at)
+        if file_index < 0:
             return np.zeros(out_shape, dtype=self.dtype)  # an image missing from the dataset reads as zeros
-        window = (slice(y0, y1), slice(x0, x1))
-        out = np.empty(out_shape, dtype=self.dtype)
-        self.read_image(number, window if plan.samples_per_pixel == 1 else (*window, component), out[(0,) * kept])
+        ref = self._refs[file_index]
+        if ref is None:
+            self._files_read.add(file_index)
+            ref = self._refs[file_index] = FileRef(plan.files[file_index])
+        out = ref.read_array(
+            offset, self._image_shape, self.dtype, (ky, kx) if plan.samples_per_pixel == 1 else (ky, kx, component)
+        )
+        out.shape = out_shape  # a new array of the window's pixels: ones in front cost no copy
         self.images_read += 1
         return out
 
