@@ -6,7 +6,7 @@ the composed bitmap once just to look at its shape. For a small patch that Pytho
 libCZI's composition. `RoiReader` makes those arguments once and calls the same libCZI accessor
 `read` calls, with the same arguments; the plane string is the one `read` would build (the dimensions
 the file uses with a size above 1, in pylibCZIrw's order, missing ones at 0). On a pylibCZIrw without
-that accessor it calls the public `read` instead.
+that accessor, or whose accessor takes other arguments, it calls the public `read` instead.
 """
 
 from __future__ import annotations
@@ -63,7 +63,11 @@ class RoiReader:
         rect = self._native.IntRect()
         rect.x, rect.y, rect.w, rect.h = roi
         coordinates = " ".join([f"{dim}{plane.get(dim, 0)}" for dim in self._dims])
-        bitmap = np.asarray(access(self._pixel, rect, self._colour, 1.0, coordinates, self._scene))
+        try:
+            bitmap = np.asarray(access(self._pixel, rect, self._colour, 1.0, coordinates, self._scene))
+        except TypeError:  # a pylibCZIrw whose accessor takes other arguments: its public read from now on
+            self._access = None
+            return self.read(roi, plane)
         if bitmap.ndim != 3:  # what `read` refuses too
             raise ValueError(f"libCZI returned a bitmap of shape {bitmap.shape}, not (height, width, samples)")
         return bitmap

@@ -89,3 +89,13 @@ def test_without_the_accessor_the_public_read_is_used(planes: Path) -> None:
             np.testing.assert_array_equal(fast.read(roi, PLANES[0]), public(roi, PLANES[0]))
     finally:
         reader.close()
+
+
+def test_an_accessor_taking_other_arguments_falls_back_to_the_public_read(planes: Path) -> None:
+    reader, fast, public = _both(planes, "Gray16", 0, 0.0)
+    try:
+        fast._access = lambda roi: None  # as a pylibCZIrw whose accessor has another signature
+        np.testing.assert_array_equal(fast.read(ROIS[0], PLANES[0]), public(ROIS[0], PLANES[0]))
+        assert fast._access is None
+    finally:
+        reader.close()
