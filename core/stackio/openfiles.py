@@ -14,7 +14,6 @@ whole-file map or a window per read, is `readmode`'s choice.
 
 from __future__ import annotations
 
-import errno
 import math
 import mmap
 import os
@@ -29,7 +28,7 @@ import numpy as np
 
 from . import forksafe
 from .errors import FileAccessError, ReadError
-from .files import file_kind
+from .files import file_kind, os_failure
 from .readmode import windowed
 
 P = TypeVar("P", bound="Pooled")
@@ -95,12 +94,9 @@ def changed_error(key: FileKey, how: str) -> FileAccessError:
 def _open_error(key: FileKey, exc: OSError) -> FileAccessError:
     if isinstance(exc, FileNotFoundError):
         return changed_error(key, "it no longer exists")
-    if exc.errno in (errno.EMFILE, errno.ENFILE):
-        return FileAccessError(
-            f"{key.path}: cannot be opened: too many files are open in this process or system ({exc.strerror}); "
-            "close stacks you no longer need or raise the limit (ulimit -n)",
-            source=key.path,
-        )
+    reason = os_failure(exc)  # what the errno means here (descriptor limits, permissions, I/O) and what to do
+    if reason is not None:
+        return FileAccessError(f"{key.path}: cannot be opened for reading: {reason}", source=key.path)
     return FileAccessError(f"{key.path}: cannot be opened for reading ({exc.strerror or exc})", source=key.path)
 
 

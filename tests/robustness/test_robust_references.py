@@ -302,6 +302,22 @@ def test_too_many_open_files_is_said(tmp_path: Path) -> None:
     assert "corrupt" not in message and "stack.close()" in message
 
 
+def test_too_many_open_files_when_the_pool_opens_a_file_is_said_alike(tmp_path: Path) -> None:
+    np.save(tmp_path / "a.npy", np.ones((2, 8, 8), np.uint16))
+    code = (
+        f"(s,) = stackio.load({str(tmp_path / 'a.npy')!r}, 'ZYX')\n"
+        + "from stackio.openfiles import POOL\n"
+        + "POOL.clear()\n"  # the pool opens the file again at the read
+        + "resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))\n"
+        + "held = []\n"
+        + "try:\n    while True: held.append(os.open(os.devnull, os.O_RDONLY))\nexcept OSError: pass\n"
+        + "s.extract_patch(0, None, (0, 0, 0), (1, 8, 8))\n"
+    )
+    said = "a.npy: cannot be opened for reading: this process has too many files open (the limit, `ulimit -n`, is 64)"
+    message = refused(code, said, kind="FileAccessError")
+    assert "stack.close()" in message
+
+
 def _address_space_left(headroom_mib: int) -> str:
     return (
         "vm = next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmSize')) * 1024\n"
