@@ -8,7 +8,6 @@ predict the same as with CAREamics' own readers. `.ci/install` installs careamic
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,38 +16,10 @@ import attrs
 import numpy as np
 import pytest
 import stackio
-
-_TORCHVISION_OPS: Any = None  # the schemas declared by _import_torchvision, kept alive
-
-
-def _import_torchvision() -> None:
-    """Import torchvision where its C++ operators cannot load.
-
-    The only torchvision for torch 2.13 on PyPI is built against CUDA torch: its operators' library does not
-    load next to the CPU torch the project installs, and torchvision then skips registering them, except
-    for the shape functions of `nms` and `qnms`, registered unconditionally and failing on the missing
-    operator (pytorch/vision#9085). Declaring the two schemas (without kernels) lets the rest import;
-    CAREamics uses only `torchvision.transforms.functional` and `torchvision.__version__`, and calling
-    torchvision's operators still raises torchvision's own "Couldn't load custom C++ ops".
-    """
-    global _TORCHVISION_OPS
-    try:
-        import torchvision
-    except RuntimeError as exc:
-        if "torchvision::nms" not in str(exc):
-            raise
-        import torch
-
-        for name in [m for m in sys.modules if m == "torchvision" or m.startswith("torchvision.")]:
-            del sys.modules[name]
-        _TORCHVISION_OPS = torch.library.Library("torchvision", "FRAGMENT")
-        _TORCHVISION_OPS.define("nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
-        _TORCHVISION_OPS.define("qnms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
-        import torchvision  # noqa: F401
-
+from stackio.testing.careamics import import_careamics
 
 try:
-    _import_torchvision()
+    import_careamics()
     from careamics import CAREamist, ImageStackLoading
     from careamics.config import create_advanced_n2v_config
     from careamics.dataset.factory.factory import create_dataset

@@ -323,42 +323,15 @@ def careamics_version() -> str:
     return version("careamics")
 
 
-_TORCHVISION_OPS: Any = None  # the schemas declared by _import_careamics, kept alive
-
-
-def _import_careamics() -> None:
-    """Import careamics, also where torchvision's C++ operators cannot load (as tests/test_careamics.py does).
-
-    PyPI's torchvision for torch 2.13 is a CUDA build whose operators do not load next to the CPU torch;
-    torchvision then fails on two unguarded shape registrations (`nms`, `qnms`; pytorch/vision#9085).
-    Declaring their schemas lets it import; careamics uses none of torchvision's operators.
-    """
-    global _TORCHVISION_OPS
-    import sys
-
-    try:
-        import torchvision
-    except RuntimeError as exc:
-        if "torchvision::nms" not in str(exc):
-            raise
-        import torch
-
-        for name in [m for m in sys.modules if m == "torchvision" or m.startswith("torchvision.")]:
-            del sys.modules[name]
-        _TORCHVISION_OPS = torch.library.Library("torchvision", "FRAGMENT")
-        _TORCHVISION_OPS.define("nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
-        _TORCHVISION_OPS.define("qnms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
-        import torchvision  # noqa: F401
-    import careamics  # noqa: F401
-
-
 def _dataloader(cfg: Config, vol: np.ndarray, work: Path, log: Callable[[str], None]) -> list[Row]:
     if not have("torch"):
         return [Row.skipped("9", "DataLoader", "patches/s", "torch is not installed (pip install 'stackio[torch]')")]
     rows: list[Row] = []
     n_patches = max(BATCH * 4, cfg.patches)
     try:
-        _import_careamics()
+        from stackio.testing.careamics import import_careamics
+
+        import_careamics()
         careamics_missing = None
     except Exception as exc:  # not installed, or its torchvision does not import with this torch
         careamics_missing = f"careamics not importable ({type(exc).__name__}: {exc})"
