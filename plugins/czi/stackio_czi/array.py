@@ -85,7 +85,7 @@ class CziHandle(Pooled):
     def __init__(self, plan: CziPlan) -> None:
         super().__init__()
         self.reader: Any = open_reader(plan.path, plan.cache_mb)
-        self.roi = RoiReader(self.reader, plan.pixel_type, plan.scene, (plan.background,) * 3)
+        self.roi = RoiReader(self.reader, plan.pixel_type, plan.scene, (plan.background,) * 3, is_url(plan.path))
         self.lock = threading.Lock()
 
     def close(self) -> None:

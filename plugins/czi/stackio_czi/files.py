@@ -10,6 +10,7 @@ from stackio import ReadError
 
 from .document import Described, describe, read_xml
 from .integrity import check_directory
+from .sigpipe import keep_sigpipe_ignored
 
 #: The dimensions pylibCZIrw can select a plane by.
 PLANE_DIMS = frozenset("TZCRIHVB")
@@ -135,6 +136,7 @@ def inspect(path: str) -> FileInfo:
             ) from exc
     finally:
         reader.close()
+        keep_sigpipe_ignored()  # libcurl reset it, if the file is remote
     if whole[2] <= 0 or whole[3] <= 0:
         raise ReadError(f"{path}: the CZI holds no image data (no subblocks)", source=path)
     return FileInfo(path, dims, dict(sorted(scenes.items())), whole, pixel_types, _described(path))

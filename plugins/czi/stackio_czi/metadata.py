@@ -10,6 +10,7 @@ from stackio import Layout, Metadata
 from .array import CziPlan
 from .document import Described
 from .files import FileInfo, open_reader
+from .sigpipe import keep_sigpipe_ignored
 
 
 def voxel_size_um(described: Described) -> dict[str, float]:
@@ -41,6 +42,7 @@ def read_raw_metadata(path: str) -> str:
         return reader.raw_metadata
     finally:
         reader.close()
+        keep_sigpipe_ignored()  # libcurl reset it, if the file is remote
 
 
 def build_metadata(info: FileInfo, plan: CziPlan, layout: Layout) -> Metadata:

@@ -14,6 +14,7 @@ from stackio import ReadError, UnsupportedFormatError
 from stackio.remote import StorageOptions, filesystem, remote_errors
 
 from .integrity import check_directory
+from .sigpipe import keep_sigpipe_ignored
 
 DISTRIBUTION = "stackio-czi"
 #: The schemes libcurl reads for pylibCZIrw.
@@ -71,3 +72,5 @@ def open_reader(url: str, cache_mb: float) -> Any:
             "may be truncated or corrupt, or the server may not answer byte-range requests",
             source=url,
         ) from exc
+    finally:
+        keep_sigpipe_ignored()

@@ -16,14 +16,25 @@ from typing import Any
 
 import numpy as np
 
+from .sigpipe import keep_sigpipe_ignored
+
 Roi = tuple[int, int, int, int]  # x, y, w, h in the file's pixel coordinates
 
 
 class RoiReader:
     """Reads ROIs of one pylibCZIrw `CziReader` as one pixel type, scene and background colour."""
 
-    def __init__(self, reader: Any, pixel_type: str, scene: int | None, background: tuple[float, float, float]) -> None:
+    def __init__(
+        self,
+        reader: Any,
+        pixel_type: str,
+        scene: int | None,
+        background: tuple[float, float, float],
+        remote: bool = False,
+    ) -> None:
         self.reader = reader
+        #: Whether `reader` reads a URL through libcurl (see `remote.keep_sigpipe_ignored`).
+        self.remote = remote
         self.pixel_type, self.scene, self.background = pixel_type, scene, background
         self._access: Any = None
         low = getattr(reader, "_czi_reader", None)
@@ -49,6 +60,14 @@ class RoiReader:
 
     def read(self, roi: Roi, plane: Mapping[str, int]) -> np.ndarray:
         """The composed ROI as (h, w, samples), as `CziReader.read(roi=roi, plane=plane, ...)` gives it."""
+        if not self.remote:
+            return self._read(roi, plane)
+        try:
+            return self._read(roi, plane)
+        finally:
+            keep_sigpipe_ignored()  # libcurl resets it on every transfer
+
+    def _read(self, roi: Roi, plane: Mapping[str, int]) -> np.ndarray:
         access = self._access
         if access is None:
             return np.asarray(
@@ -67,7 +86,7 @@ class RoiReader:
             bitmap = np.asarray(access(self._pixel, rect, self._colour, 1.0, coordinates, self._scene))
         except TypeError:  # a pylibCZIrw whose accessor takes other arguments: its public read from now on
             self._access = None
-            return self.read(roi, plane)
+            return self._read(roi, plane)
         if bitmap.ndim != 3:  # what `read` refuses too
             raise ValueError(f"libCZI returned a bitmap of shape {bitmap.shape}, not (height, width, samples)")
         return bitmap

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import multiprocessing
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -68,3 +70,23 @@ def test_realdata_czi_over_http_equal_the_local_reads(stackio_realdata: Path) ->
             assert [s.data_shape for s in remote] == [s.data_shape for s in local]
             for a, b in zip(local, remote, strict=True):
                 assert_same_stack(a, b)
+
+
+def test_reading_over_http_leaves_sigpipe_ignored(sample_files: list[Any]) -> None:
+    """libcurl reset SIGPIPE to its default after each transfer: a later write to a closed pipe killed the
+    whole process (it ended the test session) instead of raising BrokenPipeError."""
+    code = (
+        "import os, sys, stackio\n"
+        "from stackio.testing.servers import ServerProcess\n"
+        "with ServerProcess(sys.argv[1]) as server:\n"
+        "    for stack in stackio.load(server.urls[0]):\n"
+        "        stack.read_all()\n"
+        "r, w = os.pipe()\n"
+        "os.close(r)\n"
+        "try:\n    os.write(w, b'x')\n"
+        "except BrokenPipeError:\n    print('broken pipe raised')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, sample_files[0].source], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0 and "broken pipe raised" in done.stdout, (done.returncode, done.stderr[-2000:])
