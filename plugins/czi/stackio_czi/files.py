@@ -10,6 +10,7 @@ from stackio import ReadError
 
 from .document import Described, describe, read_xml
 from .integrity import check_directory
+from .remote import is_url
 from .sigpipe import keep_sigpipe_ignored
 
 #: The dimensions pylibCZIrw can select a plane by.
@@ -59,8 +60,6 @@ def open_reader(path: str, cache_mb: float = 0.0) -> Any:
     With `cache_mb > 0`, decoded compressed subblocks are kept up to that size (pylibCZIrw
     caches only compressed subblocks of local files), so neighbouring patches decode a tile once.
     """
-    from .remote import is_url
-
     if is_url(path):
         from . import remote
 
@@ -136,7 +135,8 @@ def inspect(path: str) -> FileInfo:
             ) from exc
     finally:
         reader.close()
-        keep_sigpipe_ignored()  # libcurl reset it, if the file is remote
+        if is_url(path):
+            keep_sigpipe_ignored()  # libcurl reset it
     if whole[2] <= 0 or whole[3] <= 0:
         raise ReadError(f"{path}: the CZI holds no image data (no subblocks)", source=path)
     return FileInfo(path, dims, dict(sorted(scenes.items())), whole, pixel_types, _described(path))

@@ -10,6 +10,7 @@ from stackio import Layout, Metadata
 from .array import CziPlan
 from .document import Described
 from .files import FileInfo, open_reader
+from .remote import is_url
 from .sigpipe import keep_sigpipe_ignored
 
 
@@ -42,7 +43,8 @@ def read_raw_metadata(path: str) -> str:
         return reader.raw_metadata
     finally:
         reader.close()
-        keep_sigpipe_ignored()  # libcurl reset it, if the file is remote
+        if is_url(path):
+            keep_sigpipe_ignored()  # libcurl reset it
 
 
 def build_metadata(info: FileInfo, plan: CziPlan, layout: Layout) -> Metadata:
