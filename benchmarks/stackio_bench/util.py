@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+import random
 import resource
 import statistics
 import subprocess
@@ -99,27 +100,37 @@ def interleaved(
 ) -> dict[str, list[float]]:
     """Time each call on each argument, alternating calls (rotated order) to cancel drift.
 
-    Returns seconds per call for each name. `limits` caps how many arguments a slow call
-    (e.g. bioio) is timed on, spread evenly over the run. A call whose total time passes
-    `budget` seconds stops once it has `min_samples` (so slow formats finish in bounded time).
+    Each call takes the arguments in an order of its own (a fixed shuffle per call), so no call reads
+    what the call before it has just brought into the CPU's caches; the calls made in a round take turns
+    at going first. Returns seconds per call for each name. `limits` caps how many arguments a slow call
+    (e.g. bioio) is timed on, spread evenly over the run. A call whose total time passes `budget`
+    seconds stops once it has `min_samples` (so slow formats finish in bounded time).
     """
     limits = dict(limits or {})
     names = list(calls)
     for name in names:
         for arg in args[:warmup]:
             calls[name](arg)
+    orders: dict[str, list[int]] = {}
+    for k, name in enumerate(names):
+        order = list(range(len(args)))
+        random.Random(k).shuffle(order)
+        orders[name] = order
     every = {name: max(1, len(args) // limits[name]) if name in limits else 1 for name in names}
     times: dict[str, list[float]] = {name: [] for name in names}
     spent = dict.fromkeys(names, 0.0)
     done: set[str] = set()
     gc.collect()
     clock = time.perf_counter
-    for i, arg in enumerate(args):
-        shift = i % len(names)
-        for name in names[shift:] + names[:shift]:
-            if name in done or i % every[name]:
-                continue
-            call = calls[name]
+    for i in range(len(args)):
+        active = [name for name in names if name not in done and not i % every[name]]
+        if not active:
+            if len(done) == len(names):
+                break
+            continue
+        shift = i % len(active)
+        for name in active[shift:] + active[:shift]:
+            call, arg = calls[name], args[orders[name][i]]
             t0 = clock()
             call(arg)
             dt = clock() - t0
@@ -129,8 +140,6 @@ def interleaved(
                 budget is not None and spent[name] > budget and len(times[name]) >= min_samples
             ):
                 done.add(name)
-        if len(done) == len(names):
-            break
     return times
 
 
