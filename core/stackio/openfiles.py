@@ -130,6 +130,30 @@ def _region(shape: Sequence[int], key: Any) -> Region:
     return region
 
 
+#: A region of an array stored in a file: its shape, its first byte, the byte after its last, its strides.
+Span = tuple[tuple[int, ...], int, int, tuple[int, ...]]
+
+
+def _span(offset: int, shape: Sequence[int], dtype: np.dtype, key: Any) -> Span:
+    """Where ``ndarray(shape, dtype, buffer=file, offset=offset)[key]`` lies in the file."""
+    region = _region(shape, key)
+    strides = [dtype.itemsize] * len(region)
+    for i in range(len(region) - 2, -1, -1):
+        strides[i] = strides[i + 1] * int(shape[i + 1])
+    out_shape = tuple(count for _, count, _, dropped in region if not dropped)
+    view_strides = tuple(s * step for (_, _, step, dropped), s in zip(region, strides, strict=True) if not dropped)
+    first = offset + sum(start * s for (start, _, _, _), s in zip(region, strides, strict=True))
+    last = offset + sum(
+        (start + (count - 1) * step) * s for (start, count, step, _), s in zip(region, strides, strict=True)
+    )
+    return out_shape, first, last + dtype.itemsize, view_strides
+
+
+def _takes_raw(out: np.ndarray, shape: tuple[int, ...], dtype: np.dtype) -> bool:
+    """Whether the file's bytes of a region of `shape` can be read straight into `out`."""
+    return out.shape == shape and out.dtype == dtype and out.flags.c_contiguous and out.flags.writeable
+
+
 class Pooled:
     """What the pool holds (an `OpenFile`, or a format library's reader of one file): it counts the reads
     holding it, and closes once the pool has let go of it (`retired`) and no read holds it.
@@ -297,7 +321,23 @@ class OpenFile(Pooled):
     def _read_window(
         self, offset: int, shape: Sequence[int], dtype: np.dtype, key: Any, out: np.ndarray | None
     ) -> np.ndarray:
-        view, window = self._window(offset, shape, dtype, key)
+        span = _span(offset, shape, dtype, key)
+        out_shape, first, end, _ = span
+        if 0 in out_shape:
+            return np.empty(out_shape, dtype) if out is None else out
+        if end - first == math.prod(out_shape) * dtype.itemsize:
+            # The region is one run of bytes: read it straight into the result. No page of the file is
+            # mapped (nothing stays in RSS), and a file that shrank is a short read, not a SIGBUS.
+            self.check(end)
+            target = out if out is not None and _takes_raw(out, out_shape, dtype) else np.empty(out_shape, dtype)
+            self._read_into(target, first)
+            if target is out:
+                return out
+            if out is None:
+                return target if dtype.isnative else target.astype(dtype.newbyteorder("="))
+            np.copyto(out, target)
+            return out
+        view, window = self._window(span, dtype)
         try:
             if out is None:
                 out = np.array(view, dtype=dtype.newbyteorder("="), copy=True)
@@ -305,9 +345,19 @@ class OpenFile(Pooled):
                 np.copyto(out, view)
         finally:
             del view  # the map cannot close while a view of it lives
-            if window is not None:
-                window.close()
+            window.close()
         return out
+
+    def _read_into(self, target: np.ndarray, offset: int) -> None:
+        """Fill the C-contiguous `target` with the file's bytes from `offset` (``preadv``, in pieces:
+        one call may return fewer bytes than asked)."""
+        buffer = target.data.cast("B")
+        done = 0
+        while done < len(buffer):
+            got = os.preadv(self.fd, [buffer[done:]], offset + done)
+            if got <= 0:
+                raise changed_error(self.key, f"it ended at byte {offset + done} during a read of {len(buffer)} bytes")
+            done += got
 
     def read_arrays(
         self, shape: Sequence[int], dtype: np.dtype | str, reads: Sequence[tuple[int, Any, np.ndarray]]
@@ -342,26 +392,13 @@ class OpenFile(Pooled):
                 mapped = self._map
         return mapped
 
-    def _window(self, offset: int, shape: Sequence[int], dtype: np.dtype, key: Any) -> tuple[np.ndarray, Any]:
-        """A view of the indexed region on a map of just the bytes it spans (and that map)."""
-        region = _region(shape, key)
-        kept = [(count, step) for _, count, step, dropped in region if not dropped]
-        out_shape = tuple(count for count, _ in kept)
-        if 0 in out_shape:
-            return np.empty(out_shape, dtype), None
-        strides = [dtype.itemsize] * len(region)
-        for i in range(len(region) - 2, -1, -1):
-            strides[i] = strides[i + 1] * int(shape[i + 1])
-        first = offset + sum(start * s for (start, _, _, _), s in zip(region, strides, strict=True))
-        last = offset + sum(
-            (start + (count - 1) * step) * s for (start, count, step, _), s in zip(region, strides, strict=True)
-        )
-        end = last + dtype.itemsize
+    def _window(self, span: Span, dtype: np.dtype) -> tuple[np.ndarray, mmap.mmap]:
+        """A view of a region (see `_span`) on a map of just the bytes it spans, and that map."""
+        out_shape, first, end, strides = span
         self.check(end)
         begin = first - first % mmap.ALLOCATIONGRANULARITY
         window = mmap.mmap(self.fd, end - begin, access=mmap.ACCESS_READ, offset=begin)
-        view_strides = tuple(s * step for (_, _, step, dropped), s in zip(region, strides, strict=True) if not dropped)
-        return np.ndarray(out_shape, dtype, buffer=window, offset=first - begin, strides=view_strides), window
+        return np.ndarray(out_shape, dtype, buffer=window, offset=first - begin, strides=strides), window
 
     def close(self) -> None:
         self._views.clear()
