@@ -133,6 +133,9 @@ class PlaneReader:
         self._places: dict[tuple[int, ...], tuple[int, int, int]] = {}
         #: Per stack file, its way to the core's pool (made on the first read of that file).
         self._refs: list[FileRef[Any] | None] = [None] * len(plan.files)
+        #: The sizes of the axes before Y and X, where a plane is one image (None: stitched from tiles).
+        self._outer: tuple[int, ...] | None = plan.shape[:-2] if plan.mosaic is None else None
+        self._grey = plan.samples_per_pixel == 1
 
     # -- files ------------------------------------------------------------------------
 
@@ -141,14 +144,19 @@ class PlaneReader:
         """How many of the dataset's stack files this reader has read from."""
         return len(self._files_read)
 
+    def _ref(self, file_index: int) -> FileRef[Any]:
+        """The way to a stack file through the pool, made on its first read."""
+        ref = self._refs[file_index]
+        if ref is None:
+            self._files_read.add(file_index)
+            ref = self._refs[file_index] = FileRef(self.plan.files[file_index])
+        return ref
+
     def read_image(self, number: int, key: tuple[Any, ...], out: np.ndarray) -> None:
         """`image[key]` of one image, (H, W) or (H, W, samples), copied into `out`."""
         plan = self.plan
         file_index = int(plan.file_of[number])
-        ref = self._refs[file_index]
-        if ref is None:
-            self._files_read.add(file_index)
-            ref = self._refs[file_index] = FileRef(plan.files[file_index])
+        ref = self._refs[file_index] or self._ref(file_index)
         ref.read_array(int(plan.offset_of[number]), self._image_shape, self.dtype, key, out)
 
     def image(self, number: int) -> np.ndarray:
@@ -208,9 +216,49 @@ class PlaneReader:
     # -- reading ----------------------------------------------------------------------
 
     def __getitem__(self, key: Any) -> np.ndarray:
-        plane = self._one_plane(key)
-        if plane is not None:
-            return plane
+        # The core's patch request of one plane (ints, or slices one long, before Y and X) with the fewest
+        # steps, as this runs once per patch: the window of Y and X is numpy's to cut from the image.
+        outer = self._outer
+        if outer is not None and type(key) is tuple and len(key) == self.ndim:
+            ky = key[-2]
+            kx = key[-1]
+            if type(ky) is slice and type(kx) is slice:
+                plane: list[int] = []  # the plane's index along each axis before Y and X
+                kept = 0  # axes before Y and X the key keeps (one long each)
+                i = 0
+                for k in key[:-2]:
+                    n = outer[i]
+                    i += 1
+                    if type(k) is int:
+                        if not 0 <= k < n:
+                            break
+                        plane.append(k)
+                    elif type(k) is slice:
+                        start, stop, step = k.indices(n)
+                        if stop - start != 1 or step != 1:
+                            break
+                        plane.append(start)
+                        kept += 1
+                    else:
+                        break
+                else:
+                    at = tuple(plane)
+                    file_index, offset, component = self._places.get(at) or self._place(at)
+                    if file_index < 0:  # an image missing from the dataset reads as zeros
+                        h, w = self.shape[-2:]
+                        window = (len(range(*ky.indices(h))), len(range(*kx.indices(w))))
+                        return np.zeros((1,) * kept + window, dtype=self.dtype)
+                    ref = self._refs[file_index] or self._ref(file_index)
+                    out = ref.read_array(
+                        offset, self._image_shape, self.dtype, (ky, kx) if self._grey else (ky, kx, component)
+                    )
+                    if kept:  # a new array of the window's pixels: ones in front cost no copy
+                        out.shape = (1,) * kept + out.shape
+                    self.images_read += 1
+                    return out
+        planes = self._several_planes(key)
+        if planes is not None:
+            return planes
         if not isinstance(key, tuple):
             key = (key,)
         if any(k is Ellipsis for k in key):
@@ -287,11 +335,7 @@ class PlaneReader:
                 reads = by_file.setdefault(place[0], [])
                 reads.append((place[1], window if grey else (*window, place[2]), target))
         for file_index, reads in by_file.items():
-            ref = self._refs[file_index]
-            if ref is None:
-                self._files_read.add(file_index)
-                ref = self._refs[file_index] = FileRef(plan.files[file_index])
-            file = ref.acquire()
+            file = (self._refs[file_index] or self._ref(file_index)).acquire()
             try:
                 file.read_arrays(self._image_shape, self.dtype, reads)
             finally:
@@ -338,10 +382,11 @@ class PlaneReader:
             return table.get(tuple(cell), -1), component
         return int(table[tuple(cell)]), component
 
-    def _one_plane(self, key: Any) -> np.ndarray | None:
-        """The core's patch request (an int or a unit-step slice per axis before Y and X, plain slices for
-        Y and X, no stitching), read with the fewest steps: each plane's window copied once, straight into
-        a new array of the result's shape. None for any other key, which the general path reads."""
+    def _several_planes(self, key: Any) -> np.ndarray | None:
+        """The core's patch request over several planes (an int or a unit-step slice per axis before Y
+        and X, plain slices for Y and X, no stitching): each stack file leased and checked once, as in a
+        batch, each plane's window copied straight into the result. None for any other key, which the
+        general path reads."""
         plan = self.plan
         if type(key) is not tuple or len(key) != self.ndim or plan.mosaic is not None:
             return None
@@ -383,31 +428,18 @@ class PlaneReader:
         ):
             return None
         out_shape += (y1 - y0, x1 - x0)
-        if planes > 1:  # several planes (a 3-D patch): each stack file leased and checked once, as in a batch
-            out = np.empty(out_shape, dtype=self.dtype)
-            explicit: list[int | slice] = []
-            kept = 0
-            for k, first in zip(key[:-2], where, strict=True):
-                if type(k) is int:
-                    explicit.append(k)
-                else:
-                    explicit.append(slice(first, first + out_shape[kept]))
-                    kept += 1
-            self.read_into([(*explicit, slice(y0, y1), slice(x0, x1))], [out])
-            return out
-        at = tuple(where)
-        file_index, offset, component = self._places.get(at) or self._place(at)
-        if file_index < 0:
-            return np.zeros(out_shape, dtype=self.dtype)  # an image missing from the dataset reads as zeros
-        ref = self._refs[file_index]
-        if ref is None:
-            self._files_read.add(file_index)
-            ref = self._refs[file_index] = FileRef(plan.files[file_index])
-        out = ref.read_array(
-            offset, self._image_shape, self.dtype, (ky, kx) if plan.samples_per_pixel == 1 else (ky, kx, component)
-        )
-        out.shape = out_shape  # a new array of the window's pixels: ones in front cost no copy
-        self.images_read += 1
+        if planes == 1:  # one plane: `__getitem__` reads what it takes itself
+            return None
+        out = np.empty(out_shape, dtype=self.dtype)
+        explicit: list[int | slice] = []
+        kept = 0
+        for k, first in zip(key[:-2], where, strict=True):
+            if type(k) is int:
+                explicit.append(k)
+            else:
+                explicit.append(slice(first, first + out_shape[kept]))
+                kept += 1
+        self.read_into([(*explicit, slice(y0, y1), slice(x0, x1))], [out])
         return out
 
     def _read_window(self, key: tuple[Any, ...]) -> np.ndarray:

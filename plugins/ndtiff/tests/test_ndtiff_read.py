@@ -142,6 +142,41 @@ def test_rgb_becomes_three_channels(rgb_dataset: Path) -> None:
     np.testing.assert_array_equal(whole(one), whole(stack)[:, :3])
 
 
+def _random_index(rng: np.random.Generator, shape: tuple[int, ...]) -> tuple[Any, ...]:
+    """A numpy basic index of an array of `shape`: before Y and X mostly one plane (an int or a slice one
+    long, as the core asks), sometimes several or a negative int; Y and X any slice, steps and edges too."""
+    key: list[Any] = []
+    for n in shape[:-2]:
+        pick = rng.integers(0, 4)
+        first = int(rng.integers(0, n))
+        key.append([first, slice(first, first + 1), slice(None), first - n][pick])
+    for n in shape[-2:]:
+        start = [None, int(rng.integers(-n - 2, n + 2))][int(rng.integers(0, 2))]
+        stop = [None, int(rng.integers(-n - 2, n + 3))][int(rng.integers(0, 2))]
+        step = [None, 1, 2, -1, -3][int(rng.integers(0, 5))]
+        key.append(slice(start, stop, step))
+    return tuple(key)
+
+
+@pytest.mark.parametrize("name", ["tcz_dataset", "rgb_dataset", "sparse_dataset", "grid_dataset"])
+def test_reader_indexes_like_numpy(name: str, request: pytest.FixtureRequest) -> None:
+    """The reader a stack reads from, indexed as numpy would index ndstorage's array in the same axes."""
+    folder = request.getfixturevalue(name)
+    stack = stackio.load(folder)[0]
+    ref, names = reference_array(folder, stitched=name == "grid_dataset")
+    layout = stack.layout
+    expected = arrange(ref, names, stack)  # SC(Z)YX, back to the original axes:
+    expected = expected.reshape(*layout.sample_shape, *expected.shape[1:]).transpose(np.argsort(layout.stack_order))
+    reader = stack._open()
+    assert reader.shape == expected.shape
+    rng = np.random.default_rng(3)
+    for _ in range(300):
+        key = _random_index(rng, expected.shape)
+        got, want = reader[key], expected[key]
+        assert got.shape == want.shape and got.dtype == want.dtype, key
+        np.testing.assert_array_equal(got, want, err_msg=str(key))
+
+
 def test_in_memory_equals_lazy(tcz_dataset: Path) -> None:
     lazy = stackio.load(tcz_dataset)[0]
     memory = stackio.load(tcz_dataset, in_memory=True)[0]
