@@ -258,3 +258,32 @@ def test_window_reads_of_one_run_of_bytes_map_none_of_the_file(tmp_path: Path) -
     growth, same = run.stdout.split()
     assert int(growth) < 8 * 2**20, f"peak RSS rose by {int(growth) / 2**20:.1f} MiB during reads into a ready array"
     assert same == "True"
+
+
+@pytest.mark.parametrize("order", ["<", ">"])
+def test_patches_of_a_mapped_tiff_carry_the_stacks_own_dtype_instance(tmp_path: Path, order: str) -> None:
+    import stackio
+    import tifffile
+
+    data = np.random.default_rng(3).integers(0, 60_000, (4, 64, 80), dtype=np.uint16)
+    path = tmp_path / "stack.tif"
+    tifffile.imwrite(path, data.astype(data.dtype.newbyteorder(order)), byteorder=order, photometric="minisblack")
+    (stack,) = stackio.load(path, "SYX")
+    assert stack.data_dtype is np.dtype(np.uint16)  # numpy's own instance, whatever tifffile made
+    patch = stack.extract_patch(2, None, (5, 7), (16, 20))
+    np.testing.assert_array_equal(patch[0], tifffile.imread(path)[2, 5:21, 7:27])
+    # the same object: the patch path's `is` test holds and its slower `==` is not needed
+    assert patch.dtype is stack.data_dtype
+
+
+def test_numpy_instance_gives_numpys_own_native_scalar_dtypes_and_leaves_the_others() -> None:
+    from stackio.protocol import numpy_instance
+
+    made = np.dtype(np.float32).newbyteorder("=")
+    assert made is not np.dtype(np.float32) and numpy_instance(made) is np.dtype(np.float32)
+    swapped = np.dtype(">u2") if np.little_endian else np.dtype("<u2")
+    assert numpy_instance(swapped) is swapped  # not native: left as it is
+    record = np.dtype([("a", "<u2"), ("b", "<f4")])
+    assert numpy_instance(record) is record
+    tagged = np.dtype(np.uint16, metadata={"unit": "counts"})
+    assert numpy_instance(tagged) is tagged and numpy_instance(tagged).metadata == {"unit": "counts"}

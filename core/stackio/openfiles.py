@@ -29,6 +29,7 @@ import numpy as np
 from . import forksafe
 from .errors import FileAccessError, ReadError
 from .files import file_kind, os_failure
+from .protocol import numpy_instance
 from .readmode import windowed
 
 P = TypeVar("P", bound="Pooled")
@@ -306,11 +307,11 @@ class OpenFile(Pooled):
         unchanged = st.st_size == self._size and st.st_mtime_ns == self._mtime_ns
         if not unchanged:
             self._refuse_changed(st)
-        file_dtype = np.dtype(dtype)
+        file_dtype = numpy_instance(np.dtype(dtype))  # copies carry it: the stack's dtype is the same object
         end = offset + math.prod(shape) * file_dtype.itemsize
         if end > st.st_size:
             self._refuse_short(end, st.st_size)
-        native = None if file_dtype.isnative else file_dtype.newbyteorder("=")
+        native = None if file_dtype.isnative else numpy_instance(file_dtype.newbyteorder("="))
         found = np.ndarray(tuple(shape), file_dtype, buffer=self._whole(), offset=offset), native
         if unchanged:
             if len(self._views) >= VIEWS_KEPT:

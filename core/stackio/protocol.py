@@ -91,6 +91,19 @@ def pixel_type(dtype: np.dtype, source: object) -> np.dtype:
     return dtype.newbyteorder("=")
 
 
+def numpy_instance(dtype: np.dtype) -> np.dtype:
+    """numpy's own instance of a native scalar dtype equal to `dtype` (others as they are).
+
+    Arrays made from a dtype keep its instance, and an instance made elsewhere (a library's
+    ``newbyteorder("<")``) fails the ``is`` test the patch paths try before the slower ``==``.
+    """
+    if dtype.isnative and dtype.fields is None and dtype.subdtype is None and dtype.metadata is None:
+        own = np.dtype(dtype.str)
+        if own == dtype:
+            return own
+    return dtype
+
+
 PROTOCOL_MEMBERS = (
     "source",
     "data_shape",

@@ -28,7 +28,7 @@ from .image_metadata import ImageMetadata, ImageMetadataReader, PerImage, check_
 from .memory import ensure_fits_in_memory, not_enough_memory
 from .metadata import Metadata
 from .patches import _SEQUENCES, PatchPlan, checked
-from .protocol import pixel_type
+from .protocol import numpy_instance, pixel_type
 
 
 def _options(value: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -42,9 +42,9 @@ def _metadata(value: Metadata | None) -> Metadata:
 def _native(value: np.dtype | str) -> np.dtype:
     dtype = np.dtype(value)
     if dtype.isnative:
-        return dtype  # numpy's own instance: a read's dtype is then most often the same object
+        return numpy_instance(dtype)  # a read's dtype is then most often the same object
     try:
-        return dtype.newbyteorder("=")
+        return numpy_instance(dtype.newbyteorder("="))
     except TypeError:  # a new-style dtype (numpy's StringDType) has no byte order: `_pixels` refuses it
         return dtype
 
@@ -472,7 +472,17 @@ class LazyStack(_Described):
     ) -> np.ndarray:
         info = self._info
         plan = self._plan
-        reader = self._reader.acquire()
+        # `OnDemand.acquire` and `release` written out: this runs once per patch
+        on_demand = self._reader
+        reads = on_demand._reads
+        reads.append(None)
+        reader = on_demand._value
+        if reader is None:
+            try:
+                reader = on_demand._open()
+            except BaseException:
+                on_demand.release()
+                raise
         try:
             # the common request straight to the plan's fast path: a call less per patch
             if channels is None and type(coords) in _SEQUENCES and type(patch_size) in _SEQUENCES:
@@ -496,7 +506,9 @@ class LazyStack(_Described):
                 "; the file may be truncated or corrupt",
             )
         finally:
-            self._reader.release()
+            reads.pop()
+            if on_demand._deferred and not reads:
+                on_demand._close_deferred()
 
     def read_all(self) -> np.ndarray:
         """The whole stack as an SC(Z)YX array in memory (at most one copy of it besides the read,

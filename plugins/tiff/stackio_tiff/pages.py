@@ -203,17 +203,25 @@ class MemmapStore:
 
     def __getitem__(self, key: Any) -> np.ndarray:
         # one copy, in native byte order: the result never pins the file
-        if _plain(key, self.ndim):
-            block = self._file.read_array(self.offset, self.shape, self.file_dtype, key)
-            ranges = None
-        else:
-            ranges = _normalize_key(key, self.shape)
-            region = tuple(slice(a, b) for a, b, _, _ in ranges)
-            block = self._file.read_array(self.offset, self.shape, self.file_dtype, region)
         stats = self.stats
+        # `_plain`, inline: this runs once per patch
+        plain = type(key) is tuple and len(key) == self.ndim
+        if plain:
+            for k in key:
+                if type(k) is not int and (type(k) is not slice or k.step is not None):
+                    plain = False
+                    break
+        if plain:
+            block = self._file.read_array(self.offset, self.shape, self.file_dtype, key)
+            stats.planes_read += 1
+            stats.bytes_read += block.nbytes
+            return block
+        ranges = _normalize_key(key, self.shape)
+        region = tuple(slice(a, b) for a, b, _, _ in ranges)
+        block = self._file.read_array(self.offset, self.shape, self.file_dtype, region)
         stats.planes_read += 1
         stats.bytes_read += block.nbytes
-        return block if ranges is None else _finish(block, ranges)
+        return _finish(block, ranges)
 
     def read_into(self, keys: Sequence[Key], outs: Sequence[np.ndarray]) -> None:
         """A batch of regions, each copied into its output (see `stackio.batch`)."""
