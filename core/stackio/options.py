@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import attrs
@@ -42,6 +42,12 @@ def _accepts(kind: Any, value: Any) -> bool:
     return isinstance(value, kind)
 
 
+def _optional_tuple(value: Iterable[Any] | None) -> tuple[Any, ...] | None:
+    # a function of ours, not attrs.converters.optional(tuple): attrs reads its converter's signature, and
+    # reading a builtin's costs a fresh process several ms (inspect compiles tokenize's patterns)
+    return None if value is None else tuple(value)
+
+
 @attrs.frozen
 class Option:
     """One option of a format, declared once; the core checks, documents and reports it.
@@ -60,7 +66,7 @@ class Option:
     default: Any = None
     minimum: float | None = None
     maximum: float | None = None
-    choices: tuple[Any, ...] | None = attrs.field(default=None, converter=attrs.converters.optional(tuple))
+    choices: tuple[Any, ...] | None = attrs.field(default=None, converter=_optional_tuple)
     identifies: bool = False
     index: bool = False
 

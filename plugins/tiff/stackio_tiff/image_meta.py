@@ -8,18 +8,22 @@ ImageJ: `time` is the frame index times the declared `finterval`; ImageJ records
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stackio import ImageMetadata, Metadata
 from stackio.image_metadata import finite, seconds
 
 from .meta import _local, unit_name
 
+if TYPE_CHECKING:
+    import xml.etree.ElementTree as ET
+
 
 def _ome_pixels(xml: str) -> list[ET.Element]:
     """The Pixels element of every OME Image with pixel data, in document order (as `meta.ome_images`)."""
+    import xml.etree.ElementTree as ET  # imported by OME files only
+
     root = ET.fromstring(xml)
     out = []
     for image in root:

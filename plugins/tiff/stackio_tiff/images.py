@@ -14,7 +14,6 @@ import logging
 import math
 import os
 import threading
-import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -87,6 +86,8 @@ def companion_of(path: Path, xml: str | None) -> Path | None:
     """The companion metadata file a 'BinaryOnly' OME-TIFF points to, if it says so."""
     if not xml or "BinaryOnly" not in xml:
         return None
+    import xml.etree.ElementTree as ET  # imported by OME files only
+
     try:
         root = ET.fromstring(xml)
     except ET.ParseError:
@@ -99,6 +100,8 @@ def companion_of(path: Path, xml: str | None) -> Path | None:
 
 
 def _companion_first_file(companion: Path, xml: str) -> Path:
+    import xml.etree.ElementTree as ET  # imported by OME files only
+
     try:
         root = ET.fromstring(xml)
     except ET.ParseError as exc:
@@ -181,6 +184,8 @@ def check_linked_files(tif: Any, path: Path, xml: str | None) -> None:
     names: list[str] = []
     xml = xml if xml is not None else (tif.ome_metadata if tif.is_ome else None)
     if xml and "FileName" in xml:  # (a single-file OME-TIFF mostly names no file: no second parse)
+        import xml.etree.ElementTree as ET  # imported by OME files only
+
         try:
             root = ET.fromstring(xml)
         except ET.ParseError:

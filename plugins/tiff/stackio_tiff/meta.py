@@ -6,13 +6,15 @@ Values the file does not declare stay None; nothing is guessed. A size of 0
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 from stackio.units import calibrated
 from stackio.units import unit_name as _long_name
+
+if TYPE_CHECKING:
+    import xml.etree.ElementTree as ET
 
 
 def unit_name(unit: str) -> str:
@@ -67,6 +69,8 @@ class OmeImage:
 
 def ome_images(xml: str) -> list[OmeImage]:
     """Every Image of an OME-XML document that has pixel data, in document order."""
+    import xml.etree.ElementTree as ET  # imported by OME files only
+
     try:
         root = ET.fromstring(xml)
     except ET.ParseError:
