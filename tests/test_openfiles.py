@@ -90,6 +90,32 @@ def test_threads_reading_through_refs_while_the_pool_trims_read_every_pixel_righ
     assert all(not f._unclosed for f in pool.all_opened)  # all closed (one opened twice at once was never pooled)
 
 
+def _open_descriptors() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc to count open files")
+def test_the_pool_never_holds_more_descriptors_than_its_limit_though_files_map_after_their_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STACKIO_FILE_READS", "map")
+    files = _npy_files(tmp_path, 30)
+    pool = FilePool(limit=7)
+    refs = [FileRef(key, pool=pool) for key, _, _ in files]
+    before = _open_descriptors()
+    for ref, (_, offset, data) in zip(refs, files, strict=True):
+        assert ref.read_bytes(0, 6) == b"\x93NUMPY"  # opened, not mapped yet: one descriptor
+        np.testing.assert_array_equal(ref.read_array(offset, data.shape, data.dtype), data)  # mapped: two
+        assert _open_descriptors() - before <= 7
+    assert len(pool) == 3 and all(f.descriptors == 2 for f in pool._files.values())
+    assert pool._held == 6  # the pool's running count, which its opens check instead of walking it
+    pool.forget(files[-1][0].path)
+    pool.discard(files[-2][0])
+    assert pool._held == 2 and len(pool) == 1
+    pool.clear()
+    assert pool._held == 0 and _open_descriptors() == before
+
+
 class _Reader(Pooled):
     def __init__(self, name: str, closed: list[str]) -> None:
         super().__init__()

@@ -167,6 +167,8 @@ class Pooled:
 
     #: Descriptors it holds open.
     descriptors: int = 1
+    #: Descriptors the pool counts for it while it is pooled (`FilePool._count`).
+    counted: int = 0
 
     def __init__(self) -> None:
         self._reads: list[None] = []
@@ -428,6 +430,9 @@ class FilePool:
         #: Descriptors the pool may hold; None: `default_limit()` as the process's limit is now.
         self.limit = limit
         self._files: OrderedDict[Hashable, Any] = OrderedDict()
+        #: The descriptors its files are counted for (see `_count`), kept as files come and go: summing
+        #: them on each open walked the whole pool, once per file of a folder read file by file.
+        self._held = 0
         # Reentrant so that a stack garbage-collected while this thread holds the lock (an allocation in a
         # locked block can run the stack's finalizer, which asks to close its files) finds it owned and
         # leaves the closing for later instead of waiting on itself forever.
@@ -467,6 +472,8 @@ class FilePool:
                 spare.append(opened)
             else:
                 found = self._files[key] = opened
+                opened.counted = self._count(opened)
+                self._held += opened.counted
                 self.opened += 1
                 spare += self._trim(keep=key)
             found._reads.append(None)
@@ -531,6 +538,7 @@ class FilePool:
             file.forsake()  # a `FileRef` holding it asks the pool again
         forksafe.inherit(*self._files.values())
         self._files.clear()
+        self._held = 0
 
     @staticmethod
     def _open(key: FileKey) -> OpenFile:
@@ -549,11 +557,20 @@ class FilePool:
             os.close(fd)
             raise
 
+    @staticmethod
+    def _count(file: Pooled) -> int:
+        """The descriptors the pool counts for `file`: the most it will hold (an `OpenFile` reading from a
+        whole-file map maps its file on its first array read, so it is counted for the map from the start)."""
+        if isinstance(file, OpenFile) and not file.windows:
+            return max(file.descriptors, _MAPPED_DESCRIPTORS)
+        return file.descriptors
+
     def _retire(self, key: Hashable) -> Any:
         """Take `key` out of the pool; the file, if no read holds it (to be closed outside the lock).
 
         `retired` is set before the reads are counted: see `Pooled`."""
         file = self._files.pop(key)
+        self._held -= file.counted
         file.retired = True
         return file if not file._reads else None
 
@@ -561,11 +578,12 @@ class FilePool:
         """Retire the least recently used files until the pool is within its limit; a file read since
         the pool last passed it over is moved to the recent end once instead."""
         limit = self.limit or default_limit()
-        held = sum(f.descriptors for f in self._files.values())
         gone: list[Any] = []
+        if self._held <= limit:
+            return gone
         for second_chances in (True, False):
             for key in list(self._files):
-                if held <= limit:
+                if self._held <= limit:
                     return gone
                 if key == keep:
                     continue
@@ -574,7 +592,6 @@ class FilePool:
                     file.used = False
                     self._files.move_to_end(key)
                     continue
-                held -= file.descriptors
                 if self._retire(key) is not None:
                     gone.append(file)
         return gone
