@@ -100,3 +100,48 @@ def test_any_axes_order_matches_numpy(axes: str, data: st.DataObject) -> None:
     window = tuple(slice(c + p, c + p + s) for c, p, s in zip(coords, size, size, strict=True))
     np.testing.assert_array_equal(patch, padded[(slice(None), *window)])
     assert patch.dtype == array.dtype
+
+
+@pytest.mark.parametrize(
+    ("axes", "head"),
+    [
+        ("YX", "none"),
+        ("ZYX", "none"),
+        ("SYX", "S"),
+        ("SZYX", "S"),
+        ("CYX", "C"),
+        ("CZYX", "C"),
+        ("SCYX", "SC"),
+        ("SCZYX", "SC"),
+        ("TYX", "S"),
+        ("CSYX", None),  # C before S
+        ("YXC", None),  # C after the spatial axes
+        ("ZCYX", None),  # C between spatial axes
+        ("YXZ", None),  # spatial axes out of order
+        ("STYX", None),  # S merges two axes
+        ("TCZYX", "SC"),
+    ],
+)
+def test_common_patches_of_lazy_stacks_in_any_layout_match_numpy(axes: str, head: str | None) -> None:
+    from stackio import LazyStack
+    from stackio.patches import _HEAD_C, _HEAD_NONE, _HEAD_S, _HEAD_SC, PatchPlan
+
+    shape = tuple({"S": 3, "T": 2, "C": 2, "Z": 5}.get(a, 11 if a == "Y" else 13) for a in axes)
+    array = np.random.default_rng(4).integers(0, 60_000, shape, dtype=np.uint16)
+    original = array.copy()
+    layout = Layout.from_axes(axes, shape)
+    plan = PatchPlan.of(layout)
+    assert plan.head == {"none": _HEAD_NONE, "S": _HEAD_S, "C": _HEAD_C, "SC": _HEAD_SC, None: -1}[head]
+    expected = reference(array, axes)
+    spatial = expected.shape[2:]
+    for reader in (array, array.copy(order="F")):  # views of the reader's data, and of a transposed one
+        stack = LazyStack("<array>", layout, array.dtype, lambda reader=reader: reader)
+        for sample in range(expected.shape[0]):
+            size = tuple(n - 2 for n in spatial)
+            coords = tuple(1 for _ in spatial)
+            patch = stack.extract_patch(sample, None, coords, size)
+            window = tuple(slice(c, c + s) for c, s in zip(coords, size, strict=True))
+            np.testing.assert_array_equal(patch, expected[sample][(slice(None), *window)])
+            assert patch.flags.c_contiguous and patch.flags.owndata  # a copy of its own
+            patch[...] = 0
+            np.testing.assert_array_equal(reader, original)  # the reader's data untouched

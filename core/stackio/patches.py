@@ -27,6 +27,11 @@ LARGE_PATCH = 256 * 2**20
 #: The sequence types a request's coords and patch size take without conversion.
 _SEQUENCES = (tuple, list)
 
+#: `PatchPlan.head`: the original axes before the spatial ones (none, S, C, or S then C).
+_HEAD_NONE, _HEAD_S, _HEAD_C, _HEAD_SC = range(4)
+_HEADS = {(False, False): _HEAD_NONE, (True, False): _HEAD_S, (False, True): _HEAD_C, (True, True): _HEAD_SC}
+_ALL = slice(None)
+
 
 def check_patch_request(
     source: str,
@@ -156,6 +161,9 @@ class PatchPlan:
     block_spatial: tuple[int, ...] = attrs.field(init=False)
     #: The spatial part of `shape`.
     spatial_shape: tuple[int, ...] = attrs.field(init=False)
+    #: What the original axes are besides the spatial ones, when they are all before them, in this order:
+    #: `_HEAD_NONE`, `_HEAD_S` (one axis S takes), `_HEAD_C`, `_HEAD_SC`; -1 for any other layout.
+    head: int = attrs.field(init=False)
 
     @whole_key.default
     def _whole_key(self) -> tuple[slice, ...]:
@@ -179,6 +187,20 @@ class PatchPlan:
     @spatial_shape.default
     def _spatial_shape(self) -> tuple[int, ...]:
         return self.shape[2:]
+
+    @head.default
+    def _head(self) -> int:
+        sample = [pos for pos, _ in self.sample_axes]
+        channel = [] if self.channel_position is None else [self.channel_position]
+        before = sample + channel
+        if (
+            self.transpose is not None
+            or len(sample) > 1
+            or before != list(range(len(before)))
+            or self.spatial_positions != tuple(range(len(before), len(self.original_shape)))
+        ):
+            return -1
+        return _HEADS[bool(sample), bool(channel)]
 
     @staticmethod
     @functools.lru_cache(maxsize=4096)
@@ -253,12 +275,9 @@ class PatchPlan:
             if not isinstance(sample_idx, np.integer):
                 return None
             sample_idx = int(sample_idx)
-        positions = self.spatial_positions
-        n = len(positions)
+        n = len(self.spatial_positions)
         if not 0 <= sample_idx < self.shape[0] or len(coords) != n or len(patch_size) != n:
             return None
-        key = list(self.whole_key)
-        shape = list(self.block_shape)
         # 2-D and 3-D requests are checked inline: a loop over the axes costs more than the read. Numpy
         # integers are whole numbers too; anything else (floats, strings, bools) is for the general path,
         # which refuses it.
@@ -272,10 +291,8 @@ class PatchPlan:
             ey, ex = self.spatial_shape
             if y < 0 or x < 0 or h < 1 or w < 1 or y + h > ey or x + w > ex:
                 return None
-            py, px = positions
-            by, bx = self.block_spatial
-            key[py], key[px] = slice(y, y + h), slice(x, x + w)
-            shape[by], shape[bx] = h, w
+            spatial: tuple[slice, ...] = (slice(y, y + h), slice(x, x + w))
+            sizes: tuple[int, ...] = (h, w)
         elif n == 3:
             (z, y, x), (d, h, w) = coords, patch_size
             if not (
@@ -293,31 +310,47 @@ class PatchPlan:
             ez, ey, ex = self.spatial_shape
             if z < 0 or y < 0 or x < 0 or d < 1 or h < 1 or w < 1 or z + d > ez or y + h > ey or x + w > ex:
                 return None
-            pz, py, px = positions
-            bz, by, bx = self.block_spatial
-            key[pz], key[py], key[px] = slice(z, z + d), slice(y, y + h), slice(x, x + w)
-            shape[bz], shape[by], shape[bx] = d, h, w
+            spatial = (slice(z, z + d), slice(y, y + h), slice(x, x + w))
+            sizes = (d, h, w)
         else:
             found = _whole_numbers((*coords, *patch_size))
             if found is None:
                 return None
-            for pos, at, start, size, extent in zip(
-                positions, self.block_spatial, found[:n], found[n:], self.spatial_shape, strict=True
-            ):
+            for start, size, extent in zip(found[:n], found[n:], self.spatial_shape, strict=True):
                 if start < 0 or size < 1 or start + size > extent:
                     return None
-                key[pos] = slice(start, start + size)
-                shape[at] = size
-        if self.sample_position >= 0:
-            key[self.sample_position] = sample_idx
+            spatial = tuple(slice(start, start + size) for start, size in zip(found[:n], found[n:], strict=True))
+            sizes = found[n:]
+        # The key, and the shape the reader must return: built at once for the usual layouts (`head`)
+        head = self.head
+        if head == _HEAD_S:
+            block = reader[(sample_idx, *spatial)]
+            expected = sizes
+        elif head == _HEAD_NONE:
+            block = reader[spatial]
+            expected = sizes
+        elif head == _HEAD_SC:
+            block = reader[(sample_idx, _ALL, *spatial)]
+            expected = (self.shape[1], *sizes)
+        elif head == _HEAD_C:
+            block = reader[(_ALL, *spatial)]
+            expected = (self.shape[1], *sizes)
         else:
-            for pos, n in self.sample_axes:
-                key[pos] = sample_idx % n
-                sample_idx //= n
-        block = reader[tuple(key)]
+            key = list(self.whole_key)
+            shape = list(self.block_shape)
+            for pos, at, piece, size in zip(self.spatial_positions, self.block_spatial, spatial, sizes, strict=True):
+                key[pos] = piece
+                shape[at] = size
+            if self.sample_position >= 0:
+                key[self.sample_position] = sample_idx
+            else:
+                for pos, extent in self.sample_axes:
+                    key[pos] = sample_idx % extent
+                    sample_idx //= extent
+            block = reader[tuple(key)]
+            expected = tuple(shape)
         if type(block) is not np.ndarray:
             block = np.asarray(block)
-        expected = tuple(shape)
         if block.shape != expected or (block.dtype is not dtype and block.dtype != dtype):
             block = checked(block, expected, dtype, source)
         # `arrange`, inline
