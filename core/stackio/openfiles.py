@@ -131,6 +131,12 @@ def _region(shape: Sequence[int], key: Any) -> Region:
     return region
 
 
+#: In window mode, a read spreading over more than WINDOW_SPAN bytes of the file whose items along its first
+#: axis are each one run of bytes (whole rows of several planes: what a conversion reads) is read run by
+#: run with ``preadv``, mapping nothing: mapped at once, all its pages would count in RSS until the copy
+#: ends. Other regions are mapped whole: mapping them piece by piece costs several times the copy.
+WINDOW_SPAN = 4 * 2**20
+
 #: A region of an array stored in a file: its shape, its first byte, the byte after its last, its strides.
 Span = tuple[tuple[int, ...], int, int, tuple[int, ...]]
 
@@ -148,6 +154,30 @@ def _span(offset: int, shape: Sequence[int], dtype: np.dtype, key: Any) -> Span:
         (start + (count - 1) * step) * s for (start, count, step, _), s in zip(region, strides, strict=True)
     )
     return out_shape, first, last + dtype.itemsize, view_strides
+
+
+def _runs(offset: int, shape: Sequence[int], dtype: np.dtype, key: Any) -> list[tuple[Any, Any]] | None:
+    """A region as its items along its first axis of more than one item, if each is one run of bytes:
+    (index into the region's result, key of the item) per item; None otherwise."""
+    region = _region(shape, key)
+    kept = 0
+    for axis, (start, count, step, dropped) in enumerate(region):
+        if dropped:
+            continue
+        if count > 1:
+            base: list[Any] = [at if gone else slice(at, at + (n - 1) * st + 1, st) for at, n, st, gone in region]
+            base[axis] = slice(start, start + 1)
+            item_shape, first, end, _ = _span(offset, shape, dtype, tuple(base))
+            if end - first != math.prod(item_shape) * dtype.itemsize:
+                return None
+            items = []
+            for i in range(count):
+                at = start + i * step
+                base[axis] = slice(at, at + 1)
+                items.append(((slice(None),) * kept + (slice(i, i + 1),), tuple(base)))
+            return items
+        kept += 1
+    return None
 
 
 def _takes_raw(out: np.ndarray, shape: tuple[int, ...], dtype: np.dtype) -> bool:
@@ -328,7 +358,8 @@ class OpenFile(Pooled):
         out_shape, first, end, _ = span
         if 0 in out_shape:
             return np.empty(out_shape, dtype) if out is None else out
-        if end - first == math.prod(out_shape) * dtype.itemsize:
+        nbytes = math.prod(out_shape) * dtype.itemsize
+        if end - first == nbytes:
             # The region is one run of bytes: read it straight into the result. No page of the file is
             # mapped (nothing stays in RSS), and a file that shrank is a short read, not a SIGBUS.
             self.check(end)
@@ -340,6 +371,14 @@ class OpenFile(Pooled):
                 return target if dtype.isnative else target.astype(dtype.newbyteorder("="))
             np.copyto(out, target)
             return out
+        if end - first > WINDOW_SPAN:
+            runs = _runs(offset, shape, dtype, key)
+            if runs is not None:
+                if out is None:
+                    out = np.empty(out_shape, dtype.newbyteorder("="))
+                for part, sub in runs:
+                    self._read_window(offset, shape, dtype, sub, out[part])
+                return out
         view, window = self._window(span, dtype)
         try:
             if out is None:
