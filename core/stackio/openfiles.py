@@ -14,13 +14,15 @@ whole-file map or a window per read, is `readmode`'s choice.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
 import mmap
 import os
 import stat
 import threading
 from collections import OrderedDict, deque
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from typing import Any, Generic, TypeVar, overload
 
 import attrs
@@ -249,6 +251,24 @@ class Pooled:
 #: Whole-array views an `OpenFile` keeps per (offset, shape, dtype); then it starts over.
 VIEWS_KEPT = 1024
 
+#: Reads into an output at least this large are made through a window of their own inside `one_pass()`.
+ONE_PASS_BYTES = 1 * 2**20
+
+_one_pass: contextvars.ContextVar[bool] = contextvars.ContextVar("stackio_one_pass", default=False)
+
+
+@contextlib.contextmanager
+def one_pass() -> Iterator[None]:
+    """Raw reads in this block (this thread or task) are read once: a large read into an output maps
+    just its own bytes and unmaps them once copied, as in window mode, so a whole-file read leaves no
+    file pages in the process's RSS (a patch job's reads keep the whole-file map, which pays for itself
+    when regions are read again)."""
+    token = _one_pass.set(True)
+    try:
+        yield
+    finally:
+        _one_pass.reset(token)
+
 
 class OpenFile(Pooled):
     """One open file of the pool: an OS descriptor, and a whole-file map when reads use one.
@@ -312,7 +332,7 @@ class OpenFile(Pooled):
     ) -> np.ndarray:
         """``ndarray(shape, dtype, buffer=file, offset=offset)[key]`` for a basic index `key`, copied into
         `out` (which must take its shape) or into a new array in native byte order."""
-        if self.windows:
+        if self.windows or (out is not None and out.nbytes >= ONE_PASS_BYTES and _one_pass.get()):
             return self._read_window(offset, shape, np.dtype(dtype), key, out)
         # The file is checked on every read (one fstat), before any byte of the map is touched.
         st = os.fstat(self.fd)
@@ -410,7 +430,7 @@ class OpenFile(Pooled):
         The file is checked once (one ``fstat``) for the whole batch, then each region is copied from
         the map with no other work per read; in window mode each read still maps only its own bytes.
         """
-        if self.windows or len(reads) < 2:
+        if self.windows or len(reads) < 2 or _one_pass.get():
             for offset, key, out in reads:
                 self.read_array(offset, shape, dtype, key, out)
             return
@@ -772,6 +792,16 @@ class RawArrayReader:
         # Fortran order is the C order of the reversed shape: read that, give back its transpose.
         full = tuple(slice(a, a + n * s, s) if not d else a for a, n, s, d in _region(raw.shape, key))
         return self._file.read_array(raw.offset, raw.shape[::-1], self.file_dtype, full[::-1]).T
+
+    def read_into(self, keys: Sequence[Any], outs: Sequence[np.ndarray]) -> None:
+        """Each region copied straight into its output (a batch, or a whole read; see `stackio.batch`)."""
+        raw = self.raw
+        for key, out in zip(keys, outs, strict=True):
+            if not raw.fortran_order:
+                self._file.read_array(raw.offset, raw.shape, self.file_dtype, key, out)
+                continue
+            full = tuple(slice(a, a + n * s, s) if not d else a for a, n, s, d in _region(raw.shape, key))
+            self._file.read_array(raw.offset, raw.shape[::-1], self.file_dtype, full[::-1], out.T)
 
     def close(self) -> None:
         POOL.forget(self.raw.file.path)

@@ -27,8 +27,9 @@ from .files import raise_explained
 from .image_metadata import ImageMetadata, ImageMetadataReader, PerImage, check_image_request
 from .memory import ensure_fits_in_memory, not_enough_memory
 from .metadata import Metadata
-from .patches import _SEQUENCES, PatchPlan, checked
+from .patches import _SEQUENCES, PatchPlan
 from .protocol import numpy_instance, pixel_type
+from .whole import destination, read_whole
 
 
 def _options(value: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -169,14 +170,7 @@ class _Described:
         source, metadata and load options, and the same per-image metadata, read through a handle of its
         own (opened on first request), so that closing this stack leaves the copy whole."""
         info = self.info
-        memory = ArrayStack(
-            data,
-            info.layout,
-            source=info.source,
-            metadata=info.metadata,
-            arranged=True,
-            load_options=info.load_options,
-        )
+        memory = ArrayStack._holding(info, data)
         images = self._images
         if images is not None:
             memory._images = PerImage(images.reader_fn, OnDemand(images.handle.opener, info.source))
@@ -222,6 +216,12 @@ def arrange(
     return out
 
 
+@functools.lru_cache(maxsize=256)
+def _arranged(layout: Layout) -> Layout:
+    """The layout of `layout`'s data once arranged: SC(Z)YX as its own original axes."""
+    return Layout("SC" + layout.spatial_axes, layout.shape, "S", layout.depth_axis)
+
+
 class ArrayStack(_Described):
     """A stack whose data is in memory.
 
@@ -251,8 +251,20 @@ class ArrayStack(_Described):
         #: Tells this stack's data from any other's (an array has no source that names it).
         self.token = uuid.uuid4().hex
         # Patches are read from the arranged data, whose own layout is SC(Z)YX.
-        self._arranged = Layout("SC" + layout.spatial_axes, self._data.shape, "S", layout.depth_axis)
+        self._arranged = _arranged(layout)
         self._plan = PatchPlan.of(self._arranged)
+
+    @classmethod
+    def _holding(cls, info: StackInfo, data: np.ndarray) -> ArrayStack:
+        """The stack `info` describes, holding `data`: its pixels already in SC(Z)YX (`info.layout.shape`)
+        and in `info.dtype` (a whole read's result), so nothing is checked or rearranged again."""
+        stack = cls.__new__(cls)
+        stack._info = info
+        stack._data = data
+        stack.token = uuid.uuid4().hex
+        stack._arranged = _arranged(info.layout)
+        stack._plan = PatchPlan.of(stack._arranged)
+        return stack
 
     @classmethod
     def from_axes(
@@ -511,15 +523,17 @@ class LazyStack(_Described):
                 on_demand._close_deferred()
 
     def read_all(self) -> np.ndarray:
-        """The whole stack as an SC(Z)YX array in memory (at most one copy of it besides the read,
-        each checked against the memory available before it is made)."""
+        """The whole stack as a new SC(Z)YX array in memory, checked against the memory available before it
+        is allocated: the reader fills it block by block, so at most one block is held beside it (see
+        `stackio.whole`)."""
         info = self._info
         layout = info.layout
-        ensure_fits_in_memory(layout.original_shape, info.dtype, info.source)
+        shape = layout.shape
+        ensure_fits_in_memory(shape, info.dtype, info.source, what="it in stack order")
         reader = self._reader.acquire()
         try:
-            whole = np.asarray(reader[(slice(None),) * len(layout.original_axes)])
-            whole = checked(whole, layout.original_shape, info.dtype, info.source, "the whole stack", convert=False)
+            out, dest = destination(layout, shape, info.dtype)
+            read_whole(reader, dest, info.dtype, info.source, self.chunks)
         except FileAccessError as exc:
             raise FileAccessError(f"{info.source}: reading the whole stack failed: {exc}", source=info.source) from exc
         except MemoryError as exc:
@@ -532,8 +546,7 @@ class LazyStack(_Described):
             )
         finally:
             self._reader.release()
-        # A new array the reader does not keep is this stack's own; a view of the reader's data is copied.
-        return arrange(whole, layout, info.source, owned=whole.base is None, copy=True)
+        return out
 
     def to_memory(self) -> ArrayStack:
         """An in-memory copy of this stack, with the same source, metadata, load options and per-image
