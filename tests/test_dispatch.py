@@ -348,3 +348,46 @@ def test_a_tiff_is_read_as_part_of_the_dataset_its_folder_became(tmp_path: Path)
     (tmp_path / "NDTiff.index").write_bytes(b"")
     decision = stackio.detect(path)
     assert decision.format == "ndtiff" and "inside a ndtiff dataset" in decision.reason
+
+
+class _AnyContent(NpyPlugin):
+    """Claims its suffixes and accepts any content (refusing nothing), below the .npy readers."""
+
+    @hookimpl
+    def stackio_detect(self, source: stackio.Source) -> Any:
+        from stackio import Detection
+
+        return Detection.accept("takes anything")
+
+
+def test_files_of_a_folder_share_a_decision_made_by_suffix_but_not_one_made_by_content(
+    fresh_registry: Registry, tmp_path: Path
+) -> None:
+    fresh_registry.register(NpyPlugin(), name="npy")
+    fresh_registry.register(NpyPlugin("tif-npy", (".tif",), priority=5), name="tif-npy")
+    fresh_registry.register(_AnyContent("tif-any", (".tif",)), name="tif-any")
+    for i in range(3):
+        np.save(tmp_path / f"a{i}.npy", np.zeros((2, 2), np.uint8))
+    with open(tmp_path / "b1.tif", "wb") as f:
+        np.save(f, np.zeros((2, 2), np.uint8))  # numpy content: tif-npy's, by priority
+    (tmp_path / "b2.tif").write_bytes(b"not numpy")  # tif-npy refuses it: tif-any's
+    (tmp_path / "b3.tif").write_bytes((tmp_path / "b1.tif").read_bytes())
+    parts = stackio.plan(tmp_path)
+    assert [(p.source.path.name, p.decision.format) for p in parts] == [  # type: ignore[union-attr]
+        ("a0.npy", "npytest"),
+        ("a1.npy", "npytest"),
+        ("a2.npy", "npytest"),
+        ("b1.tif", "tif-npy"),
+        ("b2.tif", "tif-any"),
+        ("b3.tif", "tif-npy"),
+    ]
+    assert parts[0].decision is parts[2].decision  # by suffix: decided once for the folder
+    assert parts[3].decision.verdicts and parts[3].decision is not parts[5].decision  # by content: each file
+    (tmp_path / "a3.npy").write_bytes(b"")  # a file sharing the decision is still checked to hold bytes
+    with pytest.raises(stackio.ReadError, match=r"a3.npy: the file is empty \(0 bytes\)"):
+        stackio.plan(tmp_path)
+    (tmp_path / "a3.npy").unlink()
+    if hasattr(os, "mkfifo"):
+        os.mkfifo(tmp_path / "a3.npy")  # and to be a regular file
+        with pytest.raises(stackio.StackioError, match="a3.npy"):
+            stackio.plan(tmp_path)

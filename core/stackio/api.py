@@ -128,11 +128,11 @@ def _folder_parts(
     suffixes = claimed_suffixes(formats)
     parts: list[Part] = []
     groups: dict[str, list[Source]] = {}
-    known: dict[str, Any] = {}  # the folder's markers, looked up once for all its files
+    known: dict[Any, Any] = {}  # the folder's markers and the decisions its files share, found once for all its files
     for name in sorted(list_folder(folder.path, folder), key=natural_key):
-        child = Source.parse(folder.path / name)
         if name.startswith("."):
             continue
+        child = Source.listed(folder.path, name)
         if seen is not None and child.is_dir:
             parts += _subfolder(registry, child, options, prefer, seen)
             continue

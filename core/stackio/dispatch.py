@@ -21,6 +21,7 @@ Before any step, a local path that is neither a folder nor a regular file (a FIF
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -62,8 +63,9 @@ class Request:
     options: Mapping[str, Any]
     prefer: Mapping[str, str]
     formats: list[FormatHandle]
-    #: What is known of folders already looked at (the files of one folder share their parent's markers).
-    folders: dict[str, Outcome] = attrs.field(factory=dict)
+    #: What is known of folders already looked at (the files of one folder share their parent's markers),
+    #: and the decisions files of one folder share (see `choose_format`).
+    folders: dict[Any, Outcome] = attrs.field(factory=dict)
 
 
 Outcome = Decision | Refusal | str | None
@@ -304,10 +306,8 @@ def directory(request: Request) -> Outcome:
 
 def suffix(request: Request) -> Outcome:
     source = request.source
-    if source.path is not None and _size(source) == 0:
-        raise ReadError(
-            f"{source}: the file is empty (0 bytes); it may not have been written completely", source=str(source)
-        )
+    if source.path is not None:
+        _refuse_empty(source)
     for suffix in source.suffixes:
         preferred = _preferred(request, suffix)
         if preferred is not None:
@@ -321,6 +321,13 @@ def suffix(request: Request) -> Outcome:
                 return result
             return Refusal(f"the formats claiming {suffix} all refused its content", tuple(result))
     return None
+
+
+def _refuse_empty(source: Source) -> None:
+    if _size(source) == 0:
+        raise ReadError(
+            f"{source}: the file is empty (0 bytes); it may not have been written completely", source=str(source)
+        )
 
 
 def _size(source: Source) -> int:
@@ -358,15 +365,26 @@ def choose_format(
     options: Mapping[str, Any] | None = None,
     prefer: Mapping[str, str] | None = None,
     allow_plain_directory: bool = False,
-    folders: dict[str, Any] | None = None,
+    folders: dict[Any, Any] | None = None,
 ) -> Decision | None:
     """Pick the format for `source`, or raise an error that explains the refusals.
 
     Returns None only for a plain folder (no format claims it as a dataset)
     when `allow_plain_directory` is set: the caller then loads its files.
-    `folders`: shared by the calls for the files of one folder, so that its markers are looked up once.
+    `folders`: shared by calls with the same `format`, `options` and `prefer` (the files of a folder), so
+    that a folder's markers are looked up once, and so that a regular file whose format was decided
+    without a content check (by its folder, its suffixes or the options: the decision carries no verdict)
+    decides the format of the next files of its folder with the same suffixes, each checked only to be
+    a regular, non-empty file.
     """
     _refuse_special(source)
+    shared_key = None
+    if folders is not None and source.is_file and source.path is not None:
+        shared_key = (os.path.dirname(source.path), tuple(source.suffixes))
+        shared = folders.get(shared_key)
+        if isinstance(shared, Decision):
+            _refuse_empty(source)
+            return shared
     request = Request(registry, source, format, options or {}, prefer or {}, registry.formats())
     if folders is not None:
         request.folders = folders
@@ -375,6 +393,8 @@ def choose_format(
         if outcome is None:
             continue
         if isinstance(outcome, Decision):
+            if shared_key is not None and not outcome.verdicts and folders is not None:
+                folders[shared_key] = outcome
             return outcome
         if outcome == PLAIN_FOLDER:
             if allow_plain_directory:

@@ -146,6 +146,15 @@ class Source:
         source.__dict__["stat_info"] = found[2]  # the stat made to split '@N' off is the source's own
         return source
 
+    @classmethod
+    def listed(cls, folder: Path, name: str) -> Source:
+        """The entry `name` found by listing `folder`: `parse(folder / name)` without what a listed name
+        cannot need (a URI, '~', an '@N' to split off: the name exists as listed, or has vanished since)."""
+        path = folder / name
+        source = cls(path, kind="path", scheme="file", path=path)
+        source.__dict__["stat_info"] = _stat(path)
+        return source
+
     @staticmethod
     def _split_index(path: Path) -> tuple[Path, int | None]:
         found = Source._split_stat(path)
