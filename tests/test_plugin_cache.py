@@ -215,8 +215,9 @@ def test_a_corrupt_cache_is_rebuilt_and_an_unwritable_one_is_harmless(site: Path
         assert result["formats"] == {"cachetest": [".cta"]} and result["imported"], result
 
 
-#: What a fresh load of a plain (not OME) TIFF has no use for, each a few ms of start-up: OME-XML parsing.
-_NOT_FOR_A_PLAIN_TIFF = ("xml.etree.ElementTree",)
+#: What a fresh load of a plain (not OME) local TIFF has no use for, each about a ms of start-up: OME-XML
+#: parsing, the remote machinery.
+_NOT_FOR_A_PLAIN_TIFF = ("xml.etree.ElementTree", "stackio.remote")
 
 
 def test_a_fresh_load_of_a_tiff_imports_only_the_tiff_plugin(tmp_path: Path) -> None:

@@ -18,10 +18,8 @@ import attrs
 
 from . import forksafe
 from .errors import ReadError, SourceNotFoundError, StackioError, UnsupportedFormatError, ValidationError
+from .source import SCHEMES
 
-#: Schemes the remote-reading plugins declare. Each needs its fsspec implementation installed
-#: (http/https: aiohttp; s3/s3a: s3fs; gs/gcs: gcsfs; az/abfs: adlfs); `memory` is fsspec's own.
-SCHEMES = ("http", "https", "s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "memory")
 #: The package that implements each scheme for fsspec, for error messages.
 IMPLEMENTATIONS = {
     "http": "aiohttp",

@@ -12,6 +12,10 @@ from typing import Any, Literal
 import numpy as np
 
 HEADER_BYTES = 1024
+#: Schemes the remote-reading plugins declare (`stackio.remote.SCHEMES`; here, so that a plugin's hook module
+#: declares them without importing `remote`). Each needs its fsspec implementation installed
+#: (http/https: aiohttp; s3/s3a: s3fs; gs/gcs: gcsfs; az/abfs: adlfs); `memory` is fsspec's own.
+SCHEMES = ("http", "https", "s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "memory")
 _INDEXED = re.compile(r"^(?P<base>.+)@(?P<index>\d+)$")
 _URI = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://")
 

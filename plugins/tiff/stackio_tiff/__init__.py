@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from stackio import Detection, FormatSpec, ImageStack, Option, Sample, Source, ValidationError, hookimpl
-from stackio.remote import SCHEMES
+from stackio.source import SCHEMES
 
 if TYPE_CHECKING:
     from stackio.writing import DatasetWriter, WriteRequest
