@@ -246,25 +246,25 @@ class ArrayStack(_Described):
                 source=source,
             )
         array = np.asarray(array)
-        self._info = StackInfo(source, layout, array.dtype, metadata, load_options)
-        self._data = arrange(array, layout, source, arranged=arranged)
-        #: Tells this stack's data from any other's (an array has no source that names it).
-        self.token = uuid.uuid4().hex
-        # Patches are read from the arranged data, whose own layout is SC(Z)YX.
-        self._arranged = _arranged(layout)
-        self._plan = PatchPlan.of(self._arranged)
+        info = StackInfo(source, layout, array.dtype, metadata, load_options)
+        self._hold(info, arrange(array, layout, source, arranged=arranged))
 
     @classmethod
     def _holding(cls, info: StackInfo, data: np.ndarray) -> ArrayStack:
         """The stack `info` describes, holding `data`: its pixels already in SC(Z)YX (`info.layout.shape`)
         and in `info.dtype` (a whole read's result), so nothing is checked or rearranged again."""
         stack = cls.__new__(cls)
-        stack._info = info
-        stack._data = data
-        stack.token = uuid.uuid4().hex
-        stack._arranged = _arranged(info.layout)
-        stack._plan = PatchPlan.of(stack._arranged)
+        stack._hold(info, data)
         return stack
+
+    def _hold(self, info: StackInfo, data: np.ndarray) -> None:
+        self._info = info
+        self._data = data
+        #: Tells this stack's data from any other's (an array has no source that names it).
+        self.token = uuid.uuid4().hex
+        # Patches are read from the arranged data, whose own layout is SC(Z)YX.
+        self._arranged = _arranged(info.layout)
+        self._plan = PatchPlan.of(self._arranged)
 
     @classmethod
     def from_axes(
@@ -369,12 +369,16 @@ class OnDemand:
         self._reads.append(None)  # counted before the value is looked at: see the class's docstring
         value = self._value
         if value is None:
-            try:
-                value = self._open()
-            except BaseException:
-                self.release()
-                raise
+            value = self._open_counted()
         return value
+
+    def _open_counted(self) -> Any:
+        """`_open()` for a read already counted: a failed opening takes the count back."""
+        try:
+            return self._open()
+        except BaseException:
+            self.release()
+            raise
 
     def _open(self) -> Any:
         with self._lock:
@@ -490,11 +494,7 @@ class LazyStack(_Described):
         reads.append(None)
         reader = on_demand._value
         if reader is None:
-            try:
-                reader = on_demand._open()
-            except BaseException:
-                on_demand.release()
-                raise
+            reader = on_demand._open_counted()
         try:
             # the common request straight to the plan's fast path: a call less per patch
             if channels is None and type(coords) in _SEQUENCES and type(patch_size) in _SEQUENCES:
